@@ -1,0 +1,89 @@
+// Manifest: YAML album description -> validated Manifest.
+// Owns parsing and validation; never touches the network or writes files.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace setlist {
+
+// 1-based line and column in the manifest file (0 when unknown).
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+struct Diagnostic {
+  enum class Severity { error, warning };
+  Severity severity = Severity::error;
+  std::string file;     // as given by the user
+  SourcePos pos;
+  std::string path;     // key path, e.g. "songs[3].lyrics_file"
+  std::string message;  // what is wrong
+  std::string hint;     // how to fix it (may be empty)
+
+  // "album.yaml:12:5: error: songs[3].lyrics_file: file not found (hint: ...)"
+  std::string format() const;
+};
+
+struct Album {
+  std::string title;
+  std::string artist;
+  std::optional<int> year;
+  std::string genre;
+  std::filesystem::path cover;  // absolute once loaded; empty when not given
+  std::string description;
+};
+
+struct Song {
+  std::string id;  // stable slug; derived from the title when not given
+  std::string title;
+  // Exactly one of lyrics / description is set after loading; lyrics_file
+  // is read into `lyrics` and remembered in `lyrics_file`.
+  std::optional<std::string> lyrics;
+  std::optional<std::string> description;
+  std::filesystem::path lyrics_file;
+  std::string tags;           // a list in YAML is joined with ", "
+  std::string negative_tags;  // used by flavors that support it
+  bool make_instrumental = false;
+  std::string model;          // empty: the provider's default
+  bool wait_audio = false;
+  int track = 0;              // 1-based; defaults to position
+  SourcePos pos;              // where the song's mapping starts
+};
+
+// A setting given in the manifest's `settings:` mapping, as text, with
+// where it was written, so config layering can say where a value came from.
+struct SettingValue {
+  std::string value;
+  SourcePos pos;
+};
+
+struct Manifest {
+  std::filesystem::path path;  // the file loaded
+  Album album;
+  std::vector<Song> songs;
+  std::map<std::string, SettingValue> settings;
+};
+
+struct LoadResult {
+  std::optional<Manifest> manifest;  // set when there is no error
+  std::vector<Diagnostic> diagnostics;
+
+  bool ok() const { return manifest.has_value(); }
+  std::size_t error_count() const;
+  std::size_t warning_count() const;
+};
+
+// Loads and validates a manifest file; reports every problem in one pass.
+LoadResult load_manifest(const std::filesystem::path& file);
+
+// Same for text already in memory; `file_name` is used in diagnostics and
+// `base_dir` resolves relative paths (lyrics_file, album.cover).
+LoadResult parse_manifest(const std::string& text, const std::string& file_name,
+                          const std::filesystem::path& base_dir);
+
+}  // namespace setlist

@@ -1,0 +1,82 @@
+// Settings: every tunable of a run, layered
+//   built-in defaults < manifest `settings:` < environment (SETLIST_*) < flags
+// and remembering where each effective value came from.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace setlist {
+
+struct Manifest;
+struct Diagnostic;
+
+using Millis = std::chrono::milliseconds;
+
+struct Settings {
+  std::string provider = "aimlapi";
+  std::string base_url;          // empty: the provider's default
+  std::string model;             // empty: the provider's default
+  double submit_rate = 2.0;      // generate requests per second (starting rate)
+  double submit_burst = 2.0;     // token-bucket capacity
+  int max_in_flight = 32;        // songs submitted and not yet finished
+  Millis poll_interval{1000};    // first poll delay; backs off to poll_interval_max
+  Millis poll_interval_max{10000};
+  int poll_batch = 0;            // ids per get request; 0: the provider's default
+  double poll_rate = 5.0;        // get requests per second
+  std::string output_template = "{track:02} - {title} ({take}).mp3";
+  std::optional<long long> budget_tokens;  // unset: no budget
+  long long cost_per_request = 200000;     // tokens per generate request
+  Millis connect_timeout{10000};
+  Millis request_timeout{60000};           // headers and body of one request
+  Millis stall_timeout{15 * 60 * 1000};    // a clip whose status does not change
+  Millis retry_base{500};
+  Millis retry_cap{30000};
+  int retry_max_attempts = 8;
+  Millis retry_after_max{10 * 60 * 1000};  // clamp for huge Retry-After values
+  int download_concurrency = 4;
+};
+
+enum class SettingSource { builtin, manifest, environment, flag };
+
+struct SettingOrigin {
+  SettingSource source = SettingSource::builtin;
+  std::string detail;  // "album.yaml:7:3", "SETLIST_SUBMIT_RATE", "--submit-rate"
+};
+
+struct ResolvedSettings {
+  Settings values;
+  std::map<std::string, SettingOrigin> origin;  // by setting name
+};
+
+// Names of every setting, as written in `settings:` (snake_case).
+const std::vector<std::string_view>& setting_names();
+
+// The environment variable of a setting: SETLIST_ + upper-case name.
+std::string setting_env_name(std::string_view name);
+
+// Checks a textual value for a setting; returns an error message or nothing.
+std::optional<std::string> check_setting(std::string_view name, std::string_view value);
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_environment();
+
+// Layers the sources. `flags` maps setting name -> textual value given on the
+// command line. Problems (bad values) are appended to `errors` as text.
+ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env,
+                                  const std::map<std::string, std::string>& flags,
+                                  std::vector<std::string>& errors);
+
+// Current value of a setting as text (for `setlist config`).
+std::string setting_value_text(const Settings& s, std::string_view name);
+
+// Parsers shared by settings and the CLI.
+std::optional<Millis> parse_duration(std::string_view text);   // "250ms", "2s", "15m", "1h", "1.5s"
+std::optional<double> parse_rate(std::string_view text);       // "10/s", "600/min", "3600/h", "2"
+
+}  // namespace setlist
