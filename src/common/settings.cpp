@@ -1,0 +1,449 @@
+// Settings layering: built-in < manifest `settings:` < SETLIST_* < flags.
+#include "setlist/settings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <sstream>
+
+#include "manifest/text.hpp"
+#include "setlist/manifest.hpp"
+#include "setlist/provider.hpp"
+
+namespace setlist {
+
+namespace {
+
+enum class Kind { provider, url, model, rate, positive_double, positive_int, batch, duration,
+                  text, tokens, optional_tokens };
+
+struct Descriptor {
+  std::string_view name;
+  Kind kind;
+  // Exactly one of these is used, depending on kind.
+  std::string Settings::*str = nullptr;
+  double Settings::*dbl = nullptr;
+  int Settings::*integer = nullptr;
+  Millis Settings::*millis = nullptr;
+  long long Settings::*tokens = nullptr;
+};
+
+const std::vector<Descriptor>& descriptors() {
+  static const std::vector<Descriptor> d = [] {
+    std::vector<Descriptor> v;
+    auto s = [&](std::string_view n, Kind k, std::string Settings::*m) {
+      Descriptor x{n, k};
+      x.str = m;
+      v.push_back(x);
+    };
+    auto d = [&](std::string_view n, Kind k, double Settings::*m) {
+      Descriptor x{n, k};
+      x.dbl = m;
+      v.push_back(x);
+    };
+    auto i = [&](std::string_view n, Kind k, int Settings::*m) {
+      Descriptor x{n, k};
+      x.integer = m;
+      v.push_back(x);
+    };
+    auto t = [&](std::string_view n, Millis Settings::*m) {
+      Descriptor x{n, Kind::duration};
+      x.millis = m;
+      v.push_back(x);
+    };
+    s("provider", Kind::provider, &Settings::provider);
+    s("base_url", Kind::url, &Settings::base_url);
+    s("model", Kind::model, &Settings::model);
+    d("submit_rate", Kind::rate, &Settings::submit_rate);
+    d("submit_burst", Kind::positive_double, &Settings::submit_burst);
+    i("max_in_flight", Kind::positive_int, &Settings::max_in_flight);
+    t("poll_interval", &Settings::poll_interval);
+    t("poll_interval_max", &Settings::poll_interval_max);
+    i("poll_batch", Kind::batch, &Settings::poll_batch);
+    d("poll_rate", Kind::rate, &Settings::poll_rate);
+    s("output_template", Kind::text, &Settings::output_template);
+    v.push_back(Descriptor{"budget_tokens", Kind::optional_tokens});
+    {
+      Descriptor x{"cost_per_request", Kind::tokens};
+      x.tokens = &Settings::cost_per_request;
+      v.push_back(x);
+    }
+    t("connect_timeout", &Settings::connect_timeout);
+    t("request_timeout", &Settings::request_timeout);
+    t("stall_timeout", &Settings::stall_timeout);
+    t("retry_base", &Settings::retry_base);
+    t("retry_cap", &Settings::retry_cap);
+    i("retry_max_attempts", Kind::positive_int, &Settings::retry_max_attempts);
+    t("retry_after_max", &Settings::retry_after_max);
+    i("download_concurrency", Kind::positive_int, &Settings::download_concurrency);
+    return v;
+  }();
+  return d;
+}
+
+const Descriptor* find_descriptor(std::string_view name) {
+  for (const auto& d : descriptors()) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<double> parse_number(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  // std::from_chars for double is available in GCC 12.
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// Non-negative integer; '_' allowed between digits ("200_000").
+std::optional<long long> parse_count(std::string_view s) {
+  std::string digits;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '_' && i > 0 && i + 1 < s.size()) continue;
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    digits += c;
+  }
+  if (digits.empty()) return std::nullopt;
+  long long v = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
+  return v;
+}
+
+std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+std::string format_duration(Millis d) {
+  long long ms = d.count();
+  if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
+  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+bool is_none(std::string_view v) {
+  std::string l = lower(v);
+  return l == "none" || l == "unlimited" || l == "off" || l.empty();
+}
+
+std::string provider_names() {
+  std::vector<std::string_view> names;
+  for (const auto& p : provider_infos()) names.push_back(p.name);
+  return text::join(names);
+}
+
+// Applies a checked value.
+void apply(Settings& s, const Descriptor& d, std::string_view value) {
+  switch (d.kind) {
+    case Kind::provider:
+    case Kind::url:
+    case Kind::model:
+    case Kind::text:
+      s.*(d.str) = std::string(value);
+      break;
+    case Kind::rate:
+      s.*(d.dbl) = *parse_rate(value);
+      break;
+    case Kind::positive_double:
+      s.*(d.dbl) = *parse_number(value);
+      break;
+    case Kind::positive_int:
+    case Kind::batch:
+      s.*(d.integer) = static_cast<int>(*parse_count(value));
+      break;
+    case Kind::duration:
+      s.*(d.millis) = *parse_duration(value);
+      break;
+    case Kind::tokens:
+      s.*(d.tokens) = *parse_count(value);
+      break;
+    case Kind::optional_tokens:
+      if (is_none(value)) {
+        s.budget_tokens.reset();
+      } else {
+        s.budget_tokens = *parse_count(value);
+      }
+      break;
+  }
+}
+
+std::string flag_name(std::string_view name) {
+  std::string f = "--";
+  for (char c : name) f += c == '_' ? '-' : c;
+  return f;
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& setting_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> v;
+    for (const auto& d : descriptors()) v.push_back(d.name);
+    return v;
+  }();
+  return names;
+}
+
+std::string setting_env_name(std::string_view name) {
+  std::string out = "SETLIST_";
+  for (char c : name) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<std::string> check_setting(std::string_view name, std::string_view value) {
+  const Descriptor* d = find_descriptor(name);
+  if (!d) {
+    std::string msg = "unknown setting \"" + std::string(name) + "\"";
+    if (auto near = text::closest(name, setting_names())) msg += " (did you mean \"" + *near + "\"?)";
+    return msg;
+  }
+  const std::string v(value);
+  switch (d->kind) {
+    case Kind::provider:
+      if (!find_provider_info(value)) {
+        return "unknown provider \"" + v + "\" (one of: " + provider_names() + ")";
+      }
+      return std::nullopt;
+    case Kind::url: {
+      if (value.empty()) return std::nullopt;  // the provider's default
+      std::string_view rest;
+      if (value.starts_with("http://")) {
+        rest = value.substr(7);
+      } else if (value.starts_with("https://")) {
+        rest = value.substr(8);
+      } else {
+        return "invalid URL \"" + v + "\" (expected http://HOST[:PORT][/PATH] or https://...)";
+      }
+      if (rest.empty() || rest.front() == '/' || rest.front() == ':' ||
+          rest.find_first_of(" \t\r\n") != std::string_view::npos) {
+        return "invalid URL \"" + v + "\" (expected http://HOST[:PORT][/PATH] or https://...)";
+      }
+      return std::nullopt;
+    }
+    case Kind::model:
+      if (value.find('|') != std::string_view::npos) {
+        return "invalid model \"" + v + "\": pick one model, e.g. \"chirp-v3-5\"";
+      }
+      if (value.find_first_of(" \t\r\n") != std::string_view::npos) {
+        return "invalid model \"" + v + "\" (a model name has no spaces)";
+      }
+      return std::nullopt;
+    case Kind::rate: {
+      auto r = parse_rate(value);
+      if (!r || *r <= 0) {
+        return "invalid rate \"" + v + "\" (expected a positive rate such as 2, 10/s, 600/min, 3600/h)";
+      }
+      return std::nullopt;
+    }
+    case Kind::positive_double: {
+      auto n = parse_number(value);
+      if (!n || *n < 1) return "invalid value \"" + v + "\" (expected a number >= 1)";
+      return std::nullopt;
+    }
+    case Kind::positive_int: {
+      auto n = parse_count(value);
+      if (!n || *n < 1 || *n > 1000000) {
+        return "invalid value \"" + v + "\" (expected a whole number >= 1)";
+      }
+      return std::nullopt;
+    }
+    case Kind::batch: {
+      auto n = parse_count(value);
+      if (!n || *n > 1000) {
+        return "invalid value \"" + v + "\" (expected a whole number, 0 for the provider's default)";
+      }
+      return std::nullopt;
+    }
+    case Kind::duration: {
+      auto ms = parse_duration(value);
+      if (!ms) {
+        return "invalid duration \"" + v + "\" (expected a number with a unit: 250ms, 2s, 15m, 1h)";
+      }
+      if (ms->count() <= 0) return "invalid duration \"" + v + "\" (must be more than 0)";
+      return std::nullopt;
+    }
+    case Kind::text:
+      if (value.empty()) return "empty value";
+      return std::nullopt;
+    case Kind::tokens:
+      if (!parse_count(value)) return "invalid value \"" + v + "\" (expected a whole number of tokens)";
+      return std::nullopt;
+    case Kind::optional_tokens:
+      if (!is_none(value) && !parse_count(value)) {
+        return "invalid value \"" + v + "\" (expected a whole number of tokens, or none)";
+      }
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+EnvLookup process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env,
+                                  const std::map<std::string, std::string>& flags,
+                                  std::vector<std::string>& errors) {
+  ResolvedSettings r;
+  for (const auto& d : descriptors()) {
+    r.origin[std::string(d.name)] = SettingOrigin{SettingSource::builtin, "built-in"};
+  }
+
+  auto layer = [&](const std::string& name, const std::string& value, SettingSource source,
+                   const std::string& detail) {
+    const Descriptor* d = find_descriptor(name);
+    if (auto err = check_setting(name, value)) {
+      errors.push_back(detail + ": " + *err);
+      return;
+    }
+    apply(r.values, *d, value);
+    r.origin[name] = SettingOrigin{source, detail};
+  };
+
+  if (manifest) {
+    const std::string file = manifest->path.string();
+    for (const auto& [name, sv] : manifest->settings) {
+      std::string where = file;
+      if (sv.pos.line > 0) {
+        where += ":" + std::to_string(sv.pos.line) + ":" + std::to_string(sv.pos.column);
+      }
+      layer(name, sv.value, SettingSource::manifest, where);
+    }
+  }
+  if (env) {
+    for (const auto& d : descriptors()) {
+      const std::string var = setting_env_name(d.name);
+      auto v = env(var);
+      if (!v || v->empty()) continue;  // an empty variable counts as unset
+      layer(std::string(d.name), *v, SettingSource::environment, var);
+    }
+  }
+  for (const auto& [name, value] : flags) {
+    if (!find_descriptor(name)) {
+      errors.push_back(flag_name(name) + ": " + *check_setting(name, value));
+      continue;
+    }
+    layer(name, value, SettingSource::flag, flag_name(name));
+  }
+
+  // Checks across settings.
+  const Settings& s = r.values;
+  const ProviderInfo* info = find_provider_info(s.provider);
+  if (info) {
+    if (!s.model.empty() && !info->find_model(s.model)) {
+      std::vector<std::string_view> names;
+      for (const auto& m : info->models) names.push_back(m.name);
+      errors.push_back(r.origin["model"].detail + ": model \"" + s.model +
+                       "\" is not a model of provider " + info->name + " (one of: " +
+                       text::join(names) + ")");
+    }
+    if (s.poll_batch > 0 && static_cast<std::size_t>(s.poll_batch) > info->max_poll_batch) {
+      errors.push_back(r.origin["poll_batch"].detail + ": poll_batch " +
+                       std::to_string(s.poll_batch) + " is more than provider " + info->name +
+                       " accepts (at most " + std::to_string(info->max_poll_batch) + ")");
+    }
+  }
+  if (s.poll_interval_max < s.poll_interval) {
+    errors.push_back(r.origin["poll_interval_max"].detail + ": poll_interval_max (" +
+                     format_duration(s.poll_interval_max) + ") is less than poll_interval (" +
+                     format_duration(s.poll_interval) + ")");
+  }
+  if (s.retry_cap < s.retry_base) {
+    errors.push_back(r.origin["retry_cap"].detail + ": retry_cap (" + format_duration(s.retry_cap) +
+                     ") is less than retry_base (" + format_duration(s.retry_base) + ")");
+  }
+  return r;
+}
+
+std::string setting_value_text(const Settings& s, std::string_view name) {
+  const Descriptor* d = find_descriptor(name);
+  if (!d) return {};
+  switch (d->kind) {
+    case Kind::provider:
+    case Kind::url:
+    case Kind::model:
+    case Kind::text:
+      return s.*(d->str);
+    case Kind::rate:
+      return format_number(s.*(d->dbl)) + "/s";
+    case Kind::positive_double:
+      return format_number(s.*(d->dbl));
+    case Kind::positive_int:
+    case Kind::batch:
+      return std::to_string(s.*(d->integer));
+    case Kind::duration:
+      return format_duration(s.*(d->millis));
+    case Kind::tokens:
+      return std::to_string(s.*(d->tokens));
+    case Kind::optional_tokens:
+      return s.budget_tokens ? std::to_string(*s.budget_tokens) : "none";
+  }
+  return {};
+}
+
+std::optional<Millis> parse_duration(std::string_view text_in) {
+  // One or more NUMBER UNIT parts: "1m30s", "1.5s", "250ms".
+  std::string t = lower(text::trim(text_in));
+  if (t.empty()) return std::nullopt;
+  double total = 0;
+  std::size_t i = 0;
+  while (i < t.size()) {
+    std::size_t b = i;
+    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
+    auto num = parse_number(std::string_view(t).substr(b, i - b));
+    if (!num) return std::nullopt;
+    std::size_t u = i;
+    while (i < t.size() && std::isalpha(static_cast<unsigned char>(t[i]))) ++i;
+    std::string unit = t.substr(u, i - u);
+    double factor = 0;
+    if (unit == "ms") {
+      factor = 1;
+    } else if (unit == "s" || unit == "sec" || unit == "secs") {
+      factor = 1000;
+    } else if (unit == "m" || unit == "min" || unit == "mins") {
+      factor = 60000;
+    } else if (unit == "h" || unit == "hr" || unit == "hour" || unit == "hours") {
+      factor = 3600000;
+    } else {
+      return std::nullopt;  // includes a bare number: the unit is required
+    }
+    total += *num * factor;
+  }
+  if (total > 365.0 * 24 * 3600000) return std::nullopt;
+  return Millis(static_cast<long long>(std::llround(total)));
+}
+
+std::optional<double> parse_rate(std::string_view text_in) {
+  std::string t = lower(text::trim(text_in));
+  auto slash = t.find('/');
+  std::string num = text::trim(t.substr(0, slash));
+  auto n = parse_number(num);
+  if (!n || *n < 0) return std::nullopt;
+  if (slash == std::string::npos) return *n;
+  std::string unit = text::trim(t.substr(slash + 1));
+  if (unit == "s" || unit == "sec" || unit == "second") return *n;
+  if (unit == "m" || unit == "min" || unit == "minute") return *n / 60.0;
+  if (unit == "h" || unit == "hr" || unit == "hour") return *n / 3600.0;
+  return std::nullopt;
+}
+
+}  // namespace setlist
