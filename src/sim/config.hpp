@@ -1,0 +1,89 @@
+// setlist-sim configuration: every setting, from flags or a YAML scenario.
+// No Asio or Beast here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sim {
+
+using Micros = std::chrono::microseconds;
+
+// Where a fault rule looks: it counts the requests (or clips) of its scope
+// and fires on the n-th of them or with a probability.
+enum class Scope { api, generate, get, cdn, audio, image, clips };
+
+enum class FaultKind {
+  http500,
+  http502,
+  http503,
+  reset,      // close the connection (RST) before any response
+  delay,      // hold the response for `param` before answering
+  trickle,    // send the body in small pieces, `param` apart
+  truncate,   // Content-Length promises the whole body, half of it is sent
+  redirect,   // 302 `count` times before the bytes
+  cdn403,     // 403 instead of the bytes
+  html,       // 200 text/html page instead of the bytes
+  clip_error, // clip ends in error, audio_url "None.mp3", error_message
+  stuck,      // clip never leaves queued (or streaming with stuck=streaming)
+};
+
+struct FaultRule {
+  std::string text;  // as written, for stats and logs
+  FaultKind kind{};
+  Scope scope{};
+  double probability = 0;          // 0..1
+  std::vector<std::uint64_t> nth;  // 1-based indices within the scope
+  Micros param{0};                 // delay / trickle interval
+  int count = 1;                   // redirect hops
+  std::string message;             // clip_error message
+  bool stuck_streaming = false;
+};
+
+enum class RetryAfter { seconds, date, none };
+enum class LatencyDist { normal, uniform, fixed, exponential };
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int cdn_port = 0;
+  std::string flavor = "aimlapi";
+  std::uint64_t seed = 1;
+
+  Micros latency = std::chrono::seconds(20);  // mean submit -> complete
+  Micros latency_jitter = std::chrono::seconds(5);
+  LatencyDist latency_dist = LatencyDist::normal;
+  double duration_min = 20, duration_max = 40;  // seconds of audio per clip
+  Micros wait_max = std::chrono::seconds(100);
+
+  std::vector<std::string> accept_keys;  // empty: any non-empty key
+
+  std::int64_t cost = 200000;
+  std::int64_t balance = -1;  // per key; -1 unlimited
+
+  double generate_rate = 0, generate_burst = 0;  // tokens/s; 0 = unlimited
+  double get_rate = 0, get_burst = 0;
+  RetryAfter retry_after = RetryAfter::seconds;
+
+  std::vector<FaultRule> faults;
+
+  std::string tls_cert, tls_key;
+  bool log = false;
+  std::string stats_file;
+  Micros idle_timeout = std::chrono::seconds(120);
+};
+
+// Parses "250ms", "2s", "1.5s", "100us", "1m"; a bare number means milliseconds.
+Micros parse_duration(const std::string& text);
+// Parses "KIND[=PARAM][/SCOPE]@WHEN"; see docs/simulator.md.
+FaultRule parse_fault(const std::string& text);
+
+// Parses the command line (with --scenario applied first); throws
+// std::runtime_error with a message on a bad setting. Returns nullopt when
+// the program should exit 0 at once (--help), after printing.
+std::optional<Config> parse_command_line(int argc, char** argv);
+
+}  // namespace sim

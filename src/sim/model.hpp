@@ -1,0 +1,168 @@
+// The simulated service without any I/O: routes, clips, keys, billing, rate
+// limits, faults and stats. The server (server.cpp) feeds it requests and
+// performs what the returned Response asks for (sans-io, like Boost.MySQL's
+// protocol layer). Single-threaded: everything runs on one io_context.
+#pragma once
+
+#include "sim/config.hpp"
+#include "sim/media.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sim {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+struct Request {
+  std::string method;  // "GET", "POST", "HEAD", ...
+  std::string target;  // origin-form, with query
+  std::string authorization;
+  std::string range;
+  std::string if_range;
+  std::string body;
+  bool cdn = false;  // arrived on the CDN listener
+};
+
+// What the server must do to answer.
+struct Response {
+  enum class Action { send, reset };
+  Action action = Action::send;
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type = "application/json";
+  std::string body;                 // used unless `media` is set
+  std::optional<Mp3> media;         // stream bytes [media_offset, media_offset + media_length)
+  std::uint64_t media_offset = 0;
+  std::uint64_t media_length = 0;
+  std::string route;                // stats label, e.g. "POST /generate"
+  Micros delay{0};                  // hold before answering
+  Micros trickle{0};                // gap between small body pieces
+  bool truncate = false;            // send half the promised body, then close
+  bool head = false;                // HEAD: headers only
+  // Long poll (wait_audio, v2 GETs): the server waits until `wait_until`
+  // (or hold_deadline) and then asks render_wait() for the body.
+  bool wait = false;
+  std::vector<std::string> wait_ids;
+  TimePoint wait_until{};
+  int wait_kind = 0;  // 0: aimlapi list, 1: v2 single clip, 2: v2 list
+  std::string key;    // authenticated key, for stats of the final status
+  std::uint64_t body_size() const { return media ? media_length : body.size(); }
+};
+
+enum class Stage { submitted, queued, streaming, complete, error };
+
+struct Clip {
+  std::string id, title, prompt, lyric, tags, model, description, created_at, payload_hash;
+  bool instrumental = false;
+  bool description_mode = false;
+  TimePoint t0;
+  Micros to_queued{0}, to_streaming{0}, to_complete{0};
+  bool fails = false;
+  std::string error_message;
+  bool stuck = false;
+  bool stuck_streaming = false;
+  Mp3 mp3;
+  mutable std::string sha;  // cached audio digest
+
+  Stage stage(TimePoint now) const;
+  // When the clip reaches streaming-or-later; nullopt if never.
+  std::optional<TimePoint> ready_at() const;
+  std::optional<TimePoint> settled_at() const;  // complete or error
+};
+
+class Model {
+ public:
+  explicit Model(Config cfg);
+
+  const Config& config() const { return cfg_; }
+  void set_ports(int api_port, int cdn_port, bool tls);
+
+  Response handle(const Request& req, TimePoint now);
+  // Body for a finished long poll.
+  std::string render_wait(const Response& r, TimePoint now);
+
+  // Bookkeeping the server reports back.
+  void count_response(const std::string& route, int status);  // status 0: connection reset
+  void count_bytes(std::uint64_t n) { bytes_served_ += n; }
+  void connection_opened();
+  void connection_closed();
+
+  boost::json::object stats(TimePoint now);
+  std::string log_line(const Request& req, const Response& res) const;
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    TimePoint last{};
+    bool init = false;
+    TimePoint retry_not_before{};
+  };
+  struct KeyState {
+    std::int64_t balance = -1;
+    Bucket generate, get;
+  };
+  struct RuleState {
+    std::uint64_t seen = 0;
+    std::uint64_t fired = 0;
+  };
+
+  Response handle_api(const Request& req, TimePoint now);
+  Response handle_cdn(const Request& req, TimePoint now);
+  Response error(int status, const std::string& message, const std::string& path);
+  bool authorize(const Request& req, std::string& key);
+  std::optional<Response> rate_limit(const std::string& key, bool generate, const std::string& path,
+                                     TimePoint now);
+  std::optional<Response> bill(const std::string& key, const std::string& path);
+  Response generate(const Request& req, const std::string& path, bool custom, TimePoint now,
+                    const std::string& key);
+  // Fires the rules of a scope; returns the indices of the rules that fired.
+  std::vector<const FaultRule*> draw_faults(bool is_generate, bool is_get, bool is_audio, bool is_image,
+                                            bool is_cdn);
+  Clip& new_clip(TimePoint now);
+  boost::json::object clip_json(const Clip& c, TimePoint now) const;
+  boost::json::array clips_json(const std::vector<std::string>& ids, TimePoint now) const;
+  std::string cdn_base() const;
+  std::string new_request_id();
+
+  Config cfg_;
+  std::mt19937_64 rng_;
+  std::uint64_t clip_counter_ = 0;
+  std::uint64_t request_counter_ = 0;
+  int api_port_ = 0, cdn_port_ = 0;
+  bool tls_ = false;
+
+  std::unordered_map<std::string, Clip> clips_;
+  std::vector<std::string> clip_order_;
+  std::unordered_map<std::string, KeyState> keys_;
+  std::vector<RuleState> rules_;
+
+  // stats
+  std::map<std::string, std::map<std::string, std::uint64_t>> requests_;
+  std::uint64_t requests_total_ = 0;
+  std::uint64_t generate_requests_ = 0;
+  std::uint64_t generate_accepted_ = 0;
+  std::uint64_t get_requests_ = 0;
+  std::int64_t tokens_charged_ = 0;
+  std::map<std::string, std::uint64_t> submissions_by_payload_;
+  std::uint64_t rate_limited_ = 0;
+  std::uint64_t retry_after_violations_ = 0;
+  std::uint64_t unauthorized_ = 0;
+  std::uint64_t exhausted_ = 0;
+  std::uint64_t connections_ = 0, peak_connections_ = 0, connections_total_ = 0;
+  std::uint64_t bytes_served_ = 0;
+  std::map<std::string, std::uint64_t> faults_fired_;
+};
+
+}  // namespace sim
