@@ -1,0 +1,61 @@
+// Engine: one io_context, one coroutine per song, one batching poller.
+// Ties manifest, provider, http, policy, state and output together; never
+// prints (events go to an EventSink) and never exits.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "setlist/settings.hpp"
+
+namespace setlist {
+
+struct Manifest;
+
+struct RunOptions {
+  std::filesystem::path out_dir;
+  Settings settings;
+  std::string api_key;  // empty when the provider needs none; never logged
+  std::string cacert;   // PEM bundle overriding the system store
+  bool resubmit_uncertain = false;
+  bool retry_failed = false;
+  bool handle_signals = true;  // SIGINT/SIGTERM: polite stop, then hard stop
+};
+
+struct Event {
+  enum class Kind { info, warning, submitted, progress, downloading, song_done, song_failed, retry, throttled };
+  Kind kind = Kind::info;
+  int track = 0;
+  std::string title;
+  std::string message;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& e) = 0;
+};
+
+struct RunSummary {
+  std::int64_t started_at = 0;  // unix ms
+  std::int64_t ended_at = 0;
+  int songs = 0;
+  int complete = 0;
+  int failed = 0;
+  int skipped = 0;
+  int uncertain = 0;
+  int pending = 0;  // left unfinished (interrupted)
+  long long tokens_charged = 0;  // by this run: accepted generate requests x cost
+  std::map<std::string, std::uint64_t> requests;  // generate, poll, download
+  std::uint64_t retries = 0;
+  std::uint64_t throttled = 0;  // 429s received
+  bool interrupted = false;
+  bool aborted = false;  // could not go on: key rejected, out of credits, state error
+  std::string abort_reason;
+};
+
+RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventSink& events);
+
+}  // namespace setlist

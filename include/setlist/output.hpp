@@ -1,0 +1,51 @@
+// Output: file names from the naming template, safe file names, atomic
+// publication, tags. Never touches the network.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "setlist/result.hpp"
+
+namespace setlist {
+
+struct NameFields {
+  std::string album;
+  std::string artist;
+  std::string title;
+  std::string song_id;
+  std::string clip_id;
+  int track = 0;
+  int take = 0;  // 0 -> "A", 1 -> "B"
+};
+
+// Renders a template such as "{track:02} - {title} ({take}).mp3". Every
+// placeholder value is made safe (no separators), so only '/' written in the
+// template itself makes folders; ".." components are refused. Returns a
+// relative path or an error message.
+Result<std::filesystem::path> render_name(std::string_view tmpl, const NameFields& f);
+
+// Checks a template once, up front (unknown placeholder, absolute path, ..).
+std::optional<std::string> check_template(std::string_view tmpl);
+
+// One safe path component: separators, control characters and characters
+// that trouble other systems replaced by '_', reserved names (".", "..",
+// CON, NUL ...) prefixed, trimmed to 255 bytes at a UTF-8 boundary.
+std::string safe_component(std::string_view s);
+
+// A name not yet in `used` (adds " (2)", " (3)" ... before the extension);
+// inserts the result into `used`.
+std::filesystem::path unique_path(const std::filesystem::path& rel, std::set<std::string>& used);
+
+// Renames `tmp` to `final` and fsyncs the folder, so the file is there after
+// a crash exactly when the state says it is.
+Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final);
+// Writes `data` to a temporary file beside `path`, fsyncs and publishes it.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view data);
+// Size and SHA-256 of a file on disk.
+Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path);
+
+}  // namespace setlist

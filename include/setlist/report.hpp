@@ -1,0 +1,27 @@
+// Report: report.json (for CI and tools) built from state, never from the
+// network. Field reference: docs/report.md.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "setlist/result.hpp"
+
+namespace setlist {
+
+struct Manifest;
+struct RunSummary;
+class StateStore;
+
+inline constexpr int report_schema_version = 1;
+
+// Writes OUT/report.json. `manifest` orders and titles the songs (when
+// null, the song list of the last run recorded in state is used); `run`
+// describes the run just finished (when null, the last one recorded).
+Status write_reports(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
+                     const RunSummary* run);
+
+// The summary of a run as JSON text (also kept in state for `setlist report`).
+std::string run_summary_json(const RunSummary& run);
+
+}  // namespace setlist

@@ -1,0 +1,288 @@
+// setlist: the command line. Flags, config layering, progress, exit codes.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/exit_codes.hpp"
+#include "setlist/engine.hpp"
+#include "setlist/manifest.hpp"
+#include "setlist/provider.hpp"
+#include "setlist/report.hpp"
+#include "setlist/settings.hpp"
+#include "setlist/state.hpp"
+
+namespace fs = std::filesystem;
+using namespace setlist;
+
+namespace {
+
+const char* kExitCodes =
+    "Exit codes:\n"
+    "  0    every song complete\n"
+    "  1    some songs failed, were skipped or are uncertain\n"
+    "  2    usage or manifest error\n"
+    "  3    could not run (lock held, key rejected, out of credits, OUT not writable)\n"
+    "  130  interrupted (run again to resume)\n";
+
+std::string flag_name(std::string_view setting) {
+  std::string f = "--";
+  for (char c : setting) f += c == '_' ? '-' : c;
+  return f;
+}
+
+void print_diagnostics(const std::vector<Diagnostic>& ds) {
+  for (auto& d : ds) std::cerr << d.format() << "\n";
+}
+
+// Prints events: one plain line per event; -q keeps failures only.
+class LineSink : public EventSink {
+ public:
+  LineSink(int verbosity) : verbosity_(verbosity) {}
+  void on_event(const Event& e) override {
+    bool important = e.kind == Event::Kind::song_failed || e.kind == Event::Kind::warning;
+    if (verbosity_ < 0 && !important) return;
+    if (verbosity_ == 0 && (e.kind == Event::Kind::progress || e.kind == Event::Kind::retry)) return;
+    std::string who = e.title.empty() ? "" : fmt::format("[{:02}] {}: ", e.track, e.title);
+    std::cerr << who << e.message << "\n";
+  }
+
+ private:
+  int verbosity_;
+};
+
+// The API key: the provider's environment variable or a private key file.
+std::optional<std::string> load_api_key(const ProviderInfo& info, const std::string& key_file, std::string& error) {
+  if (!key_file.empty()) {
+    struct stat st {};
+    if (::stat(key_file.c_str(), &st) != 0) {
+      error = "cannot read --api-key-file " + key_file;
+      return std::nullopt;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+      error = "--api-key-file " + key_file + " is readable by other users; run: chmod 600 " + key_file;
+      return std::nullopt;
+    }
+    std::ifstream in(key_file);
+    std::string key;
+    std::getline(in, key);
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (key.empty()) {
+      error = "--api-key-file " + key_file + " is empty";
+      return std::nullopt;
+    }
+    return key;
+  }
+  if (const char* v = std::getenv(info.key_env.c_str()); v && *v) return std::string(v);
+  return std::string();
+}
+
+struct Common {
+  std::map<std::string, std::string> flag_values;
+  std::map<std::string, std::string> raw;  // bound to CLI11 options
+};
+
+void add_setting_flags(CLI::App* cmd, Common& c) {
+  for (auto name : setting_names()) {
+    std::string n(name);
+    cmd->add_option(flag_name(n), c.raw[n], "setting " + n + " (see `setlist config`)")->group("Settings");
+  }
+}
+
+std::map<std::string, std::string> given_flags(CLI::App* cmd, Common& c) {
+  std::map<std::string, std::string> out;
+  for (auto& [name, value] : c.raw)
+    if (cmd->count(flag_name(name)) > 0) out[name] = value;
+  return out;
+}
+
+std::optional<Manifest> load_or_report(const std::string& path) {
+  auto r = load_manifest(path);
+  print_diagnostics(r.diagnostics);
+  if (!r.ok()) {
+    std::cerr << fmt::format("{}: {} error(s); nothing was sent\n", path, r.error_count());
+    return std::nullopt;
+  }
+  return std::move(r.manifest);
+}
+
+std::optional<ResolvedSettings> settings_or_report(const Manifest* m, CLI::App* cmd, Common& c) {
+  std::vector<std::string> errors;
+  auto s = resolve_settings(m, process_environment(), given_flags(cmd, c), errors);
+  for (auto& e : errors) std::cerr << "setlist: " << e << "\n";
+  if (!errors.empty()) return std::nullopt;
+  return s;
+}
+
+void print_config(const ResolvedSettings& rs) {
+  static const char* names[] = {"built-in", "manifest", "environment", "flag"};
+  for (auto name : setting_names()) {
+    std::string n(name);
+    auto it = rs.origin.find(n);
+    std::string src = it == rs.origin.end() ? "built-in" : names[static_cast<int>(it->second.source)];
+    std::string detail = it == rs.origin.end() || it->second.detail.empty() ? "" : " (" + it->second.detail + ")";
+    std::cout << fmt::format("{:<22} {:<40} {}{}\n", n, setting_value_text(rs.values, n), src, detail);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"setlist: generate whole albums with a music-generation API"};
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "setlist 0.1.0");
+
+  // run
+  Common run_c;
+  std::string manifest_path, out_dir, key_file, cacert;
+  bool resubmit_uncertain = false, retry_failed = false, explain = false, quiet = false;
+  int verbose = 0;
+  auto* run = app.add_subcommand("run", "generate the album described by MANIFEST into OUT");
+  run->add_option("manifest", manifest_path, "album manifest (YAML)")->required();
+  run->add_option("-o,--out", out_dir, "output folder")->required();
+  run->add_option("--api-key-file", key_file, "read the API key from FILE (must not be group/world readable)");
+  run->add_option("--cacert", cacert, "trust the CA certificates in FILE instead of the system store");
+  run->add_flag("--resubmit-uncertain", resubmit_uncertain,
+                "submit again songs whose earlier request may have been accepted (may pay twice)");
+  run->add_flag("--retry-failed", retry_failed, "submit again songs that failed in an earlier run");
+  run->add_flag("--explain-config", explain, "print each setting's effective value and origin, then exit");
+  run->add_flag("-q,--quiet", quiet, "print failures only");
+  run->add_flag("-v,--verbose", verbose, "print every event");
+  add_setting_flags(run, run_c);
+
+  // validate
+  std::string validate_path;
+  auto* validate = app.add_subcommand("validate", "check a manifest; exit 0 when clean, 2 with errors");
+  validate->add_option("manifest", validate_path, "album manifest (YAML)")->required();
+
+  // config
+  Common cfg_c;
+  std::string cfg_manifest;
+  auto* config = app.add_subcommand("config", "print every setting's effective value and where it came from");
+  config->add_option("manifest", cfg_manifest, "album manifest (YAML)");
+  add_setting_flags(config, cfg_c);
+
+  // status
+  std::string status_out;
+  auto* status = app.add_subcommand("status", "print the state of each song in OUT");
+  status->add_option("out", status_out, "output folder")->required();
+
+  // report
+  std::string report_out;
+  auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
+  report->add_option("out", report_out, "output folder")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : exit_code::usage;
+  }
+
+  if (*validate) {
+    auto r = load_manifest(validate_path);
+    print_diagnostics(r.diagnostics);
+    std::cerr << fmt::format("{}: {} error(s), {} warning(s)\n", validate_path, r.error_count(), r.warning_count());
+    return r.ok() ? exit_code::ok : exit_code::usage;
+  }
+
+  if (*config) {
+    std::optional<Manifest> m;
+    if (!cfg_manifest.empty()) {
+      m = load_or_report(cfg_manifest);
+      if (!m) return exit_code::usage;
+    }
+    auto rs = settings_or_report(m ? &*m : nullptr, config, cfg_c);
+    if (!rs) return exit_code::usage;
+    print_config(*rs);
+    return exit_code::ok;
+  }
+
+  if (*status || *report) {
+    fs::path out = *status ? status_out : report_out;
+    auto db = out / ".setlist" / "state.db";
+    if (!fs::exists(db)) {
+      std::cerr << "setlist: " << out.string() << " has no setlist state (" << db.string() << " not found)\n";
+      return exit_code::cannot_run;
+    }
+    auto st = StateStore::open(db);
+    if (!st) {
+      std::cerr << "setlist: " << st.error().message << "\n";
+      return exit_code::cannot_run;
+    }
+    if (*report) {
+      auto w = write_reports(out, *st.value(), nullptr, nullptr);
+      if (!w) {
+        std::cerr << "setlist: " << w.error().message << "\n";
+        return exit_code::cannot_run;
+      }
+      std::cout << (out / "report.json").string() << "\n";
+      return exit_code::ok;
+    }
+    std::cout << fmt::format("{:>5}  {:<10} {:>8}  {}\n", "track", "status", "attempts", "title");
+    for (auto& s : st.value()->songs())
+      std::cout << fmt::format("{:>5}  {:<10} {:>8}  {}{}\n", s.track, s.status, s.attempts, s.title,
+                               s.reason.empty() ? "" : "  (" + s.reason + ")");
+    return exit_code::ok;
+  }
+
+  // run
+  auto manifest = load_or_report(manifest_path);
+  if (!manifest) return exit_code::usage;
+  auto rs = settings_or_report(&*manifest, run, run_c);
+  if (!rs) return exit_code::usage;
+  if (explain) {
+    print_config(*rs);
+    return exit_code::ok;
+  }
+  const ProviderInfo* info = find_provider_info(rs->values.provider);
+  if (!info) {
+    std::cerr << "setlist: unknown provider '" << rs->values.provider << "'\n";
+    return exit_code::usage;
+  }
+  std::string key_error;
+  auto key = load_api_key(*info, key_file, key_error);
+  if (!key) {
+    std::cerr << "setlist: " << key_error << "\n";
+    return exit_code::usage;
+  }
+  if (cacert.empty())
+    if (const char* v = std::getenv("SSL_CERT_FILE"); v && *v) cacert = v;
+
+  RunOptions opt;
+  opt.out_dir = out_dir;
+  opt.settings = rs->values;
+  opt.api_key = *key;
+  opt.cacert = cacert;
+  opt.resubmit_uncertain = resubmit_uncertain;
+  opt.retry_failed = retry_failed;
+  LineSink sink(quiet ? -1 : verbose);
+  RunSummary summary = run_album(*manifest, opt, sink);
+
+  // Reports are written whenever state exists, even for an aborted run.
+  auto db = fs::path(out_dir) / ".setlist" / "state.db";
+  if (fs::exists(db)) {
+    if (auto st = StateStore::open(db)) {
+      auto w = write_reports(out_dir, *st.value(), &*manifest, &summary);
+      if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";
+    }
+  }
+
+  std::cerr << fmt::format("{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged\n",
+                           summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain,
+                           summary.pending, summary.tokens_charged);
+  if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
+  if (fs::exists(fs::path(out_dir) / "report.json"))
+    std::cerr << "report: " << (fs::path(out_dir) / "report.json").string() << "\n";
+  if (summary.interrupted) {
+    std::cerr << "interrupted: run the same command again to resume\n";
+    return exit_code::interrupted;
+  }
+  return exit_code::for_summary(summary);
+}

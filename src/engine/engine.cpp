@@ -1,0 +1,823 @@
+#include "setlist/engine.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <set>
+
+#include "http/client.hpp"
+#include "setlist/manifest.hpp"
+#include "setlist/output.hpp"
+#include "setlist/policy.hpp"
+#include "setlist/provider.hpp"
+#include "setlist/state.hpp"
+
+namespace setlist {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using policy::Micros;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+Micros now_us() { return std::chrono::duration_cast<Micros>(steady::now().time_since_epoch()); }
+
+std::string human_duration(Micros d) {
+  auto s = d.count() / 1'000'000;
+  if (s < 120) return std::to_string(s) + " s";
+  return std::to_string(s / 60) + " min";
+}
+
+// A counting semaphore for coroutines on one thread.
+class Semaphore {
+ public:
+  Semaphore(asio::any_io_executor ex, int count) : ex_(std::move(ex)), count_(count) {}
+  asio::awaitable<void> acquire() {
+    if (count_ > 0 && waiters_.empty()) {
+      --count_;
+      co_return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(ex_, steady::time_point::max());
+    waiters_.push_back(t);
+    co_await t->async_wait(use_tuple);  // release() hands its slot over by cancelling
+  }
+  void release() {
+    if (!waiters_.empty()) {
+      auto t = waiters_.front();
+      waiters_.pop_front();
+      t->cancel();
+    } else {
+      ++count_;
+    }
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  int count_;
+  std::deque<std::shared_ptr<asio::steady_timer>> waiters_;
+};
+
+struct SongTask {
+  const Song* song = nullptr;
+  std::string key;
+  SubmitPayload payload;
+  std::vector<Clip> clips;
+  std::vector<fs::path> audio_paths;  // per take, relative to OUT
+  std::unique_ptr<asio::steady_timer> wake;
+  Micros last_change{0};
+  std::string status;  // final status for the summary
+};
+
+Clip clip_from_row(const ClipRow& r) {
+  Clip c;
+  c.id = r.clip_id;
+  c.status = parse_clip_status(r.status);
+  c.audio_url = r.audio_url;
+  c.image_url = r.image_url;
+  c.duration = r.duration;
+  c.error_message = r.error_message;
+  c.raw_json = r.raw_json;
+  return c;
+}
+
+class Engine {
+ public:
+  Engine(asio::io_context& io, const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state,
+         Provider& provider, std::string base_url)
+      : io_(io),
+        m_(m),
+        opt_(opt),
+        s_(opt.settings),
+        sink_(sink),
+        state_(state),
+        provider_(provider),
+        base_url_(std::move(base_url)),
+        client_(io.get_executor(), client_options()),
+        submit_bucket_(s_.submit_rate, s_.submit_burst, now_us()),
+        poll_bucket_(s_.poll_rate, std::max(1.0, s_.poll_rate), now_us()),
+        rate_(s_.submit_rate, std::max(0.01, s_.submit_rate / 64), s_.submit_rate),
+        retry_budget_(std::max(20.0, 4.0 * static_cast<double>(m.songs.size())), 0.2, 0.5, now_us()),
+        in_flight_(io.get_executor(), std::max(1, s_.max_in_flight)),
+        downloads_(io.get_executor(), std::max(1, s_.download_concurrency)),
+        poller_timer_(io, steady::time_point::max()),
+        rng_(std::random_device{}()) {
+    if (!opt_.api_key.empty()) {
+      auto u = http::Url::parse(base_url_);
+      if (u) client_.set_credential(u->origin(), "Bearer " + opt_.api_key);
+    }
+  }
+
+  void prepare();
+  void start();
+  // Called once every song coroutine has ended.
+  void set_on_finished(std::function<void()> f) { on_finished_ = std::move(f); }
+  RunSummary finish();
+
+  void on_signal(int count) {
+    if (count == 1) {
+      interrupted_ = true;
+      stop_submitting_ = true;
+      emit(Event::Kind::warning, nullptr, "interrupted: no new songs will be submitted; finishing bookkeeping");
+      // Give answers already on the wire a moment to be journaled, then stop.
+      auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(1500));
+      t->async_wait([this, t](auto) { io_.stop(); });
+      for (auto& task : tasks_)
+        if (task->wake) task->wake->cancel();
+      poller_timer_.cancel();
+    } else {
+      io_.stop();
+    }
+  }
+
+  void fail_run(const std::string& why) {
+    if (!aborted_) {
+      aborted_ = true;
+      abort_reason_ = why;
+    }
+    stop_submitting_ = true;
+  }
+
+ private:
+  http::ClientOptions client_options() const {
+    http::ClientOptions o;
+    o.connect_timeout = s_.connect_timeout;
+    o.cacert = opt_.cacert;
+    return o;
+  }
+
+  void emit(Event::Kind k, const SongTask* t, std::string msg) {
+    Event e;
+    e.kind = k;
+    if (t) {
+      e.track = t->song->track;
+      e.title = t->song->title;
+    }
+    e.message = std::move(msg);
+    sink_.on_event(e);
+  }
+
+  asio::awaitable<void> sleep(Micros d) {
+    if (d <= Micros(0)) co_return;
+    asio::steady_timer t(io_, d);
+    co_await t.async_wait(use_tuple);
+  }
+
+  double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+  // Waits for a token of `bucket` and for any Retry-After given by the API.
+  asio::awaitable<void> acquire(policy::TokenBucket& bucket) {
+    for (;;) {
+      auto now = now_us();
+      auto wait = std::max(bucket.wait_time(now), api_gate_.wait_time(now));
+      if (wait == Micros(0) && bucket.try_take(now)) co_return;
+      co_await sleep(std::max(wait, Micros(1000)));
+    }
+  }
+
+  // Applies a Retry-After header to every request to the API host.
+  std::optional<Micros> note_retry_after(const http::Response& r) {
+    auto v = r.header("retry-after");
+    if (v.empty()) return std::nullopt;
+    auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    auto d = policy::parse_retry_after(v, now_unix, std::chrono::duration_cast<Micros>(s_.retry_after_max));
+    if (d) api_gate_.defer_until(now_us() + *d);
+    return d;
+  }
+
+  void on_throttled() {
+    ++throttled_;
+    rate_.on_throttled(now_us());
+    submit_bucket_.set_rate(rate_.rate(), now_us());
+  }
+
+  asio::awaitable<void> song_main(SongTask& t);
+  asio::awaitable<bool> submit(SongTask& t);
+  asio::awaitable<bool> wait_clips(SongTask& t);
+  asio::awaitable<bool> download_song(SongTask& t);
+  asio::awaitable<Result<http::Download>> download_with_retries(SongTask& t, const std::string& url,
+                                                                const fs::path& part, http::Expect expect);
+  asio::awaitable<void> poller();
+
+  void set_status(SongTask& t, const std::string& status, const std::string& reason = {}) {
+    t.status = status;
+    state_.set_song_status(t.key, status, reason);
+    if (status == "complete")
+      emit(Event::Kind::song_done, &t, "complete");
+    else if (status == "failed" || status == "uncertain")
+      emit(Event::Kind::song_failed, &t, status + ": " + reason);
+    else if (status == "skipped")
+      emit(Event::Kind::warning, &t, "skipped: " + reason);
+  }
+
+  void watch(SongTask& t) {
+    for (auto& c : t.clips)
+      if (!is_terminal(c.status)) watched_[c.id] = &t;
+    // New work: poll soon rather than after a long backoff.
+    auto soon = steady::now() + s_.poll_interval;
+    if (soon < next_poll_) {
+      next_poll_ = soon;
+      poller_timer_.cancel();
+    }
+  }
+  void unwatch(SongTask& t) {
+    for (auto& c : t.clips) watched_.erase(c.id);
+  }
+
+  asio::io_context& io_;
+  const Manifest& m_;
+  const RunOptions& opt_;
+  const Settings& s_;
+  EventSink& sink_;
+  StateStore& state_;
+  Provider& provider_;
+  std::string base_url_;
+  http::Client client_;
+  policy::TokenBucket submit_bucket_;
+  policy::TokenBucket poll_bucket_;
+  policy::AdaptiveRate rate_;
+  policy::RetryBudget retry_budget_;
+  policy::HostGate api_gate_;
+  Semaphore in_flight_;
+  Semaphore downloads_;
+  asio::steady_timer poller_timer_;
+  steady::time_point next_poll_ = steady::time_point::max();
+  std::mt19937_64 rng_;
+
+  std::function<void()> on_finished_;
+  std::vector<std::unique_ptr<SongTask>> tasks_;
+  std::map<std::string, SongTask*> watched_;
+  int songs_running_ = 0;
+  bool stop_submitting_ = false;
+  bool interrupted_ = false;
+  bool aborted_ = false;
+  std::string abort_reason_;
+  std::string stop_reason_;
+  long long charged_ = 0;
+  long long reserved_ = 0;
+  std::map<std::string, std::uint64_t> requests_;
+  std::uint64_t retries_ = 0;
+  std::uint64_t throttled_ = 0;
+};
+
+void Engine::prepare() {
+  std::set<std::string> used;
+  boost::json::array keys;
+  for (auto& song : m_.songs) {
+    auto t = std::make_unique<SongTask>();
+    t->song = &song;
+    t->payload = provider_.payload(song, s_.model);
+    t->key = song_key(provider_.info().name, t->payload);
+    for (int take = 0; take < 2; ++take) {
+      NameFields f{m_.album.title, m_.album.artist, song.title, song.id, "", song.track, take};
+      auto name = render_name(s_.output_template, f);
+      // The template was checked up front; fall back to a plain name if a value still fails.
+      fs::path rel = name ? name.value()
+                          : fs::path(safe_component(std::to_string(song.track) + " - " + song.title +
+                                                    (take ? " (B)" : " (A)") + ".mp3"));
+      t->audio_paths.push_back(unique_path(rel, used));
+    }
+    SongRow row;
+    row.key = t->key;
+    row.song_id = song.id;
+    row.title = song.title;
+    row.track = song.track;
+    state_.upsert_song(row);
+    keys.push_back(boost::json::string(t->key));
+    tasks_.push_back(std::move(t));
+  }
+  state_.set_meta("manifest_keys", boost::json::serialize(keys));
+  state_.set_meta("provider", provider_.info().name);
+}
+
+void Engine::start() {
+  auto on_done = [this](std::exception_ptr ep) {
+    if (!ep) return;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      fail_run(std::string("internal error: ") + e.what());
+    }
+    io_.stop();
+  };
+  for (auto& t : tasks_) {
+    t->wake = std::make_unique<asio::steady_timer>(io_, steady::time_point::max());
+    ++songs_running_;
+    asio::co_spawn(io_, song_main(*t), on_done);
+  }
+  asio::co_spawn(io_, poller(), on_done);
+  if (tasks_.empty() && on_finished_) on_finished_();
+}
+
+asio::awaitable<void> Engine::song_main(SongTask& t) {
+  struct Done {
+    Engine* e;
+    ~Done() {
+      if (--e->songs_running_ == 0) {
+        e->poller_timer_.cancel();
+        if (e->on_finished_) e->on_finished_();
+      }
+    }
+  } done{this};
+
+  auto row = state_.song(t.key);
+  std::string status = row ? row->status : "pending";
+
+  if (status == "complete") {
+    bool all_there = true;
+    auto files = state_.files(t.key);
+    for (auto& f : files)
+      if (!fs::exists(opt_.out_dir / f.path)) all_there = false;
+    if (all_there && !files.empty()) {
+      t.status = "complete";
+      emit(Event::Kind::song_done, &t, "already complete");
+      co_return;
+    }
+    status = "submitted";  // files went missing: download again, never resubmit
+  }
+  if (status == "failed" && !opt_.retry_failed) {
+    t.status = "failed";
+    emit(Event::Kind::song_failed, &t, "failed before: " + row->reason + " (use --retry-failed to try again)");
+    co_return;
+  }
+  if (status == "uncertain" || status == "submitting") {
+    // An intent without an answer: the request may have been accepted and charged.
+    auto subs = state_.submissions(t.key);
+    for (auto& s : subs)
+      if (s.state == "intent") state_.record_uncertain(s.id, "no answer recorded (the run was interrupted)");
+    if (!opt_.resubmit_uncertain) {
+      set_status(t, "uncertain",
+                 "a generate request was sent but its answer was never recorded, so it may have been accepted "
+                 "and charged; resubmitting would pay again. Run with --resubmit-uncertain to submit it again");
+      co_return;
+    }
+    status = "pending";
+  }
+
+  bool acked = false;
+  if (status == "submitted") {
+    for (auto& c : state_.clips(t.key))
+      if (c.submission_id == state_.submissions(t.key).back().id) t.clips.push_back(clip_from_row(c));
+    acked = !t.clips.empty();
+  }
+  if (!acked) {
+    co_await in_flight_.acquire();
+    struct Release {
+      Semaphore& s;
+      ~Release() { s.release(); }
+    } release{in_flight_};
+    if (!co_await submit(t)) co_return;
+    if (!co_await wait_clips(t)) co_return;
+    co_await download_song(t);
+    co_return;
+  }
+  co_await in_flight_.acquire();
+  struct Release {
+    Semaphore& s;
+    ~Release() { s.release(); }
+  } release{in_flight_};
+  if (!co_await wait_clips(t)) co_return;
+  co_await download_song(t);
+}
+
+asio::awaitable<bool> Engine::submit(SongTask& t) {
+  int attempt = 0;
+  const long long cost = s_.cost_per_request;
+  for (;;) {
+    if (stop_submitting_) {
+      set_status(t, "skipped", interrupted_ ? "interrupted before submission" : stop_reason_.empty() ? abort_reason_ : stop_reason_);
+      co_return false;
+    }
+    if (s_.budget_tokens && charged_ + reserved_ + cost > *s_.budget_tokens) {
+      set_status(t, "skipped", "budget: submitting would cross --budget-tokens " + std::to_string(*s_.budget_tokens));
+      co_return false;
+    }
+    reserved_ += cost;  // hold the budget while we wait for the limiter
+    co_await acquire(submit_bucket_);
+    if (stop_submitting_) {
+      reserved_ -= cost;
+      continue;
+    }
+    auto req = provider_.submit_request(t.payload, t.song->wait_audio);
+    auto url = http::join(base_url_, req.target);
+    if (!url) {
+      reserved_ -= cost;
+      fail_run("invalid base URL " + base_url_);
+      set_status(t, "skipped", "invalid base URL");
+      co_return false;
+    }
+    auto sub_id = state_.record_intent(t.key, t.key);
+    ++requests_["generate"];
+    emit(Event::Kind::submitted, &t, "submitting");
+    auto timeout = s_.request_timeout;
+    if (t.song->wait_audio) timeout = std::max<Millis>(timeout, Millis(130'000));
+    auto r = co_await client_.request(req.method, *url, req.body, timeout);
+    reserved_ -= cost;
+
+    if (r && r->status / 100 == 2) {
+      charged_ += cost;
+      retry_budget_.on_success();
+      rate_.on_success(now_us());
+      submit_bucket_.set_rate(rate_.rate(), now_us());
+      auto clips = provider_.parse_submit(r->body);
+      if (!clips) {
+        state_.record_uncertain(sub_id, "accepted, but the answer could not be read: " + clips.error().message);
+        set_status(t, "uncertain",
+                   "the server accepted the request but its answer could not be read (" + clips.error().message +
+                       "); the clips may exist and be charged. Run with --resubmit-uncertain to submit again");
+        co_return false;
+      }
+      state_.record_ack(sub_id, clips.value());
+      t.clips = std::move(clips.value());
+      t.last_change = now_us();
+      t.status = "submitted";
+      co_return true;
+    }
+
+    std::string why;
+    int http_status = 0;
+    std::optional<Micros> retry_after;
+    if (!r) {
+      why = r.error().message;
+      if (r.error().request_sent || r.error().kind != ErrorKind::network) {
+        // The request may have reached the server: paying twice is worse than asking.
+        state_.record_uncertain(sub_id, why);
+        charged_ += cost;  // count it against the budget: it may have been charged
+        set_status(t, "uncertain",
+                   "no answer to the generate request (" + why +
+                       "); it may have been accepted and charged. Run with --resubmit-uncertain to submit again");
+        co_return false;
+      }
+      state_.record_rejected(sub_id, 0, why);
+    } else {
+      http_status = r->status;
+      why = provider_.error_message(http_status, r->body);
+      retry_after = note_retry_after(*r);
+      if (http_status == 504) {
+        // A gateway timeout: the backend may have accepted it.
+        state_.record_uncertain(sub_id, "HTTP 504: " + why);
+        charged_ += cost;
+        set_status(t, "uncertain",
+                   "the gateway timed out (504) after forwarding the request; it may have been accepted and "
+                   "charged. Run with --resubmit-uncertain to submit again");
+        co_return false;
+      }
+      state_.record_rejected(sub_id, http_status, why);
+    }
+    auto action = policy::classify(http_status, why);
+    std::string what = http_status ? "HTTP " + std::to_string(http_status) + ": " + why : why;
+    switch (action) {
+      case policy::Action::retry: {
+        if (http_status == 429) on_throttled();
+        ++attempt;
+        if (attempt >= s_.retry_max_attempts || !retry_budget_.try_spend(now_us())) {
+          set_status(t, "failed", "gave up after " + std::to_string(attempt) + " attempts: " + what);
+          co_return false;
+        }
+        ++retries_;
+        auto delay = policy::backoff_delay(attempt - 1, std::chrono::duration_cast<Micros>(s_.retry_base),
+                                           std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+        if (retry_after) delay = std::max(delay, *retry_after);
+        emit(http_status == 429 ? Event::Kind::throttled : Event::Kind::retry, &t,
+             what + "; retrying in " + std::to_string(delay.count() / 1000) + " ms");
+        co_await sleep(delay);
+        continue;
+      }
+      case policy::Action::fail_song:
+        set_status(t, "failed", "the API refused the request: " + what);
+        co_return false;
+      case policy::Action::abort_run:
+        fail_run("the API rejected the key (" + what + "); check AIML_API_KEY");
+        set_status(t, "skipped", "the API rejected the key");
+        co_return false;
+      case policy::Action::stop_submitting:
+        if (stop_reason_.empty()) stop_reason_ = "out of credits (" + what + ")";
+        stop_submitting_ = true;
+        set_status(t, "skipped", stop_reason_);
+        co_return false;
+    }
+  }
+}
+
+asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
+  if (t.last_change == Micros(0)) t.last_change = now_us();
+  watch(t);
+  const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
+  for (;;) {
+    bool all_terminal = std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); });
+    if (all_terminal) break;
+    if (interrupted_ || aborted_) {
+      unwatch(t);
+      co_return false;
+    }
+    auto idle = now_us() - t.last_change;
+    if (idle >= stall) {
+      unwatch(t);
+      std::string which;
+      for (auto& c : t.clips)
+        if (!is_terminal(c.status)) which += (which.empty() ? "" : ", ") + c.id + " (" + std::string(to_string(c.status)) + ")";
+      set_status(t, "failed", "stalled: no progress for " + human_duration(idle) + " on " + which);
+      co_return false;
+    }
+    t.wake->expires_after(stall - idle);
+    co_await t.wake->async_wait(use_tuple);
+  }
+  unwatch(t);
+  co_return true;
+}
+
+asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& t, const std::string& url_text,
+                                                                      const fs::path& part, http::Expect expect) {
+  auto url = http::Url::parse(url_text);
+  if (!url) {
+    Error e;
+    e.kind = ErrorKind::protocol;
+    e.message = "unusable URL in clip";
+    co_return e;
+  }
+  auto etag_file = part;
+  etag_file += ".etag";
+  for (int attempt = 0;; ++attempt) {
+    std::string etag;
+    if (fs::exists(etag_file)) {
+      std::ifstream in(etag_file);
+      std::getline(in, etag);
+    }
+    ++requests_["download"];
+    auto r = co_await client_.download(*url, part, etag, expect, s_.request_timeout);
+    if (r) {
+      std::error_code ec;
+      fs::remove(etag_file, ec);
+      co_return r;
+    }
+    // Remember the validator so a later attempt (or run) can resume.
+    bool retry = r.error().kind == ErrorKind::network || r.error().kind == ErrorKind::protocol ||
+                 (r.error().kind == ErrorKind::http && policy::is_retryable(r.error().http_status)) ||
+                 (r.error().kind == ErrorKind::http && r.error().http_status == 403);
+    if (r.error().kind == ErrorKind::io || !retry || attempt + 1 >= s_.retry_max_attempts || interrupted_) co_return r;
+    ++retries_;
+    auto delay = policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
+                                       std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+    emit(Event::Kind::retry, &t, "download: " + r.error().message + "; retrying");
+    co_await sleep(delay);
+  }
+}
+
+asio::awaitable<bool> Engine::download_song(SongTask& t) {
+  co_await downloads_.acquire();
+  struct Release {
+    Semaphore& s;
+    ~Release() { s.release(); }
+  } release{downloads_};
+
+  auto partial_dir = opt_.out_dir / ".setlist" / "partial";
+  fs::create_directories(partial_dir);
+  std::string failures;
+  int take = 0;
+  emit(Event::Kind::downloading, &t, "downloading");
+  for (auto& c : t.clips) {
+    int this_take = take++;
+    if (c.status != ClipStatus::complete) {
+      failures += (failures.empty() ? "" : "; ") + std::string("take ") + static_cast<char>('A' + this_take) +
+                  " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message);
+      continue;
+    }
+    if (this_take >= static_cast<int>(t.audio_paths.size())) continue;
+    if (c.audio_url.empty()) {
+      failures += (failures.empty() ? "" : "; ") + std::string("clip ") + c.id + " is complete but has no audio_url";
+      continue;
+    }
+    fs::path rel = t.audio_paths[static_cast<std::size_t>(this_take)];
+    auto part = partial_dir / (c.id + ".mp3.part");
+    auto r = co_await download_with_retries(t, c.audio_url, part, http::Expect::mp3);
+    if (!r) {
+      failures += (failures.empty() ? "" : "; ") + std::string("take ") + static_cast<char>('A' + this_take) +
+                  " download failed: " + r.error().message;
+      continue;
+    }
+    fs::create_directories((opt_.out_dir / rel).parent_path());
+    auto pub = publish(part, opt_.out_dir / rel);
+    if (!pub) {
+      failures += (failures.empty() ? "" : "; ") + pub.error().message;
+      continue;
+    }
+    FileRow f;
+    f.path = rel.generic_string();
+    f.song_key = t.key;
+    f.clip_id = c.id;
+    f.kind = "audio";
+    f.bytes = r->bytes;
+    f.sha256 = r->sha256;
+    f.source_sha256 = r->sha256;
+    state_.record_file(f);
+
+    if (!c.image_url.empty()) {
+      auto cover_rel = rel;
+      cover_rel.replace_extension(".jpg");
+      auto cpart = partial_dir / (c.id + ".jpg.part");
+      auto cr = co_await download_with_retries(t, c.image_url, cpart, http::Expect::jpeg);
+      if (cr && publish(cpart, opt_.out_dir / cover_rel)) {
+        FileRow cf;
+        cf.path = cover_rel.generic_string();
+        cf.song_key = t.key;
+        cf.clip_id = c.id;
+        cf.kind = "cover";
+        cf.bytes = cr->bytes;
+        cf.sha256 = cr->sha256;
+        cf.source_sha256 = cr->sha256;
+        state_.record_file(cf);
+      } else if (!cr) {
+        emit(Event::Kind::warning, &t, "cover not downloaded: " + cr.error().message);
+      }
+    }
+  }
+  if (failures.empty())
+    set_status(t, "complete");
+  else
+    set_status(t, "failed", failures);
+  co_return failures.empty();
+}
+
+asio::awaitable<void> Engine::poller() {
+  policy::PollSchedule schedule(std::chrono::duration_cast<Micros>(s_.poll_interval),
+                                std::chrono::duration_cast<Micros>(s_.poll_interval_max));
+  std::size_t batch = s_.poll_batch > 0 ? static_cast<std::size_t>(s_.poll_batch) : provider_.info().poll_batch;
+  batch = std::clamp<std::size_t>(batch, 1, provider_.info().max_poll_batch);
+  while (songs_running_ > 0 && !interrupted_ && !aborted_) {
+    if (watched_.empty()) {
+      next_poll_ = steady::time_point::max();
+      poller_timer_.expires_at(next_poll_);
+      co_await poller_timer_.async_wait(use_tuple);
+      continue;
+    }
+    if (steady::now() < next_poll_) {
+      poller_timer_.expires_at(next_poll_);
+      co_await poller_timer_.async_wait(use_tuple);
+      continue;  // re-check: new work may have moved next_poll_ earlier
+    }
+    std::vector<std::string> ids;
+    for (auto& [id, task] : watched_) ids.push_back(id);
+    bool changed_any = false;
+    for (std::size_t i = 0; i < ids.size() && !interrupted_; i += batch) {
+      std::span<const std::string> chunk(ids.data() + i, std::min(batch, ids.size() - i));
+      co_await acquire(poll_bucket_);
+      auto req = provider_.poll_request(chunk);
+      auto url = http::join(base_url_, req.target);
+      ++requests_["poll"];
+      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
+      if (!r) {
+        emit(Event::Kind::retry, nullptr, "poll failed: " + r.error().message);
+        continue;
+      }
+      if (r->status / 100 != 2) {
+        note_retry_after(*r);
+        std::string msg = provider_.error_message(r->status, r->body);
+        if (r->status == 429) on_throttled();
+        if (policy::classify(r->status, msg) == policy::Action::abort_run) {
+          fail_run("the API rejected the key while polling (HTTP 401: " + msg + ")");
+          break;
+        }
+        emit(Event::Kind::retry, nullptr, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+        continue;
+      }
+      auto clips = provider_.parse_poll(r->body);
+      if (!clips) {
+        emit(Event::Kind::warning, nullptr, "poll answer unreadable: " + clips.error().message);
+        continue;
+      }
+      std::vector<Clip> updates;
+      std::set<SongTask*> woken;
+      for (auto& c : clips.value()) {
+        auto it = watched_.find(c.id);
+        if (it == watched_.end()) continue;
+        SongTask* t = it->second;
+        for (auto& mine : t->clips) {
+          if (mine.id != c.id) continue;
+          bool changed = mine.status != c.status || mine.audio_url != c.audio_url;
+          if (changed) {
+            if (mine.status != c.status) t->last_change = now_us();
+            mine = c;
+            updates.push_back(c);
+            woken.insert(t);
+            changed_any = true;
+          }
+        }
+      }
+      state_.update_clips(updates);
+      for (auto* t : woken) {
+        emit(Event::Kind::progress, t, std::string(to_string(t->clips.front().status)));
+        t->wake->cancel();
+      }
+    }
+    schedule.on_poll(changed_any);
+    next_poll_ = steady::now() + std::chrono::duration_cast<steady::duration>(schedule.next_delay());
+  }
+}
+
+RunSummary Engine::finish() {
+  RunSummary s;
+  s.songs = static_cast<int>(tasks_.size());
+  for (auto& t : tasks_) {
+    std::string st = t->status;
+    if (st.empty()) {
+      auto row = state_.song(t->key);
+      st = row ? row->status : "pending";
+    }
+    if (st == "complete")
+      ++s.complete;
+    else if (st == "failed")
+      ++s.failed;
+    else if (st == "skipped")
+      ++s.skipped;
+    else if (st == "uncertain")
+      ++s.uncertain;
+    else
+      ++s.pending;
+  }
+  s.tokens_charged = charged_;
+  s.requests = requests_;
+  s.retries = retries_;
+  s.throttled = throttled_;
+  s.interrupted = interrupted_;
+  s.aborted = aborted_ || !stop_reason_.empty();
+  s.abort_reason = aborted_ ? abort_reason_ : stop_reason_;
+  return s;
+}
+
+}  // namespace
+
+RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventSink& events) {
+  RunSummary failed;
+  failed.started_at = unix_millis_now();
+  failed.songs = static_cast<int>(manifest.songs.size());
+  auto fail = [&](std::string why) {
+    failed.aborted = true;
+    failed.abort_reason = std::move(why);
+    failed.ended_at = unix_millis_now();
+    failed.pending = failed.songs;
+    return failed;
+  };
+
+  auto provider = make_provider(options.settings.provider);
+  if (!provider) return fail("unknown or unsupported provider '" + options.settings.provider + "'");
+  std::string base_url = options.settings.base_url.empty() ? provider->info().default_base_url : options.settings.base_url;
+  if (!http::Url::parse(base_url)) return fail("invalid base URL '" + base_url + "'");
+  if (provider->info().key_required && options.api_key.empty())
+    return fail("no API key: set " + provider->info().key_env + " (or use --api-key-file)");
+  if (auto bad = check_template(options.settings.output_template)) return fail(*bad);
+
+  std::error_code ec;
+  fs::create_directories(options.out_dir / ".setlist", ec);
+  if (ec) return fail("cannot create " + (options.out_dir / ".setlist").string() + ": " + ec.message());
+  auto lock = RunLock::acquire(options.out_dir / ".setlist");
+  if (!lock) return fail(lock.error().message);
+  auto state = StateStore::open(options.out_dir / ".setlist" / "state.db");
+  if (!state) return fail(state.error().message);
+
+  try {
+    asio::io_context io(1);
+    Engine engine(io, manifest, options, events, *state.value(), *provider, base_url);
+    engine.prepare();
+    std::optional<asio::signal_set> signals;
+    int signal_count = 0;
+    std::function<void()> arm;
+    if (options.handle_signals) {
+      signals.emplace(io, SIGINT, SIGTERM);
+      arm = [&] {
+        signals->async_wait([&](const boost::system::error_code& e, int) {
+          if (e) return;
+          engine.on_signal(++signal_count);
+          arm();
+        });
+      };
+      arm();
+    }
+    engine.set_on_finished([&] {
+      if (signals) signals->cancel();
+    });
+    engine.start();
+    // Runs until every song and the poller are done (or a signal stops it).
+    io.run();
+    RunSummary s = engine.finish();
+    s.started_at = failed.started_at;
+    s.ended_at = unix_millis_now();
+    return s;
+  } catch (const StateError& e) {
+    return fail(std::string("state database error: ") + e.what());
+  }
+}
+
+}  // namespace setlist

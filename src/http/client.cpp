@@ -1,0 +1,458 @@
+#include "http/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <map>
+
+#include "common/hash.hpp"
+
+namespace setlist::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bh = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+Error net_error(std::string msg, bool sent) {
+  Error e;
+  e.kind = ErrorKind::network;
+  e.message = std::move(msg);
+  e.request_sent = sent;
+  return e;
+}
+
+Error proto_error(std::string msg) {
+  Error e;
+  e.kind = ErrorKind::protocol;
+  e.message = std::move(msg);
+  return e;
+}
+
+Error io_error(std::string msg) {
+  Error e;
+  e.kind = ErrorKind::io;
+  e.message = std::move(msg);
+  return e;
+}
+
+std::string host_header(const Url& u) {
+  bool default_port = (u.https() && u.port == "443") || (!u.https() && u.port == "80");
+  std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+  return default_port ? h : h + ":" + u.port;
+}
+
+struct Conn {
+  std::string origin;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+template <class Msg>
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_msg(Conn& c, Msg& m) {
+  if (c.tls) co_return co_await bh::async_write(*c.tls, m, use_tuple);
+  co_return co_await bh::async_write(*c.plain, m, use_tuple);
+}
+
+template <class Parser>
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_header(Conn& c, Parser& p) {
+  if (c.tls) co_return co_await bh::async_read_header(*c.tls, c.buffer, p, use_tuple);
+  co_return co_await bh::async_read_header(*c.plain, c.buffer, p, use_tuple);
+}
+
+template <class Parser>
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_some(Conn& c, Parser& p) {
+  if (c.tls) co_return co_await bh::async_read(*c.tls, c.buffer, p, use_tuple);
+  co_return co_await bh::async_read(*c.plain, c.buffer, p, use_tuple);
+}
+
+std::string describe_tls_failure(beast::error_code ec, Conn& c, const Url& u) {
+  std::string msg = "TLS handshake with " + u.host + ":" + u.port + " failed";
+  long verify = X509_V_OK;
+  if (c.tls) verify = SSL_get_verify_result(c.tls->native_handle());
+  if (verify != X509_V_OK) {
+    msg += ": certificate not trusted (";
+    msg += X509_verify_cert_error_string(verify);
+    msg += ")";
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH)
+      msg += "; the certificate is not valid for " + u.host;
+    else if (verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+             verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
+      msg += "; pass --cacert FILE (or set SSL_CERT_FILE) to trust this server's CA";
+  } else {
+    std::string reason = ec.message();
+    msg += ": " + reason;
+    if (reason.find("version") != std::string::npos || reason.find("protocol") != std::string::npos)
+      msg += " (setlist requires TLS 1.2 or newer)";
+  }
+  return msg;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+template <class Fields>
+Headers collect_headers(const Fields& f) {
+  Headers h;
+  for (auto& field : f) h.emplace_back(lower(std::string(field.name_string())), std::string(field.value()));
+  return h;
+}
+
+// "bytes START-END/TOTAL" -> START (nullopt on anything else).
+std::optional<std::uint64_t> content_range_start(std::string_view v) {
+  if (v.rfind("bytes ", 0) != 0) return std::nullopt;
+  v.remove_prefix(6);
+  auto dash = v.find('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  std::uint64_t start = 0;
+  auto r = std::from_chars(v.data(), v.data() + dash, start);
+  if (r.ec != std::errc{} || r.ptr != v.data() + dash) return std::nullopt;
+  return start;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Response::header(std::string_view name) const {
+  for (auto& [k, v] : headers)
+    if (k == name) return v;
+  return {};
+}
+
+bool looks_like_mp3(std::string_view b) {
+  if (b.size() >= 3 && b.substr(0, 3) == "ID3") return true;
+  return b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0xFF &&
+         (static_cast<unsigned char>(b[1]) & 0xE0) == 0xE0;
+}
+
+bool looks_like_jpeg(std::string_view b) {
+  return b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8 &&
+         static_cast<unsigned char>(b[2]) == 0xFF;
+}
+
+struct Client::Impl {
+  asio::any_io_executor ex;
+  ClientOptions opt;
+  asio::ssl::context ssl{asio::ssl::context::tls_client};
+  std::map<std::string, std::string> credentials;
+  std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  std::uint64_t sent = 0;
+
+  Impl(asio::any_io_executor e, ClientOptions o) : ex(std::move(e)), opt(std::move(o)) {
+    SSL_CTX_set_min_proto_version(ssl.native_handle(), TLS1_2_VERSION);
+    ssl.set_verify_mode(asio::ssl::verify_peer);
+    if (!opt.cacert.empty())
+      ssl.load_verify_file(opt.cacert);
+    else
+      ssl.set_default_verify_paths();
+  }
+
+  std::unique_ptr<Conn> take_idle(const std::string& origin) {
+    auto it = idle.find(origin);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    auto c = std::move(it->second.back());
+    it->second.pop_back();
+    return c;
+  }
+
+  void give_back(std::unique_ptr<Conn> c) {
+    auto& v = idle[c->origin];
+    if (v.size() < 64) v.push_back(std::move(c));
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const Url& u) {
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(u.host, u.port, use_tuple);
+    if (rec) co_return net_error("cannot resolve " + u.host + ": " + rec.message(), false);
+    auto c = std::make_unique<Conn>();
+    c->origin = u.origin();
+    if (u.https()) {
+      c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ssl);
+      SSL_set_tlsext_host_name(c->tls->native_handle(), u.host.c_str());
+      c->tls->set_verify_callback(asio::ssl::host_name_verification(u.host));
+    } else {
+      c->plain = std::make_unique<beast::tcp_stream>(ex);
+    }
+    c->lowest().expires_after(opt.connect_timeout);
+    auto [cec, ep] = co_await c->lowest().async_connect(results, use_tuple);
+    if (cec) {
+      std::string why = cec == beast::error::timeout ? "timed out" : cec.message();
+      co_return net_error("cannot connect to " + u.host + ":" + u.port + ": " + why, false);
+    }
+    if (c->tls) {
+      c->lowest().expires_after(opt.connect_timeout);
+      auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (hec) co_return net_error(describe_tls_failure(hec, *c, u), false);
+    }
+    co_return std::move(c);
+  }
+
+  void set_common(bh::request<bh::string_body>& req, const Url& url) {
+    req.set(bh::field::host, host_header(url));
+    req.set(bh::field::user_agent, opt.user_agent);
+    auto it = credentials.find(url.origin());
+    if (it != credentials.end()) req.set(bh::field::authorization, it->second);
+  }
+};
+
+Client::Client(asio::any_io_executor ex, ClientOptions opt)
+    : impl_(std::make_unique<Impl>(std::move(ex), std::move(opt))) {}
+Client::~Client() = default;
+
+void Client::set_credential(const std::string& origin, std::string authorization) {
+  impl_->credentials[origin] = std::move(authorization);
+}
+
+std::uint64_t Client::requests_sent() const { return impl_->sent; }
+
+asio::awaitable<Result<Response>> Client::request(std::string method, Url url, std::string body,
+                                                  Millis timeout) {
+  auto& I = *impl_;
+  const bool reusable = method == "GET";
+  const std::string where = url.host + ":" + url.port;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Conn> c;
+    bool reused = false;
+    if (reusable) {
+      c = I.take_idle(url.origin());
+      reused = c != nullptr;
+    }
+    if (!c) {
+      auto r = co_await I.connect(url);
+      if (!r) co_return r.error();
+      c = std::move(r.value());
+    }
+    bh::request<bh::string_body> req{bh::string_to_verb(method), url.target, 11};
+    I.set_common(req, url);
+    req.set(bh::field::accept, "application/json");
+    if (!body.empty() || method == "POST") {
+      req.set(bh::field::content_type, "application/json");
+      req.body() = body;
+      req.prepare_payload();
+    }
+    req.keep_alive(reusable);
+    c->lowest().expires_after(timeout);
+    auto [wec, wn] = co_await write_msg(*c, req);
+    if (wec) {
+      if (reused && attempt == 0) continue;  // a stale pooled connection
+      co_return net_error("sending to " + where + " failed: " + wec.message(), false);
+    }
+    bh::response_parser<bh::string_body> parser;
+    parser.body_limit(I.opt.max_body);
+    parser.header_limit(64 * 1024);
+    c->lowest().expires_after(timeout);
+    auto [rec, rn] = co_await read_some(*c, parser);
+    if (rec) {
+      if (reused && attempt == 0 && !parser.got_some()) continue;  // closed while idle; GET only
+      std::string why = rec == beast::error::timeout        ? "timed out waiting for the answer"
+                        : rec == bh::error::body_limit      ? "answer larger than the size cap"
+                        : rec == bh::error::header_limit    ? "answer headers larger than the size cap"
+                        : rec == bh::error::partial_message ? "answer cut short"
+                                                            : rec.message();
+      if (rec == bh::error::body_limit || rec == bh::error::header_limit) {
+        Error e = proto_error("answer from " + where + ": " + why);
+        co_return e;
+      }
+      co_return net_error("no answer from " + where + ": " + why, true);
+    }
+    ++I.sent;
+    auto& msg = parser.get();
+    Response r;
+    r.status = msg.result_int();
+    r.headers = collect_headers(msg);
+    r.body = std::move(msg.body());
+    if (reusable && msg.keep_alive()) I.give_back(std::move(c));
+    co_return r;
+  }
+  co_return net_error("no answer from " + where, true);
+}
+
+asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::path file, std::string if_range,
+                                                   Expect expect, Millis idle_timeout) {
+  auto& I = *impl_;
+  const bool start_https = url.https();
+  std::error_code fec;
+  std::uint64_t existing = std::filesystem::exists(file, fec) ? std::filesystem::file_size(file, fec) : 0;
+  if (fec) existing = 0;
+  if (if_range.empty()) existing = 0;  // without a validator a resume could splice two versions
+
+  for (int hop = 0; hop <= I.opt.max_redirects; ++hop) {
+    auto cr = co_await I.connect(url);
+    if (!cr) co_return cr.error();
+    auto c = std::move(cr.value());
+    bh::request<bh::string_body> req{bh::verb::get, url.target, 11};
+    I.set_common(req, url);
+    req.set(bh::field::accept, "*/*");
+    if (existing > 0) {
+      req.set(bh::field::range, "bytes=" + std::to_string(existing) + "-");
+      req.set(bh::field::if_range, if_range);
+    }
+    req.keep_alive(false);
+    c->lowest().expires_after(idle_timeout);
+    auto [wec, wn] = co_await write_msg(*c, req);
+    if (wec) co_return net_error("download request to " + url.host + " failed: " + wec.message(), false);
+
+    bh::response_parser<bh::buffer_body> p;
+    p.body_limit(I.opt.max_download);
+    p.header_limit(64 * 1024);
+    c->lowest().expires_after(idle_timeout);
+    auto [hec, hn] = co_await read_header(*c, p);
+    if (hec) co_return net_error("download from " + url.host + ": " + hec.message(), true);
+    int status = p.get().result_int();
+
+    if (status >= 300 && status < 400 && status != 304) {
+      std::string loc(p.get()[bh::field::location]);
+      auto next = url.resolve(loc);
+      if (loc.empty() || !next) co_return proto_error("redirect without a usable Location");
+      if (!next->https() && (start_https || !next->is_loopback()))
+        co_return proto_error("refusing redirect to insecure URL " + next->origin());
+      url = *next;
+      continue;
+    }
+    if (status == 416) co_return proto_error("range not satisfiable (416); the file was left as it was");
+    if (status != 200 && status != 206) {
+      Error e;
+      e.kind = ErrorKind::http;
+      e.http_status = status;
+      e.message = "download from " + url.host + " answered HTTP " + std::to_string(status);
+      co_return e;
+    }
+    bool append = false;
+    if (status == 206) {
+      auto start = content_range_start(std::string(p.get()[bh::field::content_range]));
+      if (!start || *start != existing || existing == 0)
+        co_return proto_error("206 with a Content-Range that does not start at byte " + std::to_string(existing) +
+                              "; the file was left as it was");
+      append = true;
+    }
+    Download d;
+    d.status = status;
+    d.resumed = append;
+    d.etag = std::string(p.get()[bh::field::etag]);
+    d.final_url = url.str();
+
+    Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0) co_return io_error("cannot open " + file.string() + ": " + std::strerror(errno));
+    Sha256 hash;
+    std::uint64_t total = 0;
+    if (append) {
+      // Hash the prefix we keep, then append after it.
+      int rfd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      Fd rf(rfd);
+      std::array<char, 65536> rb;
+      std::uint64_t left = existing;
+      while (rfd >= 0 && left > 0) {
+        ssize_t n = ::read(rfd, rb.data(), std::min<std::uint64_t>(rb.size(), left));
+        if (n <= 0) break;
+        hash.update(rb.data(), static_cast<std::size_t>(n));
+        left -= static_cast<std::uint64_t>(n);
+      }
+      if (left != 0) co_return io_error("cannot read back " + file.string());
+      if (::ftruncate(fd.get(), static_cast<off_t>(existing)) != 0 ||
+          ::lseek(fd.get(), static_cast<off_t>(existing), SEEK_SET) < 0)
+        co_return io_error("cannot seek in " + file.string());
+      total = existing;
+    } else if (::ftruncate(fd.get(), 0) != 0) {
+      co_return io_error("cannot truncate " + file.string());
+    }
+
+    std::array<char, 65536> buf;
+    bool checked = append || expect == Expect::any;
+    std::string head;
+    while (!p.is_done()) {
+      p.get().body().data = buf.data();
+      p.get().body().size = buf.size();
+      c->lowest().expires_after(idle_timeout);
+      auto [rec, rn] = co_await read_some(*c, p);
+      if (rec == bh::error::need_buffer) rec = {};
+      std::size_t got = buf.size() - p.get().body().size;
+      if (got > 0) {
+        if (!checked) {
+          head.append(buf.data(), std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
+          if (head.size() >= 4 || p.is_done()) {
+            bool ok = expect == Expect::mp3 ? looks_like_mp3(head) : looks_like_jpeg(head);
+            if (!ok) {
+              (void)::ftruncate(fd.get(), 0);
+              std::string ct(p.get()[bh::field::content_type]);
+              co_return proto_error(std::string("server sent something that is not ") +
+                                    (expect == Expect::mp3 ? "MP3 audio" : "a JPEG image") +
+                                    (ct.empty() ? "" : " (Content-Type " + ct + ")"));
+            }
+            checked = true;
+          }
+        }
+        if (!write_all(fd.get(), buf.data(), got))
+          co_return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
+        hash.update(buf.data(), got);
+        total += got;
+      }
+      if (rec) {
+        std::string why = rec == beast::error::timeout ? "stalled (no data within the idle timeout)"
+                          : rec == bh::error::body_limit ? "larger than the size cap"
+                          : rec == bh::error::partial_message || rec == bh::error::end_of_stream
+                              ? "cut short"
+                              : rec.message();
+        if (rec == bh::error::body_limit) {
+          (void)::ftruncate(fd.get(), 0);
+          co_return proto_error("download " + why);
+        }
+        co_return net_error("download from " + url.host + " " + why + " after " + std::to_string(total) + " bytes",
+                            true);
+      }
+    }
+    if (!checked) co_return proto_error("download is empty");
+    if (::fsync(fd.get()) != 0) co_return io_error("fsync " + file.string() + ": " + std::strerror(errno));
+    ++I.sent;
+    d.bytes = total;
+    d.sha256 = hash.hex_digest();
+    co_return d;
+  }
+  co_return proto_error("too many redirects (more than " + std::to_string(I.opt.max_redirects) + ")");
+}
+
+}  // namespace setlist::http

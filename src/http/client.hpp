@@ -1,0 +1,91 @@
+// HTTP/1.1 client over TCP or TLS (Beast), for coroutines on one io_context.
+// Owns connections, TLS verification, pooling, timeouts, redirects and
+// streaming bodies; knows nothing about clips. Beast stays in client.cpp.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/url.hpp"
+#include "setlist/result.hpp"
+
+namespace setlist::http {
+
+using Millis = std::chrono::milliseconds;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Response {
+  int status = 0;
+  Headers headers;  // names lower-case
+  std::string body;
+  std::string header(std::string_view name) const;  // "" when absent
+};
+
+struct ClientOptions {
+  Millis connect_timeout{10000};
+  std::size_t max_body = 8u << 20;         // JSON answers
+  std::uint64_t max_download = 512ull << 20;
+  std::string cacert;                      // PEM bundle; empty: system store
+  std::string user_agent = "setlist/0.1";
+  int max_redirects = 5;
+};
+
+// What a download did.
+struct Download {
+  int status = 0;              // final status (200 or 206)
+  std::uint64_t bytes = 0;     // size of the file now
+  std::string sha256;          // of the whole file
+  bool resumed = false;        // appended to an existing prefix
+  std::string etag;
+  std::string final_url;
+};
+
+enum class Expect { any, mp3, jpeg };
+
+class Client {
+ public:
+  Client(boost::asio::any_io_executor ex, ClientOptions opt);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The Authorization header value is sent to `origin` (scheme://host:port)
+  // only: never to another host, never on a redirect elsewhere.
+  void set_credential(const std::string& origin, std::string authorization);
+
+  // One request, no redirects. GETs may reuse a pooled connection; other
+  // methods always use a fresh one, so that Error::request_sent is exact:
+  // false means the server cannot have received the whole request.
+  boost::asio::awaitable<Result<Response>> request(std::string method, Url url, std::string body,
+                                                   Millis timeout);
+
+  // Streams a GET body into `file`, following up to max_redirects redirects
+  // (without credentials off-origin). When the file already holds bytes and
+  // `if_range` (an ETag) is known, asks for the rest with Range/If-Range:
+  // a 206 starting at the file's size is appended, a 200 replaces the file,
+  // anything else leaves the file untouched. `idle_timeout` bounds each read.
+  boost::asio::awaitable<Result<Download>> download(Url url, std::filesystem::path file,
+                                                    std::string if_range, Expect expect,
+                                                    Millis idle_timeout);
+
+  // Requests by kind, for reports.
+  std::uint64_t requests_sent() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Content sniffing used to refuse HTML error pages saved as audio.
+bool looks_like_mp3(std::string_view first_bytes);
+bool looks_like_jpeg(std::string_view first_bytes);
+
+}  // namespace setlist::http

@@ -1,0 +1,57 @@
+#include "http/url.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+namespace setlist::http {
+
+std::optional<Url> Url::parse(std::string_view text) {
+  auto r = boost::urls::parse_uri(text);
+  if (!r) return std::nullopt;
+  Url u;
+  u.scheme = std::string(r->scheme());
+  for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
+  if (r->has_userinfo()) return std::nullopt;  // never send credentials embedded in URLs
+  u.host = std::string(r->encoded_host_address());
+  if (u.host.empty()) return std::nullopt;
+  // IPv6 literals arrive bracketed in encoded_host_address? normalise to bare form.
+  if (u.host.size() > 2 && u.host.front() == '[' && u.host.back() == ']') u.host = u.host.substr(1, u.host.size() - 2);
+  u.port = std::string(r->port());
+  if (u.port.empty()) u.port = u.https() ? "443" : "80";
+  u.target = std::string(r->encoded_target());
+  if (u.target.empty() || u.target.front() != '/') u.target = "/" + u.target;
+  return u;
+}
+
+std::optional<Url> Url::resolve(std::string_view location) const {
+  auto base = boost::urls::parse_uri(str());
+  auto ref = boost::urls::parse_uri_reference(location);
+  if (!base || !ref) return std::nullopt;
+  boost::urls::url dest;
+  auto rv = boost::urls::resolve(*base, *ref, dest);
+  if (!rv) return std::nullopt;
+  return parse(dest.buffer());
+}
+
+std::string Url::str() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return scheme + "://" + h + ":" + port + target;
+}
+
+bool Url::is_loopback() const {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+std::optional<Url> join(std::string_view base_url, std::string_view target) {
+  auto base = Url::parse(base_url);
+  if (!base) return std::nullopt;
+  std::string prefix = base->target;
+  auto q = prefix.find('?');
+  if (q != std::string::npos) prefix.resize(q);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  base->target = prefix + (target.empty() || target.front() != '/' ? "/" : "") + std::string(target);
+  return base;
+}
+
+}  // namespace setlist::http

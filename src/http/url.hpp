@@ -1,0 +1,28 @@
+// URLs as the HTTP part sees them: scheme, host, port, target.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace setlist::http {
+
+struct Url {
+  std::string scheme;  // "http" or "https"
+  std::string host;
+  std::string port;    // always set (default 80/443)
+  std::string target;  // path and query, at least "/"
+
+  static std::optional<Url> parse(std::string_view text);
+  // A Location header value (absolute or relative) against this URL.
+  std::optional<Url> resolve(std::string_view location) const;
+  std::string origin() const { return scheme + "://" + host + ":" + port; }
+  std::string str() const;
+  bool https() const { return scheme == "https"; }
+  bool is_loopback() const;
+};
+
+// base_url + target, where the base may carry a path prefix ("https://x/api").
+std::optional<Url> join(std::string_view base_url, std::string_view target);
+
+}  // namespace setlist::http

@@ -1,0 +1,162 @@
+// Flavor 1: AIML API, Suno v1 endpoints.
+#include <boost/json.hpp>
+
+#include <string>
+
+#include "provider/flavors.hpp"
+#include "setlist/manifest.hpp"
+
+namespace setlist {
+
+namespace json = boost::json;
+
+namespace {
+
+Error protocol_error(std::string msg) {
+  Error e;
+  e.kind = ErrorKind::protocol;
+  e.message = std::move(msg);
+  return e;
+}
+
+std::string string_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return {};
+  return std::string(v->get_string());
+}
+
+}  // namespace
+
+Result<Clip> parse_clip_object(const json::value& v) {
+  if (!v.is_object()) return protocol_error("clip is not a JSON object");
+  const auto& o = v.get_object();
+  Clip c;
+  auto* id = o.if_contains("id");
+  if (!id || !id->is_string()) return protocol_error("clip has no string \"id\"");
+  c.id = std::string(id->get_string());
+  if (!is_valid_clip_id(c.id)) return protocol_error("clip id has unexpected characters or length");
+  c.title = string_field(o, "title");
+  c.status = parse_clip_status(string_field(o, "status"));
+  c.audio_url = string_field(o, "audio_url");
+  c.image_url = string_field(o, "image_url");
+  c.error_message = string_field(o, "error_message");
+  if (auto* d = o.if_contains("duration")) {
+    if (d->is_number()) {
+      c.duration = d->to_number<double>();
+    } else if (d->is_string()) {
+      try {
+        c.duration = std::stod(std::string(d->get_string()));
+      } catch (...) {
+      }
+    }
+  }
+  if (auto* m = o.if_contains("metadata"); m && m->is_object()) {
+    if (auto* d = m->get_object().if_contains("duration"); d && d->is_number() && !c.duration)
+      c.duration = d->to_number<double>();
+  }
+  c.raw_json = json::serialize(v);
+  return c;
+}
+
+Result<std::vector<Clip>> parse_clip_array(std::string_view body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return protocol_error("answer is not JSON: " + ec.message());
+  const json::array* arr = v.if_array();
+  // Some deployments wrap the clips: {"clips": [...]} or {"data": [...]}.
+  if (!arr && v.is_object()) {
+    for (auto key : {"clips", "data"})
+      if (auto* inner = v.get_object().if_contains(key); inner && inner->is_array()) arr = &inner->get_array();
+  }
+  if (!arr) return protocol_error("answer is not a JSON array of clips");
+  std::vector<Clip> clips;
+  for (auto& e : *arr) {
+    auto c = parse_clip_object(e);
+    if (!c) return c.error();
+    clips.push_back(std::move(c.value()));
+  }
+  return clips;
+}
+
+std::string json_error_message(int http_status, std::string_view body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    for (auto key : {"message", "error", "detail"}) {
+      auto* m = v.get_object().if_contains(key);
+      if (m && m->is_string() && !m->get_string().empty()) return std::string(m->get_string());
+      if (m && m->is_array()) return json::serialize(*m);
+    }
+  }
+  std::string text(body.substr(0, 300));
+  for (auto& ch : text)
+    if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
+  if (text.empty()) text = "HTTP " + std::to_string(http_status);
+  return text;
+}
+
+namespace {
+
+class AimlV1 final : public Provider {
+ public:
+  explicit AimlV1(const ProviderInfo& info) : info_(info) {}
+  const ProviderInfo& info() const override { return info_; }
+
+  SubmitPayload payload(const Song& song, std::string_view default_model) const override {
+    SubmitPayload p;
+    std::string model = !song.model.empty() ? song.model
+                        : !default_model.empty() ? std::string(default_model)
+                                                 : info_.default_model;
+    if (song.description) {
+      p.route = "/generate";
+      p.body["prompt"] = *song.description;
+    } else {
+      p.route = "/generate/custom-mode";
+      p.body["prompt"] = song.lyrics.value_or("");
+      p.body["tags"] = song.tags;
+      p.body["title"] = song.title;
+    }
+    p.body["make_instrumental"] = song.make_instrumental;
+    if (!model.empty()) p.body["model"] = model;
+    return p;
+  }
+
+  ApiRequest submit_request(const SubmitPayload& payload, bool wait_audio) const override {
+    json::object body = payload.body;
+    body["wait_audio"] = wait_audio;
+    return ApiRequest{"POST", payload.route, json::serialize(body), wait_audio};
+  }
+
+  Result<std::vector<Clip>> parse_submit(std::string_view body) const override {
+    auto clips = parse_clip_array(body);
+    if (clips && clips->empty()) return protocol_error("generate answer lists no clips");
+    return clips;
+  }
+
+  ApiRequest poll_request(std::span<const std::string> ids) const override {
+    std::string target = "/?";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (i) target += '&';
+      // ids[n]=... with brackets percent-encoded; ids are checked to be [A-Za-z0-9_-].
+      target += "ids%5B" + std::to_string(i) + "%5D=" + ids[i];
+    }
+    return ApiRequest{"GET", target, {}, false};
+  }
+
+  Result<std::vector<Clip>> parse_poll(std::string_view body) const override {
+    return parse_clip_array(body);
+  }
+
+  std::string error_message(int http_status, std::string_view body) const override {
+    return json_error_message(http_status, body);
+  }
+
+ private:
+  const ProviderInfo& info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info) { return std::make_unique<AimlV1>(info); }
+
+}  // namespace setlist

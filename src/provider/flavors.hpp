@@ -1,0 +1,18 @@
+// Factories of the flavor implementations (private to the provider part).
+#pragma once
+
+#include <memory>
+
+#include "setlist/provider.hpp"
+
+namespace setlist {
+
+std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info);
+
+// Shared parsing of the clip object (flavors 1 and 2 use it as is).
+Result<Clip> parse_clip_object(const boost::json::value& v);
+Result<std::vector<Clip>> parse_clip_array(std::string_view body);
+// {"message": ...} or {"error": ...}, else the body text trimmed to 300 bytes.
+std::string json_error_message(int http_status, std::string_view body);
+
+}  // namespace setlist

@@ -1,0 +1,491 @@
+#include "setlist/state.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "setlist/provider.hpp"
+
+namespace setlist {
+
+std::int64_t unix_millis_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+// A prepared statement with positional binding.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+      throw StateError(std::string("state: ") + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, const std::string& s) {
+    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
+  Stmt& bind(int i, std::optional<double> v) {
+    if (v)
+      sqlite3_bind_double(st_, i, *v);
+    else
+      sqlite3_bind_null(st_, i);
+    return *this;
+  }
+  // true while rows come
+  bool step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StateError(std::string("state: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+  std::string text(int c) const {
+    auto* p = sqlite3_column_text(st_, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st_, c)))
+             : std::string();
+  }
+  std::int64_t i64(int c) const { return sqlite3_column_int64(st_, c); }
+  std::optional<double> opt_double(int c) const {
+    if (sqlite3_column_type(st_, c) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_double(st_, c);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE songs(
+  song_key TEXT PRIMARY KEY,
+  song_id TEXT NOT NULL DEFAULT '',
+  title TEXT NOT NULL DEFAULT '',
+  track INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'pending',
+  reason TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL DEFAULT 0,
+  submitted_at INTEGER NOT NULL DEFAULT 0,
+  completed_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE submissions(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  song_key TEXT NOT NULL,
+  payload_hash TEXT NOT NULL,
+  state TEXT NOT NULL,
+  http_status INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  acked_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX submissions_song ON submissions(song_key);
+CREATE TABLE clips(
+  clip_id TEXT PRIMARY KEY,
+  song_key TEXT NOT NULL,
+  submission_id INTEGER NOT NULL,
+  take INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  audio_url TEXT NOT NULL DEFAULT '',
+  image_url TEXT NOT NULL DEFAULT '',
+  duration REAL,
+  error_message TEXT NOT NULL DEFAULT '',
+  raw_json TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX clips_song ON clips(song_key);
+CREATE TABLE files(
+  path TEXT PRIMARY KEY,
+  song_key TEXT NOT NULL,
+  clip_id TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL);
+CREATE INDEX files_song ON files(song_key);
+)sql";
+
+}  // namespace
+
+struct StateStore::Impl {
+  sqlite3* db = nullptr;
+  ~Impl() {
+    if (db) sqlite3_close(db);
+  }
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw StateError("state: " + msg);
+    }
+  }
+  // A transaction committed with synchronous=FULL: the receipts that decide
+  // whether money was spent must survive power loss, not only a crash.
+  template <class F>
+  void durable(F&& f) {
+    exec("PRAGMA synchronous=FULL");
+    transaction(std::forward<F>(f));
+    exec("PRAGMA synchronous=NORMAL");
+  }
+  template <class F>
+  void transaction(F&& f) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      f();
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+};
+
+StateStore::StateStore() : impl_(std::make_unique<Impl>()) {}
+StateStore::~StateStore() = default;
+
+Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path& db_file) {
+  std::unique_ptr<StateStore> s(new StateStore());
+  if (sqlite3_open_v2(db_file.c_str(), &s->impl_->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    Error e;
+    e.kind = ErrorKind::io;
+    e.message = "cannot open state " + db_file.string() + ": " +
+                (s->impl_->db ? sqlite3_errmsg(s->impl_->db) : "out of memory");
+    return e;
+  }
+  try {
+    sqlite3_busy_timeout(s->impl_->db, 5000);
+    s->impl_->exec("PRAGMA journal_mode=WAL");
+    s->impl_->exec("PRAGMA synchronous=NORMAL");
+    s->impl_->exec("PRAGMA foreign_keys=ON");
+    int version = 0;
+    {
+      Stmt st(s->impl_->db, "PRAGMA user_version");
+      if (st.step()) version = static_cast<int>(st.i64(0));
+    }
+    if (version > schema_version) {
+      Error e;
+      e.kind = ErrorKind::invalid;
+      e.message = "state " + db_file.string() + " has schema version " + std::to_string(version) +
+                  ", newer than this setlist understands (" + std::to_string(schema_version) +
+                  "); use a newer setlist";
+      return e;
+    }
+    // Migrations: one step per version, each in its own transaction.
+    if (version < 1) {
+      s->impl_->durable([&] {
+        s->impl_->exec(kSchemaV1);
+        s->impl_->exec("PRAGMA user_version=1");
+      });
+    }
+  } catch (const StateError& ex) {
+    Error e;
+    e.kind = ErrorKind::io;
+    e.message = ex.what();
+    return e;
+  }
+  return s;
+}
+
+namespace {
+SongRow read_song(Stmt& st) {
+  SongRow r;
+  r.key = st.text(0);
+  r.song_id = st.text(1);
+  r.title = st.text(2);
+  r.track = static_cast<int>(st.i64(3));
+  r.status = st.text(4);
+  r.reason = st.text(5);
+  r.attempts = static_cast<int>(st.i64(6));
+  r.created_at = st.i64(7);
+  r.updated_at = st.i64(8);
+  r.submitted_at = st.i64(9);
+  r.completed_at = st.i64(10);
+  return r;
+}
+constexpr const char* kSongCols =
+    "song_key, song_id, title, track, status, reason, attempts, created_at, updated_at, submitted_at, completed_at";
+
+ClipRow read_clip(Stmt& st) {
+  ClipRow c;
+  c.clip_id = st.text(0);
+  c.song_key = st.text(1);
+  c.submission_id = st.i64(2);
+  c.take = static_cast<int>(st.i64(3));
+  c.status = st.text(4);
+  c.audio_url = st.text(5);
+  c.image_url = st.text(6);
+  c.duration = st.opt_double(7);
+  c.error_message = st.text(8);
+  c.raw_json = st.text(9);
+  c.updated_at = st.i64(10);
+  return c;
+}
+constexpr const char* kClipCols =
+    "clip_id, song_key, submission_id, take, status, audio_url, image_url, duration, error_message, raw_json, "
+    "updated_at";
+
+SubmissionRow read_submission(Stmt& st) {
+  SubmissionRow r;
+  r.id = st.i64(0);
+  r.song_key = st.text(1);
+  r.payload_hash = st.text(2);
+  r.state = st.text(3);
+  r.http_status = static_cast<int>(st.i64(4));
+  r.error = st.text(5);
+  r.created_at = st.i64(6);
+  r.acked_at = st.i64(7);
+  return r;
+}
+constexpr const char* kSubCols = "id, song_key, payload_hash, state, http_status, error, created_at, acked_at";
+}  // namespace
+
+std::optional<SongRow> StateStore::song(const std::string& key) {
+  Stmt st(impl_->db, (std::string("SELECT ") + kSongCols + " FROM songs WHERE song_key=?").c_str());
+  st.bind(1, key);
+  if (st.step()) return read_song(st);
+  return std::nullopt;
+}
+
+std::vector<SongRow> StateStore::songs() {
+  Stmt st(impl_->db, (std::string("SELECT ") + kSongCols + " FROM songs ORDER BY track, title").c_str());
+  std::vector<SongRow> out;
+  while (st.step()) out.push_back(read_song(st));
+  return out;
+}
+
+void StateStore::upsert_song(const SongRow& row) {
+  auto now = unix_millis_now();
+  Stmt st(impl_->db,
+          "INSERT INTO songs(song_key, song_id, title, track, status, created_at, updated_at) VALUES(?,?,?,?,?,?,?) "
+          "ON CONFLICT(song_key) DO UPDATE SET song_id=excluded.song_id, title=excluded.title, track=excluded.track");
+  st.bind(1, row.key).bind(2, row.song_id).bind(3, row.title).bind(4, row.track).bind(5, row.status).bind(6, now).bind(
+      7, now);
+  st.run();
+}
+
+void StateStore::set_song_status(const std::string& key, const std::string& status, const std::string& reason) {
+  auto now = unix_millis_now();
+  Stmt st(impl_->db,
+          "UPDATE songs SET status=?, reason=?, updated_at=?, "
+          "completed_at=CASE WHEN ?='complete' THEN ? ELSE completed_at END WHERE song_key=?");
+  st.bind(1, status).bind(2, reason).bind(3, now).bind(4, status).bind(5, now).bind(6, key);
+  st.run();
+}
+
+std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash) {
+  std::int64_t id = 0;
+  impl_->durable([&] {
+    auto now = unix_millis_now();
+    Stmt ins(impl_->db, "INSERT INTO submissions(song_key, payload_hash, state, created_at) VALUES(?,?,'intent',?)");
+    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now);
+    ins.run();
+    id = sqlite3_last_insert_rowid(impl_->db);
+    Stmt up(impl_->db,
+            "UPDATE songs SET status='submitting', reason='', attempts=attempts+1, updated_at=?, submitted_at=? "
+            "WHERE song_key=?");
+    up.bind(1, now).bind(2, now).bind(3, song_key);
+    up.run();
+  });
+  return id;
+}
+
+void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>& clips) {
+  impl_->durable([&] {
+    auto now = unix_millis_now();
+    std::string key;
+    {
+      Stmt q(impl_->db, "SELECT song_key FROM submissions WHERE id=?");
+      q.bind(1, submission_id);
+      if (!q.step()) throw StateError("state: unknown submission " + std::to_string(submission_id));
+      key = q.text(0);
+    }
+    Stmt up(impl_->db, "UPDATE submissions SET state='acked', acked_at=? WHERE id=?");
+    up.bind(1, now).bind(2, submission_id);
+    up.run();
+    int take = 0;
+    for (auto& c : clips) {
+      Stmt ins(impl_->db,
+               "INSERT INTO clips(clip_id, song_key, submission_id, take, status, audio_url, image_url, duration, "
+               "error_message, raw_json, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
+               "ON CONFLICT(clip_id) DO UPDATE SET song_key=excluded.song_key, submission_id=excluded.submission_id, "
+               "take=excluded.take");
+      ins.bind(1, c.id).bind(2, key).bind(3, submission_id).bind(4, take++).bind(5, std::string(to_string(c.status)));
+      ins.bind(6, c.audio_url).bind(7, c.image_url).bind(8, c.duration).bind(9, c.error_message).bind(10, c.raw_json);
+      ins.bind(11, now);
+      ins.run();
+    }
+    Stmt song(impl_->db, "UPDATE songs SET status='submitted', reason='', updated_at=? WHERE song_key=?");
+    song.bind(1, now).bind(2, key);
+    song.run();
+  });
+}
+
+void StateStore::record_rejected(std::int64_t submission_id, int http_status, const std::string& error) {
+  impl_->durable([&] {
+    Stmt up(impl_->db, "UPDATE submissions SET state='rejected', http_status=?, error=? WHERE id=?");
+    up.bind(1, http_status).bind(2, error).bind(3, submission_id);
+    up.run();
+  });
+}
+
+void StateStore::record_uncertain(std::int64_t submission_id, const std::string& error) {
+  impl_->durable([&] {
+    Stmt up(impl_->db, "UPDATE submissions SET state='uncertain', error=? WHERE id=?");
+    up.bind(1, error).bind(2, submission_id);
+    up.run();
+  });
+}
+
+std::vector<SubmissionRow> StateStore::submissions(const std::string& song_key) {
+  Stmt st(impl_->db, (std::string("SELECT ") + kSubCols + " FROM submissions WHERE song_key=? ORDER BY id").c_str());
+  st.bind(1, song_key);
+  std::vector<SubmissionRow> out;
+  while (st.step()) out.push_back(read_submission(st));
+  return out;
+}
+
+std::vector<SubmissionRow> StateStore::dangling_intents() {
+  Stmt st(impl_->db, (std::string("SELECT ") + kSubCols + " FROM submissions WHERE state='intent' ORDER BY id").c_str());
+  std::vector<SubmissionRow> out;
+  while (st.step()) out.push_back(read_submission(st));
+  return out;
+}
+
+void StateStore::update_clips(const std::vector<Clip>& clips) {
+  if (clips.empty()) return;
+  impl_->transaction([&] {
+    auto now = unix_millis_now();
+    for (auto& c : clips) {
+      Stmt up(impl_->db,
+              "UPDATE clips SET status=?, audio_url=?, image_url=?, duration=COALESCE(?, duration), "
+              "error_message=?, raw_json=?, updated_at=? WHERE clip_id=?");
+      up.bind(1, std::string(to_string(c.status))).bind(2, c.audio_url).bind(3, c.image_url).bind(4, c.duration);
+      up.bind(5, c.error_message).bind(6, c.raw_json).bind(7, now).bind(8, c.id);
+      up.run();
+    }
+  });
+}
+
+std::vector<ClipRow> StateStore::clips(const std::string& song_key) {
+  Stmt st(impl_->db,
+          (std::string("SELECT ") + kClipCols + " FROM clips WHERE song_key=? ORDER BY submission_id, take").c_str());
+  st.bind(1, song_key);
+  std::vector<ClipRow> out;
+  while (st.step()) out.push_back(read_clip(st));
+  return out;
+}
+
+std::vector<ClipRow> StateStore::all_clips() {
+  Stmt st(impl_->db, (std::string("SELECT ") + kClipCols + " FROM clips ORDER BY song_key, submission_id, take").c_str());
+  std::vector<ClipRow> out;
+  while (st.step()) out.push_back(read_clip(st));
+  return out;
+}
+
+void StateStore::record_file(const FileRow& row) {
+  impl_->durable([&] {
+    Stmt st(impl_->db,
+            "INSERT INTO files(path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at) "
+            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET song_key=excluded.song_key, "
+            "clip_id=excluded.clip_id, kind=excluded.kind, bytes=excluded.bytes, sha256=excluded.sha256, "
+            "source_sha256=excluded.source_sha256, created_at=excluded.created_at");
+    st.bind(1, row.path).bind(2, row.song_key).bind(3, row.clip_id).bind(4, row.kind);
+    st.bind(5, static_cast<std::int64_t>(row.bytes)).bind(6, row.sha256).bind(7, row.source_sha256);
+    st.bind(8, row.created_at ? row.created_at : unix_millis_now());
+    st.run();
+  });
+}
+
+std::vector<FileRow> StateStore::files(const std::string& song_key) {
+  std::string sql =
+      "SELECT path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at FROM files" +
+      std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY path";
+  Stmt st(impl_->db, sql.c_str());
+  if (!song_key.empty()) st.bind(1, song_key);
+  std::vector<FileRow> out;
+  while (st.step()) {
+    FileRow f;
+    f.path = st.text(0);
+    f.song_key = st.text(1);
+    f.clip_id = st.text(2);
+    f.kind = st.text(3);
+    f.bytes = static_cast<std::uint64_t>(st.i64(4));
+    f.sha256 = st.text(5);
+    f.source_sha256 = st.text(6);
+    f.created_at = st.i64(7);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+void StateStore::forget_files(const std::string& song_key) {
+  Stmt st(impl_->db, "DELETE FROM files WHERE song_key=?");
+  st.bind(1, song_key);
+  st.run();
+}
+
+void StateStore::set_meta(const std::string& key, const std::string& value) {
+  Stmt st(impl_->db, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  st.bind(1, key).bind(2, value);
+  st.run();
+}
+
+std::optional<std::string> StateStore::meta(const std::string& key) {
+  Stmt st(impl_->db, "SELECT value FROM meta WHERE key=?");
+  st.bind(1, key);
+  if (st.step()) return st.text(0);
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<RunLock>> RunLock::acquire(const std::filesystem::path& dir) {
+  auto file = dir / "lock";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    Error e;
+    e.kind = ErrorKind::io;
+    e.message = "cannot open " + file.string() + ": " + std::strerror(errno);
+    return e;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    ::close(fd);
+    Error e;
+    e.kind = ErrorKind::invalid;
+    e.message = "another setlist run (pid " + pid + ") is using " + dir.parent_path().string() +
+                "; wait for it to finish or stop it first";
+    return e;
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    // The lock itself is held; the pid is only informative.
+  }
+  return std::unique_ptr<RunLock>(new RunLock(fd));
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace setlist
