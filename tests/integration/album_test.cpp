@@ -1,0 +1,112 @@
+// The walking skeleton end to end: the real binaries, real HTTP on loopback.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "integration_support.hpp"
+
+using namespace setlist::test;
+namespace json = boost::json;
+
+namespace {
+
+// Every file under `dir`, recursively.
+std::vector<fs::path> all_files(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path());
+  return out;
+}
+
+}  // namespace
+
+TEST(Album, FiveSongsEndToEndMatchReportAndSimulator) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(5));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  auto report = read_json(out / "report.json").as_object();
+  EXPECT_EQ(report.at("schema_version").as_int64(), 1);
+  auto& songs = report.at("songs").as_array();
+  ASSERT_EQ(songs.size(), 5u);
+  auto stats = sim.stats().as_object();
+  auto& sim_clips = stats.at("clips").as_object();
+  std::set<std::string> paths;
+  for (std::size_t i = 0; i < songs.size(); ++i) {
+    auto& s = songs[i].as_object();
+    EXPECT_EQ(s.at("title").as_string(), "Song " + std::to_string(i + 1));
+    EXPECT_EQ(s.at("status").as_string(), "complete");
+    auto& clips = s.at("clips").as_array();
+    ASSERT_EQ(clips.size(), 2u);
+    for (auto& cv : clips) {
+      auto& c = cv.as_object();
+      auto& audio = c.at("audio").as_object();
+      std::string rel(audio.at("path").as_string());
+      EXPECT_FALSE(fs::path(rel).is_absolute());
+      auto file = out / rel;
+      ASSERT_TRUE(fs::exists(file)) << rel;
+      std::string bytes = read_file(file);
+      EXPECT_EQ(bytes.size(), audio.at("bytes").as_int64()) << rel;
+      EXPECT_EQ(sha256_hex(bytes), audio.at("sha256").as_string()) << rel;
+      // The bytes are exactly what the simulator generated for this clip.
+      std::string id(c.at("id").as_string());
+      ASSERT_TRUE(sim_clips.contains(id)) << id;
+      EXPECT_EQ(audio.at("source_sha256").as_string(), sim_clips.at(id).as_object().at("sha256").as_string());
+      EXPECT_TRUE(paths.insert(rel).second) << "two clips share " << rel;
+      auto& cover = c.at("cover").as_object();
+      EXPECT_EQ(sha256_file(out / std::string(cover.at("path").as_string())), cover.at("sha256").as_string());
+    }
+  }
+  EXPECT_EQ(stats.at("generate_requests").as_int64(), 5);
+  EXPECT_EQ(stats.at("duplicate_submissions").as_int64(), 0);
+  EXPECT_EQ(report.at("run").at("tokens_charged").as_int64(), stats.at("tokens_charged").as_int64());
+}
+
+TEST(Album, RerunOfACompleteAlbumSendsNoRequest) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(3));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  auto first = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto before = sim.stats().as_object().at("requests_total").as_int64();
+  auto second = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  // Only our own stats request in between.
+  EXPECT_EQ(sim.stats().as_object().at("requests_total").as_int64(), before + 1);
+  EXPECT_EQ(sim.stats().as_object().at("generate_requests").as_int64(), 3);
+}
+
+TEST(Album, TheKeyNeverAppearsInOutputOrFiles) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  Sim sim(dir.path(), fast_sim_args({"--log"}));
+  auto out = dir / "out";
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"-v"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ((r.out + r.err).find(kTestKey), std::string::npos);
+  for (auto& f : all_files(out)) EXPECT_EQ(read_file(f).find(kTestKey), std::string::npos) << f;
+}
+
+TEST(Album, MissingKeyCannotRunAndSendsNothing) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), fast_sim_args());
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out"), {{"AIML_API_KEY", "\x01unset"}});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("no API key: set AIML_API_KEY"), std::string::npos) << r.err;
+  EXPECT_EQ(sim.stats().as_object().at("requests_total").as_int64(), 0);
+}
+
+TEST(Album, ManifestErrorExitsTwoAndSendsNothing) {
+  TempDir dir;
+  write_file(dir / "album.yaml", "album:\n  title: X\nsongs:\n  - lyrics: no title here\n");
+  Sim sim(dir.path(), fast_sim_args());
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("album.yaml:4:"), std::string::npos) << r.err;
+  EXPECT_EQ(sim.stats().as_object().at("requests_total").as_int64(), 0);
+}

@@ -1,0 +1,55 @@
+// Helpers for integration tests: manifests written to a temp dir and the
+// real `setlist` binary run against a real `setlist-sim`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace setlist::test {
+
+// A manifest with `n` lyric songs (titles "Song 1".."Song n").
+inline std::string album_yaml(int n, const std::string& extra_settings = {}) {
+  std::string y = "album:\n  title: Test Album\n  artist: Test Artist\n";
+  y += "defaults:\n  tags: [indie pop, dreamy]\n  model: chirp-v3-5\n";
+  if (!extra_settings.empty()) y += "settings:\n" + extra_settings;
+  y += "songs:\n";
+  for (int i = 1; i <= n; ++i) {
+    y += "  - title: Song " + std::to_string(i) + "\n";
+    y += "    lyrics: |\n      [Verse]\n      Line one of song " + std::to_string(i) +
+         "\n      [Chorus]\n      We sing the chorus " + std::to_string(i) + "\n";
+  }
+  return y;
+}
+
+inline const char* kTestKey = "sk-test-3c1f9e7a-never-leak-me";
+
+// Runs `setlist ARGS` with the test key in the environment.
+inline RunResult run_setlist(const std::vector<std::string>& args, Env env = {},
+                             std::chrono::milliseconds timeout = std::chrono::minutes(3)) {
+  std::vector<std::string> argv = {setlist_bin().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (!env.count("AIML_API_KEY")) env["AIML_API_KEY"] = kTestKey;
+  return run(argv, env, timeout);
+}
+
+// Fast simulator settings for tests.
+inline std::vector<std::string> fast_sim_args(std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"--latency", "400ms", "--latency-jitter", "100ms", "--duration", "2s..4s",
+                                "--seed", "11"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+// Fast client settings for tests.
+inline std::vector<std::string> fast_run_args(const Sim& sim, const fs::path& manifest, const fs::path& out,
+                                              std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"run",           manifest.string(), "-o",  out.string(), "--base-url",
+                                sim.base_url(),  "--poll-interval", "100ms", "--poll-interval-max", "400ms",
+                                "--retry-base",  "50ms",            "--retry-cap", "500ms"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+}  // namespace setlist::test
