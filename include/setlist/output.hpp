@@ -2,6 +2,7 @@
 // publication, tags. Never touches the network.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -47,5 +48,25 @@ Status publish(const std::filesystem::path& tmp, const std::filesystem::path& fi
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data);
 // Size and SHA-256 of a file on disk.
 Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path);
+
+// ID3v2.4 tags written into one take. No TagLib types here.
+struct TagInfo {
+  std::string title;  // with the take, e.g. "Neon Rain (A)"
+  std::string artist;
+  std::string album;
+  int track = 0;
+  int track_total = 0;
+  std::optional<int> year;
+  std::string genre;
+  std::string lyrics;      // USLT; none when empty
+  std::string cover_jpeg;  // APIC front cover bytes; none when empty
+  std::string clip_id;     // TXXX SETLIST_CLIP_ID
+  std::string song_key;    // TXXX SETLIST_SONG_KEY
+};
+
+// Replaces every tag of `mp3` with one ID3v2.4 tag holding `info` (ID3v1
+// and APE tags are stripped). The file is rewritten in place: call it on a
+// temporary file before publishing.
+Status write_tags(const std::filesystem::path& mp3, const TagInfo& info);
 
 }  // namespace setlist

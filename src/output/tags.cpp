@@ -1,0 +1,103 @@
+// ID3v2.4 tags with TagLib. TagLib types stay in this file.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <taglib/attachedpictureframe.h>
+#include <taglib/id3v2tag.h>
+#include <taglib/mpegfile.h>
+#include <taglib/textidentificationframe.h>
+#include <taglib/tstringlist.h>
+#include <taglib/unsynchronizedlyricsframe.h>
+
+#include <memory>
+
+#include "setlist/output.hpp"
+
+namespace setlist {
+
+namespace {
+
+Error tag_error(std::string msg) {
+  Error e;
+  e.kind = ErrorKind::io;
+  e.message = std::move(msg);
+  return e;
+}
+
+TagLib::String utf8(const std::string& s) { return TagLib::String(s, TagLib::String::UTF8); }
+
+void add_text(TagLib::ID3v2::Tag& tag, const char* id, const std::string& value) {
+  if (value.empty()) return;
+  auto f = std::make_unique<TagLib::ID3v2::TextIdentificationFrame>(TagLib::ByteVector(id, 4),
+                                                                    TagLib::String::UTF8);
+  f->setText(utf8(value));
+  tag.addFrame(f.release());  // the tag owns its frames
+}
+
+void add_user_text(TagLib::ID3v2::Tag& tag, const char* description, const std::string& value) {
+  if (value.empty()) return;
+  auto f = std::make_unique<TagLib::ID3v2::UserTextIdentificationFrame>(
+      utf8(description), TagLib::StringList(utf8(value)), TagLib::String::UTF8);
+  tag.addFrame(f.release());
+}
+
+}  // namespace
+
+Status write_tags(const std::filesystem::path& mp3, const TagInfo& info) {
+  {
+    TagLib::MPEG::File file(mp3.c_str(), false);
+    // TagLib opens almost anything: insist on at least one MPEG audio frame.
+    if (!file.isValid() || !file.isOpen() || file.firstFrameOffset() < 0)
+      return tag_error("cannot read MPEG audio in " + mp3.string());
+    if (file.readOnly()) return tag_error("cannot write tags: " + mp3.string() + " is read-only");
+    // Whatever tags the file came with (ID3v1, APE, an older ID3v2) go.
+    file.strip(TagLib::MPEG::File::ID3v1 | TagLib::MPEG::File::APE);
+    TagLib::ID3v2::Tag* tag = file.ID3v2Tag(true);
+    if (!tag) return tag_error("cannot create an ID3v2 tag in " + mp3.string());
+    {
+      TagLib::ID3v2::FrameList old = tag->frameList();  // a copy: removeFrame edits the list
+      for (auto* f : old) tag->removeFrame(f, true);
+    }
+
+    add_text(*tag, "TIT2", info.title);
+    add_text(*tag, "TPE1", info.artist);
+    add_text(*tag, "TPE2", info.artist);
+    add_text(*tag, "TALB", info.album);
+    if (info.track > 0)
+      add_text(*tag, "TRCK",
+               std::to_string(info.track) + (info.track_total > 0 ? "/" + std::to_string(info.track_total) : ""));
+    if (info.year) add_text(*tag, "TDRC", std::to_string(*info.year));
+    add_text(*tag, "TCON", info.genre);
+    if (!info.lyrics.empty()) {
+      auto f = std::make_unique<TagLib::ID3v2::UnsynchronizedLyricsFrame>(TagLib::String::UTF8);
+      f->setLanguage(TagLib::ByteVector("eng", 3));
+      f->setDescription(TagLib::String());
+      f->setText(utf8(info.lyrics));
+      tag->addFrame(f.release());
+    }
+    if (!info.cover_jpeg.empty()) {
+      auto f = std::make_unique<TagLib::ID3v2::AttachedPictureFrame>();
+      f->setTextEncoding(TagLib::String::UTF8);
+      f->setMimeType("image/jpeg");
+      f->setType(TagLib::ID3v2::AttachedPictureFrame::FrontCover);
+      f->setDescription(utf8("Cover"));
+      f->setPicture(TagLib::ByteVector(info.cover_jpeg.data(), static_cast<unsigned int>(info.cover_jpeg.size())));
+      tag->addFrame(f.release());
+    }
+    add_user_text(*tag, "SETLIST_CLIP_ID", info.clip_id);
+    add_user_text(*tag, "SETLIST_SONG_KEY", info.song_key);
+
+    if (!file.save(TagLib::MPEG::File::ID3v2, TagLib::File::StripOthers, TagLib::ID3v2::v4,
+                   TagLib::File::DoNotDuplicate))
+      return tag_error("cannot save tags to " + mp3.string());
+  }
+  // TagLib does not sync: make the tagged bytes durable before publication.
+  int fd = ::open(mp3.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return tag_error("cannot reopen " + mp3.string());
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return tag_error("cannot fsync " + mp3.string());
+  return Ok{};
+}
+
+}  // namespace setlist
