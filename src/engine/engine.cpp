@@ -120,6 +120,7 @@ class Engine {
   }
 
   void prepare();
+  void supersede_old_versions(const std::set<std::string>& planned_paths);
   void start();
   // Called once every song coroutine has ended.
   void set_on_finished(std::function<void()> f) { on_finished_ = std::move(f); }
@@ -301,6 +302,46 @@ void Engine::prepare() {
   }
   state_.set_meta("manifest_keys", boost::json::serialize(keys));
   state_.set_meta("provider", provider_.info().name);
+  supersede_old_versions(used);
+}
+
+// A song whose key changed (its lyrics, tags, model... were edited) is a new
+// song. The old version's files move to OUT/.setlist/superseded/<key>/ when
+// the new version would take their place (same song id, or same file name):
+// nothing is silently overwritten or deleted.
+void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) {
+  std::set<std::string> current_keys, current_ids;
+  for (auto& t : tasks_) {
+    current_keys.insert(t->key);
+    current_ids.insert(t->song->id);
+  }
+  for (auto& old : state_.songs()) {
+    if (current_keys.count(old.key) || old.status == "superseded") continue;
+    auto files = state_.files(old.key);
+    bool same_song = current_ids.count(old.song_id) > 0;
+    bool collides = std::any_of(files.begin(), files.end(),
+                                [&](const FileRow& f) { return planned_paths.count(f.path) > 0; });
+    if (!same_song && !collides) continue;
+    auto dest_root = opt_.out_dir / ".setlist" / "superseded" / old.key.substr(0, 16);
+    for (auto& f : files) {
+      auto from = opt_.out_dir / f.path;
+      if (!fs::exists(from)) continue;
+      auto to = dest_root / f.path;
+      std::error_code ec;
+      fs::create_directories(to.parent_path(), ec);
+      fs::rename(from, to, ec);
+      if (ec) {
+        emit(Event::Kind::warning, nullptr, "could not move " + f.path + " to " + to.string() + ": " + ec.message());
+        continue;
+      }
+    }
+    state_.forget_files(old.key);
+    state_.set_song_status(old.key, "superseded", "the manifest changed this song; old files in " +
+                                                     fs::relative(dest_root, opt_.out_dir).generic_string());
+    emit(Event::Kind::info, nullptr,
+         "\"" + old.title + "\" changed in the manifest: regenerating it; the previous version's files are in " +
+             fs::relative(dest_root, opt_.out_dir).generic_string());
+  }
 }
 
 void Engine::start() {
@@ -548,8 +589,18 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     e.message = "unusable URL in clip";
     co_return e;
   }
+  // The validator of the bytes already in `part`, kept beside it so a later
+  // attempt, or a later run, resumes with Range/If-Range instead of restarting.
   auto etag_file = part;
   etag_file += ".etag";
+  auto keep_etag = [etag_file](const std::string& etag) {
+    if (etag.empty()) {
+      std::error_code ec;
+      fs::remove(etag_file, ec);
+      return;
+    }
+    (void)write_file_atomic(etag_file, etag);
+  };
   for (int attempt = 0;; ++attempt) {
     std::string etag;
     if (fs::exists(etag_file)) {
@@ -557,13 +608,17 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
       std::getline(in, etag);
     }
     ++requests_["download"];
-    auto r = co_await client_.download(*url, part, etag, expect, s_.request_timeout);
+    auto r = co_await client_.download(*url, part, etag, expect, s_.request_timeout, keep_etag);
     if (r) {
       std::error_code ec;
       fs::remove(etag_file, ec);
       co_return r;
     }
-    // Remember the validator so a later attempt (or run) can resume.
+    if (r.error().kind == ErrorKind::protocol && (r.error().http_status == 416 || r.error().http_status == 206)) {
+      // The partial file cannot be continued: forget its validator, restart from zero.
+      std::error_code ec;
+      fs::remove(etag_file, ec);
+    }
     bool retry = r.error().kind == ErrorKind::network || r.error().kind == ErrorKind::protocol ||
                  (r.error().kind == ErrorKind::http && policy::is_retryable(r.error().http_status)) ||
                  (r.error().kind == ErrorKind::http && r.error().http_status == 403);
@@ -574,6 +629,38 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     emit(Event::Kind::retry, &t, "download: " + r.error().message + "; retrying");
     co_await sleep(delay);
   }
+}
+
+// Small helpers of download_song: the whole of a small local file, and the
+// ID3 tag of one take.
+std::string slurp_small_file(const fs::path& p, std::uintmax_t limit = 16u << 20) {
+  std::error_code ec;
+  if (p.empty() || !fs::is_regular_file(p, ec) || fs::file_size(p, ec) > limit || ec) return {};
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TagInfo tag_info_for(const Manifest& m, const Song& song, const std::string& key, const Clip& c, int take) {
+  TagInfo ti;
+  ti.title = song.title + (take ? " (B)" : " (A)");
+  ti.artist = m.album.artist;
+  ti.album = m.album.title;
+  ti.track = song.track;
+  ti.track_total = static_cast<int>(m.songs.size());
+  for (auto& s : m.songs) ti.track_total = std::max(ti.track_total, s.track);
+  ti.year = m.album.year;
+  // An album genre is a deliberate choice; otherwise the song's first style tag.
+  ti.genre = m.album.genre;
+  if (ti.genre.empty()) {
+    auto first = song.tags.substr(0, song.tags.find(','));
+    auto b = first.find_first_not_of(" \t");
+    auto e = first.find_last_not_of(" \t");
+    if (b != std::string::npos) ti.genre = first.substr(b, e - b + 1);
+  }
+  if (song.lyrics) ti.lyrics = *song.lyrics;
+  ti.clip_id = c.id;
+  ti.song_key = key;
+  return ti;
 }
 
 asio::awaitable<bool> Engine::download_song(SongTask& t) {
@@ -587,6 +674,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
   fs::create_directories(partial_dir);
   std::string failures;
   int take = 0;
+  int published = 0;
+  const std::string album_cover = slurp_small_file(m_.album.cover);
   emit(Event::Kind::downloading, &t, "downloading");
   for (auto& c : t.clips) {
     int this_take = take++;
@@ -601,11 +690,40 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       continue;
     }
     fs::path rel = t.audio_paths[static_cast<std::size_t>(this_take)];
-    auto part = partial_dir / (c.id + ".mp3.part");
+    const std::string safe_id = safe_component(c.id);
+    auto part = partial_dir / (safe_id + ".mp3.part");
+
+    // The cover first: it goes into the audio's tag (APIC).
+    auto cover_rel = rel;
+    cover_rel.replace_extension(".jpg");
+    auto cpart = partial_dir / (safe_id + ".jpg.part");
+    std::optional<http::Download> cover_dl;
+    if (!c.image_url.empty()) {
+      auto cr = co_await download_with_retries(t, c.image_url, cpart, http::Expect::jpeg);
+      if (cr)
+        cover_dl = *cr;
+      else
+        emit(Event::Kind::warning, &t, "cover not downloaded: " + cr.error().message);
+    }
+
     auto r = co_await download_with_retries(t, c.audio_url, part, http::Expect::mp3);
     if (!r) {
       failures += (failures.empty() ? "" : "; ") + std::string("take ") + static_cast<char>('A' + this_take) +
                   " download failed: " + r.error().message;
+      continue;
+    }
+    // Tag the temporary file, then publish: the file under its final name is
+    // always the tagged one. bytes/sha256 describe it as published;
+    // source_sha256 the bytes the API sent.
+    auto info = tag_info_for(m_, *t.song, t.key, c, this_take);
+    info.cover_jpeg = cover_dl ? slurp_small_file(cpart) : std::string();
+    if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover;
+    if (auto tagged = write_tags(part, info); !tagged)
+      emit(Event::Kind::warning, &t, "take " + std::string(1, static_cast<char>('A' + this_take)) +
+                                         " published without tags: " + tagged.error().message);
+    auto digest = file_digest(part);
+    if (!digest) {
+      failures += (failures.empty() ? "" : "; ") + digest.error().message;
       continue;
     }
     fs::create_directories((opt_.out_dir / rel).parent_path());
@@ -614,34 +732,71 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       failures += (failures.empty() ? "" : "; ") + pub.error().message;
       continue;
     }
+    ++published;
     FileRow f;
     f.path = rel.generic_string();
     f.song_key = t.key;
     f.clip_id = c.id;
     f.kind = "audio";
-    f.bytes = r->bytes;
-    f.sha256 = r->sha256;
+    f.bytes = digest->first;
+    f.sha256 = digest->second;
     f.source_sha256 = r->sha256;
     state_.record_file(f);
 
-    if (!c.image_url.empty()) {
-      auto cover_rel = rel;
-      cover_rel.replace_extension(".jpg");
-      auto cpart = partial_dir / (c.id + ".jpg.part");
-      auto cr = co_await download_with_retries(t, c.image_url, cpart, http::Expect::jpeg);
-      if (cr && publish(cpart, opt_.out_dir / cover_rel)) {
-        FileRow cf;
-        cf.path = cover_rel.generic_string();
-        cf.song_key = t.key;
-        cf.clip_id = c.id;
-        cf.kind = "cover";
-        cf.bytes = cr->bytes;
-        cf.sha256 = cr->sha256;
-        cf.source_sha256 = cr->sha256;
-        state_.record_file(cf);
-      } else if (!cr) {
-        emit(Event::Kind::warning, &t, "cover not downloaded: " + cr.error().message);
+    if (cover_dl && publish(cpart, opt_.out_dir / cover_rel)) {
+      FileRow cf;
+      cf.path = cover_rel.generic_string();
+      cf.song_key = t.key;
+      cf.clip_id = c.id;
+      cf.kind = "cover";
+      cf.bytes = cover_dl->bytes;
+      cf.sha256 = cover_dl->sha256;
+      cf.source_sha256 = cover_dl->sha256;
+      state_.record_file(cf);
+    }
+
+    // The clip as the API described it, for later inspection.
+    if (!c.raw_json.empty()) {
+      auto json_rel = fs::path(".setlist") / "clips" / (safe_id + ".json");
+      std::error_code ec;
+      fs::create_directories((opt_.out_dir / json_rel).parent_path(), ec);
+      if (write_file_atomic(opt_.out_dir / json_rel, c.raw_json)) {
+        FileRow jf;
+        jf.path = json_rel.generic_string();
+        jf.song_key = t.key;
+        jf.clip_id = c.id;
+        jf.kind = "clip_json";
+        if (auto d = file_digest(opt_.out_dir / json_rel)) {
+          jf.bytes = d->first;
+          jf.sha256 = d->second;
+          jf.source_sha256 = jf.sha256;
+          state_.record_file(jf);
+        }
       }
+    }
+  }
+
+  // The lyrics as text beside the audio: "01 - Title (A).mp3" -> "01 - Title.txt".
+  if (published > 0 && t.song->lyrics && !t.audio_paths.empty()) {
+    auto lyr_rel = t.audio_paths.front();
+    auto stem = lyr_rel.stem().string();
+    if (stem.size() > 4 && stem.compare(stem.size() - 4, 4, " (A)") == 0) stem.resize(stem.size() - 4);
+    lyr_rel.replace_filename(stem + ".txt");
+    std::string text = *t.song->lyrics;
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    if (write_file_atomic(opt_.out_dir / lyr_rel, text)) {
+      FileRow lf;
+      lf.path = lyr_rel.generic_string();
+      lf.song_key = t.key;
+      lf.kind = "lyrics";
+      if (auto d = file_digest(opt_.out_dir / lyr_rel)) {
+        lf.bytes = d->first;
+        lf.sha256 = d->second;
+        lf.source_sha256 = lf.sha256;
+        state_.record_file(lf);
+      }
+    } else {
+      emit(Event::Kind::warning, &t, "lyrics file not written: " + lyr_rel.generic_string());
     }
   }
   if (failures.empty())
