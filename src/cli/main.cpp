@@ -12,6 +12,7 @@
 #include "cli/exit_codes.hpp"
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
+#include "setlist/output.hpp"
 #include "setlist/provider.hpp"
 #include "setlist/report.hpp"
 #include "setlist/settings.hpp"
@@ -130,6 +131,26 @@ void print_config(const ResolvedSettings& rs) {
   }
 }
 
+// `setlist verify OUT`: 0 when every recorded file is there with its size and hash.
+int verify_files(const fs::path& out, StateStore& state) {
+  int bad = 0, good = 0;
+  for (auto& f : state.files()) {
+    auto d = file_digest(out / f.path);
+    if (!d) {
+      std::cout << "MISSING  " << f.path << "\n";
+      ++bad;
+    } else if (d->first != f.bytes || d->second != f.sha256) {
+      std::cout << fmt::format("CHANGED  {} (expected {} bytes sha256 {}, found {} bytes sha256 {})\n", f.path,
+                               f.bytes, f.sha256, d->first, d->second);
+      ++bad;
+    } else {
+      ++good;
+    }
+  }
+  std::cerr << fmt::format("{} file(s) ok, {} missing or changed\n", good, bad);
+  return bad == 0 ? exit_code::ok : exit_code::incomplete;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,6 +194,11 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "print the state of each song in OUT");
   status->add_option("out", status_out, "output folder")->required();
 
+  // verify
+  std::string verify_out;
+  auto* verify = app.add_subcommand("verify", "recheck every file in OUT against the sizes and SHA-256 in its state");
+  verify->add_option("out", verify_out, "output folder")->required();
+
   // report
   std::string report_out;
   auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
@@ -204,8 +230,8 @@ int main(int argc, char** argv) {
     return exit_code::ok;
   }
 
-  if (*status || *report) {
-    fs::path out = *status ? status_out : report_out;
+  if (*status || *report || *verify) {
+    fs::path out = *status ? status_out : *report ? report_out : verify_out;
     auto db = out / ".setlist" / "state.db";
     if (!fs::exists(db)) {
       std::cerr << "setlist: " << out.string() << " has no setlist state (" << db.string() << " not found)\n";
@@ -216,6 +242,7 @@ int main(int argc, char** argv) {
       std::cerr << "setlist: " << st.error().message << "\n";
       return exit_code::cannot_run;
     }
+    if (*verify) return verify_files(out, *st.value());
     if (*report) {
       auto w = write_reports(out, *st.value(), nullptr, nullptr);
       if (!w) {

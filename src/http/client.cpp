@@ -313,7 +313,8 @@ asio::awaitable<Result<Response>> Client::request(std::string method, Url url, s
 }
 
 asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::path file, std::string if_range,
-                                                   Expect expect, Millis idle_timeout) {
+                                                   Expect expect, Millis idle_timeout,
+                                                   std::function<void(const std::string&)> on_validator) {
   auto& I = *impl_;
   const bool start_https = url.https();
   std::error_code fec;
@@ -354,7 +355,11 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       url = *next;
       continue;
     }
-    if (status == 416) co_return proto_error("range not satisfiable (416); the file was left as it was");
+    if (status == 416) {
+      Error e = proto_error("range not satisfiable (416); the file was left as it was");
+      e.http_status = 416;  // the caller should restart from zero
+      co_return e;
+    }
     if (status != 200 && status != 206) {
       Error e;
       e.kind = ErrorKind::http;
@@ -365,9 +370,12 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     bool append = false;
     if (status == 206) {
       auto start = content_range_start(std::string(p.get()[bh::field::content_range]));
-      if (!start || *start != existing || existing == 0)
-        co_return proto_error("206 with a Content-Range that does not start at byte " + std::to_string(existing) +
+      if (!start || *start != existing || existing == 0) {
+        Error e = proto_error("206 with a Content-Range that does not start at byte " + std::to_string(existing) +
                               "; the file was left as it was");
+        e.http_status = 206;  // the caller should restart from zero
+        co_return e;
+      }
       append = true;
     }
     Download d;
@@ -375,6 +383,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     d.resumed = append;
     d.etag = std::string(p.get()[bh::field::etag]);
     d.final_url = url.str();
+    if (on_validator) on_validator(d.etag);
 
     Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     if (fd.get() < 0) co_return io_error("cannot open " + file.string() + ": " + std::strerror(errno));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -72,9 +73,11 @@ class Client {
   // `if_range` (an ETag) is known, asks for the rest with Range/If-Range:
   // a 206 starting at the file's size is appended, a 200 replaces the file,
   // anything else leaves the file untouched. `idle_timeout` bounds each read.
-  boost::asio::awaitable<Result<Download>> download(Url url, std::filesystem::path file,
-                                                    std::string if_range, Expect expect,
-                                                    Millis idle_timeout);
+  // `on_validator` receives the answer's ETag before any byte is written, so
+  // the caller can keep it for a later resume even if the body is cut short.
+  boost::asio::awaitable<Result<Download>> download(
+      Url url, std::filesystem::path file, std::string if_range, Expect expect, Millis idle_timeout,
+      std::function<void(const std::string& etag)> on_validator = {});
 
   // Requests by kind, for reports.
   std::uint64_t requests_sent() const;

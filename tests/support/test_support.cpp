@@ -75,6 +75,7 @@ Process::Process(const std::vector<std::string>& argv, const Env& env, const fs:
   for (auto& s : args) cargv.push_back(s.data());
   cargv.push_back(nullptr);
 
+  std::fflush(nullptr);  // or the child inherits (and repeats) unwritten output
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
