@@ -166,6 +166,8 @@ void scenario_tokens(const std::string& file, std::vector<std::string>& out, std
       continue;
     }
     if (key == "scenario" || key == "description" || key == "name") continue;
+    if (key == "faults") key = "fault";
+    if (key == "accept-key-envs") key = "accept-key-env";
     if (v.IsSequence()) {
       for (auto item : v) {
         out.push_back("--" + key);

@@ -283,12 +283,7 @@ std::optional<Response> Model::rate_limit(const std::string& key, bool generate,
 std::optional<Response> Model::bill(const std::string& key, const std::string& path) {
   KeyState& ks = keys_[key];
   if (cfg_.balance >= 0) {
-    if (ks.balance < 0 && ks.generate.init == false && ks.balance == -1) {
-      // first sight of this key
-    }
-  }
-  if (cfg_.balance >= 0) {
-    if (ks.balance == -1) ks.balance = cfg_.balance;
+    if (ks.balance == -1) ks.balance = cfg_.balance;  // first sight of this key
     if (ks.balance < cfg_.cost) {
       ++exhausted_;
       if (cfg_.flavor == "suno-api") return error(402, "Payment Required: insufficient credits", path);
