@@ -233,6 +233,9 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   app.add_option("--get-rate", c.get_rate, "get-API requests per second per key (0: unlimited)");
   app.add_option("--get-burst", c.get_burst, "get bucket size (default: max(1, rate))");
   app.add_option("--retry-after", retry_after, "form of Retry-After on 429: seconds (default), date, none");
+  app.add_option("--hourly-limit", c.hourly_limit, "accepted generate requests per key per window (0: off)");
+  std::string hourly_window = "1h";
+  app.add_option("--hourly-window", hourly_window, "length of the hourly-limit window (default 1h)");
   app.add_option("--fault", faults, "fault rule KIND[=PARAM][/SCOPE]@WHEN; repeatable (docs/simulator.md)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve https on both ports");
@@ -274,6 +277,8 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
       throw std::runtime_error("bad --duration '" + duration + "'");
   }
   c.wait_max = parse_duration(wait_max);
+  c.hourly_window = parse_duration(hourly_window);
+  if (c.hourly_limit < 0 || c.hourly_window.count() <= 0) throw std::runtime_error("bad hourly limit");
   c.idle_timeout = parse_duration(idle);
   if (retry_after == "seconds") c.retry_after = RetryAfter::seconds;
   else if (retry_after == "date") c.retry_after = RetryAfter::date;

@@ -261,12 +261,28 @@ std::optional<Response> Model::rate_limit(const std::string& key, bool generate,
     b.tokens -= 1.0;
     return std::nullopt;
   }
+  return too_many(b, (1.0 - b.tokens) / rate,
+                  cfg_.flavor == "suno-api" ? "Too Many Requests" : "Too many requests, please slow down", path,
+                  now);
+}
+
+std::optional<Response> Model::hourly_limit(const std::string& key, const std::string& path, TimePoint now) {
+  if (cfg_.hourly_limit <= 0) return std::nullopt;
+  KeyState& ks = keys_[key];
+  while (!ks.accepted.empty() && ks.accepted.front() + cfg_.hourly_window <= now) ks.accepted.pop_front();
+  if (ks.accepted.size() < static_cast<std::size_t>(cfg_.hourly_limit)) return std::nullopt;
+  ++hourly_limited_;
+  double wait = std::chrono::duration<double>(ks.accepted.front() + cfg_.hourly_window - now).count();
+  ks.generate.init = true;
+  return too_many(ks.generate, wait, "hourly limit reached for this key", path, now);
+}
+
+Response Model::too_many(Bucket& b, double wait, const std::string& message, const std::string& path,
+                         TimePoint now) {
   ++rate_limited_;
-  double wait = (1.0 - b.tokens) / rate;
   auto secs = static_cast<std::int64_t>(std::ceil(wait));
   if (secs < 1) secs = 1;
-  Response r = error(429, cfg_.flavor == "suno-api" ? "Too Many Requests" : "Too many requests, please slow down",
-                     path);
+  Response r = error(429, message, path);
   if (cfg_.retry_after == RetryAfter::seconds) {
     r.headers.emplace_back("Retry-After", std::to_string(secs));
     b.retry_not_before = now + std::chrono::seconds(secs);
@@ -444,7 +460,10 @@ Response Model::generate(const Request& req, const std::string& path, bool custo
   if (custom && title.empty() && !v2) return error(400, "title is required", path);
   if (model != "chirp-v3-5" && model != "chirp-v3-0")
     return error(400, "model must be one of chirp-v3-5, chirp-v3-0", path);
+  if (auto r = hourly_limit(key, path, now)) return *r;
   if (auto r = bill(key, path)) return *r;
+  keys_[key].accepted.push_back(now);
+  if (keys_[key].accepted.size() > 100000) keys_[key].accepted.pop_front();
 
   json::object hashed = o;
   hashed.erase("wait_audio");
@@ -879,6 +898,7 @@ json::object Model::stats(TimePoint now) {
   o["submissions_by_payload"] = std::move(subs);
   o["duplicate_submissions"] = dups;
   o["rate_limited"] = rate_limited_;
+  o["hourly_limited"] = hourly_limited_;
   o["retry_after_violations"] = retry_after_violations_;
   o["unauthorized"] = unauthorized_;
   o["balance_exhausted"] = exhausted_;

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +113,7 @@ class Model {
   struct KeyState {
     std::int64_t balance = -1;
     Bucket generate, get;
+    std::deque<TimePoint> accepted;  // for the hourly limit
   };
   struct RuleState {
     std::uint64_t seen = 0;
@@ -124,6 +126,9 @@ class Model {
   bool authorize(const Request& req, std::string& key);
   std::optional<Response> rate_limit(const std::string& key, bool generate, const std::string& path,
                                      TimePoint now);
+  std::optional<Response> hourly_limit(const std::string& key, const std::string& path, TimePoint now);
+  Response too_many(Bucket& b, double wait_seconds, const std::string& message, const std::string& path,
+                    TimePoint now);
   std::optional<Response> bill(const std::string& key, const std::string& path);
   Response generate(const Request& req, const std::string& path, bool custom, TimePoint now,
                     const std::string& key);
@@ -157,6 +162,7 @@ class Model {
   std::int64_t tokens_charged_ = 0;
   std::map<std::string, std::uint64_t> submissions_by_payload_;
   std::uint64_t rate_limited_ = 0;
+  std::uint64_t hourly_limited_ = 0;
   std::uint64_t retry_after_violations_ = 0;
   std::uint64_t unauthorized_ = 0;
   std::uint64_t exhausted_ = 0;
