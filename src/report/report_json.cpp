@@ -1,7 +1,11 @@
+// report.json and write_reports, which writes every album output from state.
+// Field reference: docs/report.md.
 #include <boost/json.hpp>
 
-#include <ctime>
+#include <cstdlib>
+#include <fstream>
 
+#include "report/model.hpp"
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/output.hpp"
@@ -11,22 +15,13 @@
 namespace setlist {
 
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace {
 
-std::string iso_time(std::int64_t unix_ms) {
-  if (unix_ms <= 0) return {};
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 json::value time_or_null(std::int64_t unix_ms) {
   if (unix_ms <= 0) return nullptr;
-  return json::string(iso_time(unix_ms));
+  return json::string(report::iso_time(unix_ms));
 }
 
 json::object run_object(const RunSummary& r) {
@@ -54,92 +49,156 @@ json::object run_object(const RunSummary& r) {
   return o;
 }
 
+json::value file_or_null(const std::optional<report::FileInfo>& f, bool with_source) {
+  if (!f) return nullptr;
+  json::object o;
+  o["path"] = f->path;
+  o["bytes"] = f->bytes;
+  o["sha256"] = f->sha256;
+  if (with_source) o["source_sha256"] = f->source_sha256;
+  o["exists"] = f->exists;
+  return o;
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return {};
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// OUT/cover.jpg: the manifest's album.cover, else the first song's cover.
+// Rewritten only when its content would change.
+Status write_album_cover(const fs::path& out_dir, report::ReportData& d) {
+  std::string bytes;
+  if (!d.album.cover_source.empty()) bytes = read_bytes(d.album.cover_source);
+  for (std::size_t i = 0; bytes.empty() && i < d.songs.size(); ++i)
+    for (auto& c : d.songs[i].clips)
+      if (c.cover && c.cover->exists) {
+        bytes = read_bytes(out_dir / c.cover->path);
+        if (!bytes.empty()) break;
+      }
+  auto dest = out_dir / "cover.jpg";
+  if (bytes.empty()) {
+    std::error_code ec;
+    if (fs::is_regular_file(dest, ec)) d.cover = "cover.jpg";  // from an earlier run
+    return Ok{};
+  }
+  if (read_bytes(dest) != bytes) {
+    auto st = write_file_atomic(dest, bytes);
+    if (!st) return st;
+  }
+  d.cover = "cover.jpg";
+  return Ok{};
+}
+
 }  // namespace
 
 std::string run_summary_json(const RunSummary& run) { return json::serialize(run_object(run)); }
 
-Status write_reports(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
-                     const RunSummary* run) {
+namespace report {
+
+std::string render_json(const ReportData& d) {
   json::object root;
   root["schema_version"] = report_schema_version;
   root["generator"] = "setlist";
+  root["generated_at"] = time_or_null(d.generated_at);
   json::object album;
-  if (manifest) {
-    album["title"] = manifest->album.title;
-    album["artist"] = manifest->album.artist;
-  }
+  album["title"] = d.album.title;
+  album["artist"] = d.album.artist;
+  if (d.album.year)
+    album["year"] = *d.album.year;
+  else
+    album["year"] = nullptr;
+  album["genre"] = d.album.genre;
+  album["cover"] = d.cover.empty() ? json::value(nullptr) : json::value(d.cover);
+  album["playlist"] = d.playlist.empty() ? json::value(nullptr) : json::value(d.playlist);
   root["album"] = std::move(album);
+  root["run"] = d.run.empty() ? json::value(nullptr) : json::value(d.run);
 
-  if (run) {
-    root["run"] = run_object(*run);
-    state.set_meta("last_run", run_summary_json(*run));
-  } else if (auto last = state.meta("last_run")) {
-    json::error_code ec;
-    auto v = json::parse(*last, ec);
-    root["run"] = ec ? json::value(nullptr) : v;
-  }
+  json::object totals;
+  totals["songs"] = d.songs.size();
+  for (const char* s : {"complete", "failed", "uncertain", "skipped", "pending", "submitting", "submitted"})
+    totals[s] = 0;
+  std::uint64_t takes = 0;
+  for (auto& [k, v] : d.totals) totals[k] = v;
+  for (auto& s : d.songs)
+    for (auto& c : s.clips)
+      if (c.audio && c.audio->exists) ++takes;
+  totals["takes_downloaded"] = takes;
+  root["totals"] = std::move(totals);
 
-  // Songs in manifest order: the keys recorded by the last run.
-  std::vector<std::string> keys;
-  if (auto k = state.meta("manifest_keys")) {
-    json::error_code ec;
-    auto v = json::parse(*k, ec);
-    if (!ec && v.is_array())
-      for (auto& e : v.get_array())
-        if (e.is_string()) keys.emplace_back(e.get_string());
-  }
   json::array songs;
-  for (auto& key : keys) {
-    auto row = state.song(key);
-    if (!row) continue;
-    json::object s;
-    s["key"] = row->key;
-    s["id"] = row->song_id;
-    s["track"] = row->track;
-    s["title"] = row->title;
-    s["status"] = row->status;
-    s["reason"] = row->reason;
-    s["attempts"] = row->attempts;
-    s["submitted_at"] = time_or_null(row->submitted_at);
-    s["completed_at"] = time_or_null(row->completed_at);
-    auto files = state.files(key);
+  for (auto& s : d.songs) {
+    json::object so;
+    so["key"] = s.key;
+    so["id"] = s.id;
+    so["track"] = s.track;
+    so["title"] = s.title;
+    so["status"] = s.status;
+    so["reason"] = s.reason;
+    so["attempts"] = s.attempts;
+    json::object t;
+    t["created_at"] = time_or_null(s.created_at);
+    t["submitted_at"] = time_or_null(s.submitted_at);
+    t["completed_at"] = time_or_null(s.completed_at);
+    t["updated_at"] = time_or_null(s.updated_at);
+    if (s.submitted_at > 0 && s.completed_at >= s.submitted_at)
+      t["generation_s"] = static_cast<double>(s.completed_at - s.submitted_at) / 1000.0;
+    else
+      t["generation_s"] = nullptr;
+    so["timings"] = std::move(t);
+    so["lyrics"] = file_or_null(s.lyrics, false);
     json::array clips;
-    auto all = state.clips(key);
-    std::int64_t latest = 0;
-    for (auto& c : all) latest = std::max(latest, c.submission_id);
-    for (auto& c : all) {
-      if (c.submission_id != latest) continue;  // earlier attempts' clips are history
+    for (auto& c : s.clips) {
       json::object co;
-      co["id"] = c.clip_id;
-      co["take"] = std::string(1, static_cast<char>('A' + c.take));
+      co["id"] = c.id;
+      co["take"] = take_letter(c.take);
       co["status"] = c.status;
       if (c.duration)
         co["duration"] = *c.duration;
       else
         co["duration"] = nullptr;
       co["error_message"] = c.error_message;
-      co["audio"] = nullptr;
-      co["cover"] = nullptr;
-      for (auto& f : files) {
-        if (f.clip_id != c.clip_id) continue;
-        json::object fo;
-        fo["path"] = f.path;
-        fo["bytes"] = f.bytes;
-        fo["sha256"] = f.sha256;
-        if (f.kind == "audio") {
-          fo["source_sha256"] = f.source_sha256;
-          co["audio"] = std::move(fo);
-        } else if (f.kind == "cover") {
-          co["cover"] = std::move(fo);
-        }
-      }
+      co["audio"] = file_or_null(c.audio, true);
+      co["cover"] = file_or_null(c.cover, false);
+      co["clip_json"] = c.clip_json ? json::value(c.clip_json->path) : json::value(nullptr);
       clips.push_back(std::move(co));
     }
-    s["clips"] = std::move(clips);
-    songs.push_back(std::move(s));
+    so["clips"] = std::move(clips);
+    songs.push_back(std::move(so));
   }
   root["songs"] = std::move(songs);
-  return write_file_atomic(out_dir / "report.json", json::serialize(root) + "\n");
+  return json::serialize(root) + "\n";
+}
+
+}  // namespace report
+
+Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run) {
+  auto d = report::gather(out_dir, state, manifest, run);
+  std::optional<Error> first_error;
+  auto keep = [&](Status st) {
+    if (!st && !first_error) first_error = st.error();
+  };
+  keep(write_album_cover(out_dir, d));
+  d.playlist = "album.m3u8";
+  keep(write_file_atomic(out_dir / d.playlist, report::render_m3u8(d)));
+  keep(write_file_atomic(out_dir / "report.json", report::render_json(d)));
+  keep(write_file_atomic(out_dir / "report.html", report::render_html(d)));
+  keep(write_file_atomic(out_dir / "junit.xml", report::render_junit(d)));
+  // CI: GitHub Actions shows this Markdown on the run's page.
+  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
+    std::ofstream o(summary, std::ios::app | std::ios::binary);
+    o << report::render_step_summary(d);
+    if (!o) {
+      Error e;
+      e.kind = ErrorKind::io;
+      e.message = std::string("cannot append to GITHUB_STEP_SUMMARY file ") + summary;
+      keep(e);
+    }
+  }
+  if (first_error) return *first_error;
+  return Ok{};
 }
 
 }  // namespace setlist

@@ -1,0 +1,162 @@
+// report.html: one self-contained page (inline CSS, no script, nothing
+// fetched from the network) to listen to the album. Every text is escaped:
+// titles, lyrics and reasons are user or server input.
+#include <boost/json/serialize.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "report/model.hpp"
+
+namespace setlist::report {
+
+namespace {
+
+const char* kStyle = R"css(
+:root { color-scheme: light dark; --bg:#f6f5f2; --fg:#1d1d1f; --muted:#6b6b70; --card:#fff; --line:#e3e1dc;
+        --ok:#1f7a3a; --bad:#b3261e; --warn:#8a5a00; --idle:#555; }
+@media (prefers-color-scheme: dark) { :root { --bg:#17171a; --fg:#ececf0; --muted:#a0a0a8; --card:#222226; --line:#34343a; } }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--fg); font:15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px; }
+header.album { display:flex; gap:24px; align-items:flex-end; margin-bottom:24px; }
+header.album img, header.album .nocover { width:180px; height:180px; object-fit:cover; border-radius:8px; background:var(--line); flex:none; }
+header.album h1 { margin:0 0 4px; font-size:32px; }
+.muted { color:var(--muted); }
+.totals { display:flex; flex-wrap:wrap; gap:8px; margin-top:10px; }
+.badge { display:inline-block; padding:2px 9px; border-radius:999px; font-size:12px; font-weight:600; color:#fff; background:var(--idle); text-transform:uppercase; letter-spacing:.03em; }
+.badge.complete { background:var(--ok); } .badge.failed, .badge.uncertain { background:var(--bad); }
+.badge.skipped { background:var(--warn); }
+ol.songs { list-style:none; padding:0; margin:0; display:grid; gap:12px; }
+li.song { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:14px 16px; }
+.song-head { display:flex; align-items:baseline; gap:12px; }
+.track { font-variant-numeric: tabular-nums; color:var(--muted); min-width:2ch; text-align:right; }
+.song-head h2 { font-size:18px; margin:0; flex:1; overflow-wrap:anywhere; }
+.reason { margin:8px 0 0; color:var(--bad); overflow-wrap:anywhere; }
+.takes { display:grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap:10px; margin-top:10px; }
+.take { display:flex; gap:10px; align-items:center; }
+.take img { width:56px; height:56px; border-radius:6px; object-fit:cover; flex:none; }
+.take .label { font-weight:600; }
+.take audio { width:100%; }
+.take .info { flex:1; min-width:0; }
+details { margin-top:10px; } summary { cursor:pointer; color:var(--muted); }
+pre.lyrics { white-space:pre-wrap; font:inherit; margin:8px 0 0; padding:10px; background:var(--bg); border-radius:6px; }
+footer { margin-top:24px; font-size:13px; }
+table.run { border-collapse:collapse; margin-top:8px; } table.run td { padding:2px 12px 2px 0; }
+)css";
+
+std::string e(std::string_view s) { return html_escape(s); }
+
+std::string duration_text(std::optional<double> d) {
+  if (!d) return {};
+  long s = std::lround(*d);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+std::string json_text(const boost::json::object& o, const char* k) {
+  auto it = o.find(k);
+  if (it == o.end()) return {};
+  auto& v = it->value();
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_int64()) return std::to_string(v.get_int64());
+  if (v.is_uint64()) return std::to_string(v.get_uint64());
+  if (v.is_double()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v.get_double());
+    return buf;
+  }
+  if (v.is_bool()) return v.get_bool() ? "yes" : "no";
+  return {};
+}
+
+}  // namespace
+
+std::string render_html(const ReportData& d) {
+  std::string title = d.album.title.empty() ? "setlist album" : d.album.title;
+  std::string h;
+  h.reserve(16384);
+  h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  // Nothing may be loaded from elsewhere: local media only, no scripts.
+  h += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src 'self' file:; "
+       "media-src 'self' file:; style-src 'unsafe-inline'\">\n";
+  h += "<meta name=\"generator\" content=\"setlist\">\n";
+  h += "<title>" + e(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
+
+  // Album header.
+  h += "<header class=\"album\">\n";
+  if (!d.cover.empty())
+    h += "<img src=\"" + e(url_path_escape(d.cover)) + "\" alt=\"Album cover\">\n";
+  else
+    h += "<div class=\"nocover\" aria-hidden=\"true\"></div>\n";
+  h += "<div>\n<h1>" + e(title) + "</h1>\n";
+  std::string sub = d.album.artist;
+  if (d.album.year) sub += (sub.empty() ? "" : " · ") + std::to_string(*d.album.year);
+  if (!d.album.genre.empty()) sub += (sub.empty() ? "" : " · ") + d.album.genre;
+  if (!sub.empty()) h += "<div class=\"muted artist\">" + e(sub) + "</div>\n";
+  h += "<div class=\"totals\" id=\"totals\">";
+  h += "<span class=\"badge\">" + std::to_string(d.songs.size()) + " songs</span>";
+  for (auto& [status, n] : d.totals)
+    h += "<span class=\"badge " + e(status) + "\">" + std::to_string(n) + " " + e(status) + "</span>";
+  h += "</div>\n</div>\n</header>\n";
+
+  // Songs.
+  h += "<ol class=\"songs\">\n";
+  for (auto& s : d.songs) {
+    h += "<li class=\"song\" id=\"song-" + e(s.key.substr(0, 16)) + "\" data-status=\"" + e(s.status) + "\">\n";
+    h += "<div class=\"song-head\"><span class=\"track\">" + std::to_string(s.track) + "</span><h2>" + e(s.title) +
+         "</h2><span class=\"badge " + e(s.status) + "\">" + e(s.status) + "</span></div>\n";
+    if (!s.reason.empty()) h += "<p class=\"reason\">" + e(s.reason) + "</p>\n";
+    bool any_take = false;
+    std::string takes = "<div class=\"takes\">\n";
+    for (auto& c : s.clips) {
+      if (!c.audio || !c.audio->exists) continue;
+      any_take = true;
+      takes += "<div class=\"take\">";
+      if (c.cover && c.cover->exists)
+        takes += "<img src=\"" + e(url_path_escape(c.cover->path)) + "\" alt=\"Cover of take " + take_letter(c.take) +
+                 "\" loading=\"lazy\">";
+      takes += "<div class=\"info\"><div><span class=\"label\">Take " + take_letter(c.take) + "</span> <span class=\"muted\">" +
+               e(duration_text(c.duration)) + "</span></div>";
+      takes += "<audio controls preload=\"none\" src=\"" + e(url_path_escape(c.audio->path)) + "\" title=\"" +
+               e(take_title(s, c)) + "\"></audio></div></div>\n";
+    }
+    takes += "</div>\n";
+    if (any_take) h += takes;
+    if (!s.lyrics_text.empty())
+      h += "<details><summary>Lyrics</summary><pre class=\"lyrics\">" + e(s.lyrics_text) + "</pre></details>\n";
+    h += "</li>\n";
+  }
+  h += "</ol>\n";
+
+  // Run totals.
+  h += "<footer class=\"muted\">\n";
+  if (!d.run.empty()) {
+    h += "<table class=\"run\">\n";
+    auto row = [&](const char* label, const std::string& v) {
+      if (!v.empty()) h += "<tr><td>" + std::string(label) + "</td><td>" + e(v) + "</td></tr>\n";
+    };
+    row("Run started", json_text(d.run, "started_at"));
+    row("Run ended", json_text(d.run, "ended_at"));
+    row("Duration (s)", json_text(d.run, "duration_s"));
+    row("Tokens charged", json_text(d.run, "tokens_charged"));
+    std::string req;
+    if (auto it = d.run.find("requests"); it != d.run.end() && it->value().is_object())
+      for (auto& [k, v] : it->value().get_object())
+        req += (req.empty() ? "" : ", ") + std::string(k) + " " + boost::json::serialize(v);
+    row("Requests", req);
+    row("Retries", json_text(d.run, "retries"));
+    if (json_text(d.run, "interrupted") == "yes") row("Interrupted", "yes");
+    row("Stopped because", json_text(d.run, "abort_reason"));
+    h += "</table>\n";
+  }
+  h += "<p>Generated by setlist";
+  if (d.generated_at > 0) h += " at " + iso_time(d.generated_at);
+  h += ". Playlist: <a href=\"album.m3u8\">album.m3u8</a> · data: <a href=\"report.json\">report.json</a></p>\n";
+  h += "</footer>\n</main>\n</body>\n</html>\n";
+  return h;
+}
+
+}  // namespace setlist::report

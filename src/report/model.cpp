@@ -1,0 +1,258 @@
+#include "report/model.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+
+#include "setlist/engine.hpp"
+#include "setlist/manifest.hpp"
+#include "setlist/report.hpp"
+#include "setlist/state.hpp"
+
+namespace setlist::report {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& p, std::uintmax_t limit = 1u << 20) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) > limit || ec) return {};
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+FileInfo file_info(const fs::path& out_dir, const FileRow& f) {
+  FileInfo fi;
+  fi.path = f.path;
+  fi.bytes = f.bytes;
+  fi.sha256 = f.sha256;
+  fi.source_sha256 = f.source_sha256;
+  std::error_code ec;
+  fi.exists = fs::is_regular_file(out_dir / f.path, ec);
+  return fi;
+}
+
+json::object album_json(const Album& a) {
+  json::object o;
+  o["title"] = a.title;
+  o["artist"] = a.artist;
+  if (a.year)
+    o["year"] = *a.year;
+  else
+    o["year"] = nullptr;
+  o["genre"] = a.genre;
+  o["description"] = a.description;
+  o["cover_source"] = a.cover.empty() ? std::string() : a.cover.string();
+  return o;
+}
+
+std::string str(const json::object& o, const char* k) {
+  auto it = o.find(k);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string()) : std::string();
+}
+
+AlbumInfo album_from_json(const json::object& o) {
+  AlbumInfo a;
+  a.title = str(o, "title");
+  a.artist = str(o, "artist");
+  if (auto it = o.find("year"); it != o.end() && it->value().is_int64()) a.year = static_cast<int>(it->value().get_int64());
+  a.genre = str(o, "genre");
+  a.description = str(o, "description");
+  a.cover_source = str(o, "cover_source");
+  return a;
+}
+
+}  // namespace
+
+ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run) {
+  ReportData d;
+  d.generated_at = unix_millis_now();
+
+  // The album: from the manifest (and remembered), else as remembered.
+  if (manifest) {
+    auto o = album_json(manifest->album);
+    state.set_meta("album", json::serialize(o));
+    d.album = album_from_json(o);
+  } else if (auto a = state.meta("album")) {
+    json::error_code ec;
+    auto v = json::parse(*a, ec);
+    if (!ec && v.is_object()) d.album = album_from_json(v.get_object());
+  }
+
+  if (run) {
+    auto text = run_summary_json(*run);
+    state.set_meta("last_run", text);
+    d.run = json::parse(text).as_object();
+  } else if (auto last = state.meta("last_run")) {
+    json::error_code ec;
+    auto v = json::parse(*last, ec);
+    if (!ec && v.is_object()) d.run = v.get_object();
+  }
+
+  // Songs in manifest order: the keys recorded by the last run.
+  std::vector<std::string> keys;
+  if (auto k = state.meta("manifest_keys")) {
+    json::error_code ec;
+    auto v = json::parse(*k, ec);
+    if (!ec && v.is_array())
+      for (auto& e : v.get_array())
+        if (e.is_string()) keys.emplace_back(e.get_string());
+  }
+  for (auto& key : keys) {
+    auto row = state.song(key);
+    if (!row) continue;
+    SongInfo s;
+    s.key = row->key;
+    s.id = row->song_id;
+    s.title = row->title;
+    s.track = row->track;
+    s.status = row->status;
+    s.reason = row->reason;
+    s.attempts = row->attempts;
+    s.created_at = row->created_at;
+    s.submitted_at = row->submitted_at;
+    s.completed_at = row->completed_at;
+    s.updated_at = row->updated_at;
+    auto files = state.files(key);
+    for (auto& f : files)
+      if (f.kind == "lyrics") {
+        s.lyrics = file_info(out_dir, f);
+        if (s.lyrics->exists) s.lyrics_text = read_text(out_dir / f.path);
+      }
+    auto all = state.clips(key);
+    std::int64_t latest = 0;
+    for (auto& c : all) latest = std::max(latest, c.submission_id);
+    for (auto& c : all) {
+      if (c.submission_id != latest) continue;  // earlier attempts' clips are history
+      ClipInfo ci;
+      ci.id = c.clip_id;
+      ci.take = c.take;
+      ci.status = c.status;
+      ci.duration = c.duration;
+      ci.error_message = c.error_message;
+      for (auto& f : files) {
+        if (f.clip_id != c.clip_id) continue;
+        if (f.kind == "audio")
+          ci.audio = file_info(out_dir, f);
+        else if (f.kind == "cover")
+          ci.cover = file_info(out_dir, f);
+        else if (f.kind == "clip_json")
+          ci.clip_json = file_info(out_dir, f);
+      }
+      s.clips.push_back(std::move(ci));
+    }
+    std::stable_sort(s.clips.begin(), s.clips.end(), [](auto& a, auto& b) { return a.take < b.take; });
+    ++d.totals[s.status];
+    d.songs.push_back(std::move(s));
+  }
+  return d;
+}
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto u = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = u(i);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (u(i + k) & 0xC0) == 0x80;
+    if (ok && n == 2) ok = c >= 0xC2;  // no overlong forms
+    if (ok && n == 3) {
+      unsigned cp = ((c & 0x0Fu) << 12) | ((u(i + 1) & 0x3Fu) << 6) | (u(i + 2) & 0x3Fu);
+      ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok && n == 4) {
+      unsigned cp = ((c & 0x07u) << 18) | ((u(i + 1) & 0x3Fu) << 12) | ((u(i + 2) & 0x3Fu) << 6) | (u(i + 3) & 0x3Fu);
+      ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    }
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string html_escape(std::string_view raw) {
+  std::string s = valid_utf8(raw);
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '\0': out += "\xEF\xBF\xBD"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string xml_escape(std::string_view raw) {
+  std::string s = valid_utf8(raw);
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (char c : s) {
+    auto uc = static_cast<unsigned char>(c);
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\n': out += "&#10;"; break;
+      case '\r': out += "&#13;"; break;
+      case '\t': out += "&#9;"; break;
+      default:
+        if (uc < 0x20 || uc == 0x7F) out += '?';  // not allowed in XML 1.0
+        else out += c;
+    }
+  }
+  return out;
+}
+
+std::string url_path_escape(std::string_view p) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char c : p) {
+    auto uc = static_cast<unsigned char>(c);
+    bool keep = (uc >= 'A' && uc <= 'Z') || (uc >= 'a' && uc <= 'z') || (uc >= '0' && uc <= '9') || c == '-' ||
+                c == '_' || c == '.' || c == '~' || c == '/';
+    if (keep) {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[uc >> 4];
+      out += hex[uc & 0xF];
+    }
+  }
+  // A first segment holding ':' could read as a scheme; every ':' is escaped above.
+  return out;
+}
+
+std::string iso_time(std::int64_t unix_ms) {
+  if (unix_ms <= 0) return {};
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string take_letter(int take) { return std::string(1, static_cast<char>('A' + std::clamp(take, 0, 25))); }
+
+std::string take_title(const SongInfo& s, const ClipInfo& c) { return s.title + " (" + take_letter(c.take) + ")"; }
+
+}  // namespace setlist::report

@@ -1,0 +1,101 @@
+// What every report shows, gathered once from state (and the manifest when
+// there is one). Private to src/report and its tests.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace setlist {
+
+struct Manifest;
+struct RunSummary;
+class StateStore;
+
+namespace report {
+
+struct FileInfo {
+  std::string path;  // relative to OUT, '/'-separated
+  std::uint64_t bytes = 0;
+  std::string sha256;
+  std::string source_sha256;
+  bool exists = false;  // on disk now
+};
+
+struct ClipInfo {
+  std::string id;
+  int take = 0;  // 0 = A
+  std::string status;
+  std::optional<double> duration;  // seconds
+  std::string error_message;
+  std::optional<FileInfo> audio;
+  std::optional<FileInfo> cover;
+  std::optional<FileInfo> clip_json;
+};
+
+struct SongInfo {
+  std::string key;
+  std::string id;
+  std::string title;
+  int track = 0;
+  std::string status;
+  std::string reason;
+  int attempts = 0;
+  std::int64_t created_at = 0;  // unix ms, 0 when unknown
+  std::int64_t submitted_at = 0;
+  std::int64_t completed_at = 0;
+  std::int64_t updated_at = 0;
+  std::optional<FileInfo> lyrics;
+  std::string lyrics_text;  // read from the lyrics file
+  std::vector<ClipInfo> clips;  // the latest submission's clips, by take
+};
+
+struct AlbumInfo {
+  std::string title;
+  std::string artist;
+  std::optional<int> year;
+  std::string genre;
+  std::string description;
+  std::string cover_source;  // the manifest's album.cover, absolute; may be empty
+};
+
+struct ReportData {
+  AlbumInfo album;
+  boost::json::object run;  // run_summary_json of this run or the last one; empty when none
+  std::vector<SongInfo> songs;  // manifest order
+  std::map<std::string, int> totals;  // songs by status
+  std::string cover;     // "cover.jpg" once written, else empty
+  std::string playlist;  // "album.m3u8"
+  std::int64_t generated_at = 0;
+};
+
+// Gathers the data; remembers the album (from `manifest`) in state so that
+// `setlist report` can rebuild without the manifest.
+ReportData gather(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
+                  const RunSummary* run);
+
+// Renderers: pure functions of the data.
+std::string render_json(const ReportData& d);
+std::string render_html(const ReportData& d);
+std::string render_junit(const ReportData& d);
+std::string render_m3u8(const ReportData& d);
+std::string render_step_summary(const ReportData& d);
+
+// Escaping shared by the renderers. Invalid UTF-8 becomes U+FFFD.
+std::string valid_utf8(std::string_view s);
+std::string html_escape(std::string_view s);
+std::string xml_escape(std::string_view s);  // also drops characters XML 1.0 forbids
+std::string url_path_escape(std::string_view rel_path);  // for src/href: keeps '/', %-encodes the rest
+std::string iso_time(std::int64_t unix_ms);
+std::string take_letter(int take);
+// "Title (A)"
+std::string take_title(const SongInfo& s, const ClipInfo& c);
+
+}  // namespace report
+}  // namespace setlist
