@@ -1,5 +1,6 @@
 // setlist: the command line. Flags, config layering, progress, exit codes.
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,20 +42,103 @@ void print_diagnostics(const std::vector<Diagnostic>& ds) {
   for (auto& d : ds) std::cerr << d.format() << "\n";
 }
 
-// Prints events: one plain line per event; -q keeps failures only.
-class LineSink : public EventSink {
+const char* kind_name(Event::Kind k) {
+  switch (k) {
+    case Event::Kind::info: return "info";
+    case Event::Kind::warning: return "warning";
+    case Event::Kind::submitted: return "submitted";
+    case Event::Kind::progress: return "progress";
+    case Event::Kind::downloading: return "downloading";
+    case Event::Kind::song_done: return "done";
+    case Event::Kind::song_failed: return "failed";
+    case Event::Kind::retry: return "retry";
+    case Event::Kind::throttled: return "throttled";
+  }
+  return "info";
+}
+
+// Progress for people and machines:
+//  - json: one JSON object per event (--log-format json);
+//  - a terminal: a live status line, with failures and warnings printed above it;
+//  - otherwise: one plain line per event.
+// -q keeps failures and warnings only; -v adds polls and retries.
+class ProgressSink : public EventSink {
  public:
-  LineSink(int verbosity) : verbosity_(verbosity) {}
+  ProgressSink(int verbosity, bool json, int songs)
+      : verbosity_(verbosity), json_(json), tty_(!json && ::isatty(2)), songs_(songs),
+        start_(std::chrono::steady_clock::now()) {}
+
+  ~ProgressSink() override {
+    if (tty_ && drawn_) std::cerr << "\r\x1b[2K" << std::flush;
+  }
+
   void on_event(const Event& e) override {
+    track_state(e);
     bool important = e.kind == Event::Kind::song_failed || e.kind == Event::Kind::warning;
-    if (verbosity_ < 0 && !important) return;
-    if (verbosity_ == 0 && (e.kind == Event::Kind::progress || e.kind == Event::Kind::retry)) return;
-    std::string who = e.title.empty() ? "" : fmt::format("[{:02}] {}: ", e.track, e.title);
-    std::cerr << who << e.message << "\n";
+    if (json_) {
+      if (verbosity_ < 0 && !important) return;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+      boost::json::object o;
+      o["t_ms"] = ms.count();
+      o["event"] = kind_name(e.kind);
+      o["track"] = e.track;
+      o["title"] = e.title;
+      o["message"] = e.message;
+      std::cerr << boost::json::serialize(o) << "\n";
+      return;
+    }
+    bool chatty = e.kind == Event::Kind::progress || e.kind == Event::Kind::retry;
+    bool print = verbosity_ < 0 ? important : verbosity_ == 0 ? (!chatty || important) : true;
+    if (tty_ && !important && verbosity_ <= 0) print = false;  // the status line shows it
+    if (print) {
+      if (tty_ && drawn_) std::cerr << "\r\x1b[2K";
+      std::string who = e.title.empty() ? "" : fmt::format("[{:02}] {}: ", e.track, e.title);
+      std::cerr << who << e.message << "\n";
+      drawn_ = false;
+    }
+    if (tty_) draw();
   }
 
  private:
+  void track_state(const Event& e) {
+    if (e.track == 0) return;
+    std::string& st = state_[e.track];
+    switch (e.kind) {
+      case Event::Kind::submitted: st = "submitted"; break;
+      case Event::Kind::progress: st = "generating"; break;
+      case Event::Kind::downloading: st = "downloading"; break;
+      case Event::Kind::song_done: st = "done"; break;
+      case Event::Kind::song_failed: st = "failed"; break;
+      default: break;
+    }
+  }
+
+  void draw() {
+    std::map<std::string, int> n;
+    for (auto& [track, st] : state_) ++n[st];
+    int known = static_cast<int>(state_.size());
+    int finished = n["done"] + n["failed"];
+    auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_);
+    std::string eta = "--";
+    if (finished > 0 && finished < songs_) {
+      auto per = elapsed.count() / static_cast<double>(finished);
+      eta = fmt::format("{:.0f}s", per * (songs_ - finished));
+    }
+    std::cerr << fmt::format("\r\x1b[2K{} queued · {} submitted · {} generating · {} downloading · {} done · {} failed"
+                             "  [{}s, ETA {}]",
+                             songs_ - known, n["submitted"], n["generating"], n["downloading"], n["done"],
+                             n["failed"], elapsed.count(), eta)
+              << std::flush;
+    drawn_ = true;
+  }
+
   int verbosity_;
+  bool json_;
+  bool tty_;
+  int songs_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_;
+  std::map<int, std::string> state_;
 };
 
 // The API key: the provider's environment variable or a private key file.
@@ -175,6 +259,9 @@ int main(int argc, char** argv) {
   run->add_flag("--explain-config", explain, "print each setting's effective value and origin, then exit");
   run->add_flag("-q,--quiet", quiet, "print failures only");
   run->add_flag("-v,--verbose", verbose, "print every event");
+  std::string log_format = "text";
+  run->add_option("--log-format", log_format, "text (default) or json: one JSON object per event on stderr")
+      ->check(CLI::IsMember({"text", "json"}));
   add_setting_flags(run, run_c);
 
   // validate
@@ -289,8 +376,11 @@ int main(int argc, char** argv) {
   opt.cacert = cacert;
   opt.resubmit_uncertain = resubmit_uncertain;
   opt.retry_failed = retry_failed;
-  LineSink sink(quiet ? -1 : verbose);
-  RunSummary summary = run_album(*manifest, opt, sink);
+  RunSummary summary;
+  {
+    ProgressSink sink(quiet ? -1 : verbose, log_format == "json", static_cast<int>(manifest->songs.size()));
+    summary = run_album(*manifest, opt, sink);
+  }
 
   // Reports are written whenever state exists, even for an aborted run.
   auto db = fs::path(out_dir) / ".setlist" / "state.db";
@@ -301,12 +391,20 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::cerr << fmt::format("{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged\n",
-                           summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain,
-                           summary.pending, summary.tokens_charged);
-  if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
-  if (fs::exists(fs::path(out_dir) / "report.json"))
-    std::cerr << "report: " << (fs::path(out_dir) / "report.json").string() << "\n";
+  auto report_path = fs::path(out_dir) / "report.json";
+  if (log_format == "json") {
+    boost::json::object o = boost::json::parse(run_summary_json(summary)).as_object();
+    o["event"] = "summary";
+    if (fs::exists(report_path)) o["report"] = report_path.string();
+    std::cerr << boost::json::serialize(o) << "\n";
+  } else {
+    std::cerr << fmt::format(
+        "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged\n",
+        summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain, summary.pending,
+        summary.tokens_charged);
+    if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
+    if (fs::exists(report_path)) std::cerr << "report: " << report_path.string() << "\n";
+  }
   if (summary.interrupted) {
     std::cerr << "interrupted: run the same command again to resume\n";
     return exit_code::interrupted;

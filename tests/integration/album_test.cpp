@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <sstream>
 
 #include "integration_support.hpp"
 
@@ -109,4 +110,26 @@ TEST(Album, ManifestErrorExitsTwoAndSendsNothing) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("album.yaml:4:"), std::string::npos) << r.err;
   EXPECT_EQ(sim.stats().as_object().at("requests_total").as_int64(), 0);
+}
+
+TEST(Album, JsonLogFormatIsOneObjectPerLine) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  Sim sim(dir.path(), fast_sim_args());
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out", {"--log-format", "json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.err);
+  std::string line;
+  std::map<std::string, int> events;
+  json::object summary;
+  while (std::getline(lines, line)) {
+    auto v = json::parse(line);  // throws (fails the test) on any non-JSON line
+    auto& o = v.as_object();
+    events[std::string(o.at("event").as_string())]++;
+    if (o.at("event") == "summary") summary = o;
+  }
+  EXPECT_EQ(events["submitted"], 2);
+  EXPECT_EQ(events["done"], 2);
+  EXPECT_EQ(events["summary"], 1);
+  EXPECT_EQ(summary.at("counts").at("complete").as_int64(), 2);
 }

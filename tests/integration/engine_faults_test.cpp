@@ -138,8 +138,14 @@ TEST(EngineFaults, RejectedKeyAbortsWithExitThree) {
   auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--submit-burst", "1"}));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("rejected the key"), std::string::npos) << r.err;
-  EXPECT_EQ(stat(sim, "unauthorized"), 1);  // one refusal, then no hammering with a bad key
-  EXPECT_EQ(stat(sim, "requests_total"), 1);
+  // One refusal, then no hammering with a bad key: no other API route was called.
+  auto stats = sim.stats().as_object();
+  EXPECT_EQ(stats.at("unauthorized").as_int64(), 1);
+  for (auto& [route, by_status] : stats.at("requests").as_object()) {
+    if (route.starts_with("GET /__sim")) continue;
+    EXPECT_EQ(route, "POST /generate/custom-mode");
+    EXPECT_EQ(json::serialize(by_status), R"({"401":1})");
+  }
 }
 
 TEST(EngineFaults, SigintStopsWithinTwoSecondsAndTheRunResumes) {
