@@ -69,6 +69,7 @@ struct Val {
   T value{};
   SourcePos pos;
   std::string path;
+  bool bad = false;  // given with the wrong type (already reported)
 };
 
 // The fields of a song (or of `defaults`) as written.
@@ -81,6 +82,7 @@ struct SongSpec {
   std::optional<Val<int>> track;
 
   bool has_content() const { return lyrics || lyrics_file || description; }
+  bool content_typo = false;  // e.g. `lyric:` was written, and reported
 };
 
 // What a song will send as its text, once resolved (lyrics_file read).
@@ -133,7 +135,9 @@ class Loader {
   Content resolve_content(const SongSpec& spec);
   std::optional<std::string> read_lyrics_file(const Val<std::string>& v, fs::path& resolved);
   void check_placeholders(const std::string& value, const SourcePos& pos, const std::string& path,
-                          std::string_view field);
+                          std::string_view field, const std::string& file_name = {});
+  std::optional<SourcePos> block_scalar_pos(const SourcePos& pos, int text_line,
+                                            std::string_view needle) const;
   bool check_model(const Val<std::string>& model);
   void check_length(const std::string& value, std::size_t max, const SourcePos& pos,
                     const std::string& path, std::string_view what, const ModelLimits& limits);
@@ -141,6 +145,8 @@ class Loader {
   std::string file_;
   fs::path base_;
   std::vector<Diagnostic> diags_;
+  std::vector<std::string_view> lines_;  // of the manifest text
+  std::set<std::string> near_misses_;    // suggestions made by the last entries() call
   const ProviderInfo* provider_ = nullptr;
   std::string default_model_;
 };
@@ -150,6 +156,7 @@ std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& pat
                                    std::string_view what) {
   std::vector<Entry> out;
   std::map<std::string, SourcePos> seen;
+  near_misses_.clear();
   auto prefix = path.empty() ? std::string() : path + ".";
   for (auto it = map.begin(); it != map.end(); ++it) {
     const YAML::Node& k = it->first;
@@ -169,8 +176,10 @@ std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& pat
       std::string hint;
       if (auto near = text::closest(key, allowed)) {
         hint = "did you mean " + text::quote(*near) + "?";
+        near_misses_.insert(*near);
       } else if (key == "<<") {
         hint = "YAML merge keys are not supported; put shared song fields under `defaults:`";
+        near_misses_.insert("lyrics");  // what it merged in is unknown
       } else if (what == "the album" && contains(kSongKeys, key)) {
         hint = key + " is a song field: put it in a song or under `defaults:`";
       } else if (what == "defaults" && contains(kSongKeys, key)) {
@@ -267,16 +276,45 @@ std::optional<Val<int>> Loader::get_int(const Entry& e, int min, int max) {
 }
 
 void Loader::check_placeholders(const std::string& value, const SourcePos& pos,
-                                const std::string& path, std::string_view field) {
+                                const std::string& path, std::string_view field,
+                                const std::string& file_name) {
   auto found = text::find_placeholders(value);
-  if (found.empty()) return;
-  std::string msg = "unfilled placeholder " + text::quote(found.front().text);
-  if (field == "lyrics" || field == "lyrics_file" || field == "description") {
-    msg += " at " + std::string(field == "description" ? "description" : "lyrics") + " line " +
-           std::to_string(found.front().line);
+  // Each placeholder is its own mistake; a few are enough to make the point.
+  constexpr std::size_t kMaxReported = 5;
+  for (std::size_t i = 0; i < found.size() && i < kMaxReported; ++i) {
+    const auto& ph = found[i];
+    std::string msg = "unfilled placeholder " + text::quote(ph.text);
+    SourcePos at = pos;
+    if (!file_name.empty()) {
+      msg += " at line " + std::to_string(ph.line) + " of " + text::quote(file_name);
+    } else if (auto exact = block_scalar_pos(pos, ph.line, ph.text)) {
+      at = *exact;
+    } else if (ph.line > 1) {
+      msg += " at line " + std::to_string(ph.line) + " of the " + std::string(field);
+    }
+    if (i + 1 == kMaxReported && found.size() > kMaxReported) {
+      msg += " (and " + std::to_string(found.size() - kMaxReported) + " more)";
+    }
+    error(at, path, msg, "replace it with the real text before generating");
   }
-  if (found.size() > 1) msg += " (and " + std::to_string(found.size() - 1) + " more)";
-  error(pos, path, msg, "replace it with the real text before generating");
+}
+
+std::optional<SourcePos> Loader::block_scalar_pos(const SourcePos& pos, int text_line,
+                                                  std::string_view needle) const {
+  // In a literal block (`|`), line k of the text is k lines below the `|`.
+  if (pos.line <= 0 || pos.line > static_cast<int>(lines_.size())) return std::nullopt;
+  std::string_view indicator = lines_[pos.line - 1];
+  std::size_t col = 0;
+  for (int c = 1; c < pos.column && col < indicator.size(); ++col) {
+    if ((static_cast<unsigned char>(indicator[col]) & 0xC0) != 0x80) ++c;
+  }
+  if (col >= indicator.size() || indicator[col] != '|') return std::nullopt;
+  int line = pos.line + text_line;
+  if (line > static_cast<int>(lines_.size())) return std::nullopt;
+  std::string_view l = lines_[line - 1];
+  auto at = l.find(needle);
+  if (at == std::string_view::npos) return std::nullopt;
+  return SourcePos{line, static_cast<int>(text::utf8_length(l.substr(0, at))) + 1};
 }
 
 bool Loader::check_model(const Val<std::string>& model) {
@@ -390,7 +428,10 @@ SongSpec Loader::load_song_fields(const YAML::Node& node, const std::string& pat
   s.pos = pos_of(node);
   s.path = path;
   const auto& allowed = is_defaults ? kDefaultKeys : kSongKeys;
-  for (const auto& e : entries(node, path, allowed, is_defaults ? "defaults" : "a song")) {
+  auto fields = entries(node, path, allowed, is_defaults ? "defaults" : "a song");
+  s.content_typo = near_misses_.count("lyrics") || near_misses_.count("lyrics_file") ||
+                   near_misses_.count("description");
+  for (const auto& e : fields) {
     const std::string& k = e.key;
     if (k == "tags") {
       s.tags = get_tags(e);
@@ -407,7 +448,7 @@ SongSpec Loader::load_song_fields(const YAML::Node& node, const std::string& pat
       if (!v) {
         // A wrong type still counts as given, so that "missing" and "more
         // than one" are not reported on top of it.
-        v = Val<std::string>{"", pos_of(e.value), e.path};
+        v = Val<std::string>{"", pos_of(e.value), e.path, true};
         if (k == "title") s.title = v;
         if (k == "lyrics") s.lyrics = v;
         if (k == "lyrics_file") s.lyrics_file = v;
@@ -494,14 +535,16 @@ Content Loader::resolve_content(const SongSpec& spec) {
   if (given.empty()) return c;
   c.present = true;
   if (given.size() > 1) {
-    std::vector<std::string_view> names;
-    for (const auto* g : given) names.push_back(g->path.substr(g->path.rfind('.') + 1));
+    std::vector<std::string> owned;
+    for (const auto* g : given) owned.push_back(g->path.substr(g->path.rfind('.') + 1));
+    std::vector<std::string_view> names(owned.begin(), owned.end());
     const auto* second = given[1];
     error(second->pos, second->path, "only one of lyrics, lyrics_file and description may be given",
           "this song has " + text::join(names, " and ") + ": keep one");
     return c;
   }
   const auto& v = *given.front();
+  if (v.bad) return c;
   std::string field = v.path.substr(v.path.rfind('.') + 1);
   c.pos = v.pos;
   c.path = v.path;
@@ -512,7 +555,7 @@ Content Loader::resolve_content(const SongSpec& spec) {
     }
     auto lyrics = read_lyrics_file(v, c.lyrics_file);
     if (!lyrics) return c;
-    check_placeholders(*lyrics, v.pos, v.path, field);
+    check_placeholders(*lyrics, v.pos, v.path, field, text::trim(v.value));
     c.lyrics = std::move(*lyrics);
   } else {
     std::string t = text::trim_right(text::normalize_newlines(v.value));
@@ -553,6 +596,12 @@ LoadResult Loader::run(const std::string& yaml_text) {
   LoadResult result;
   Manifest m;
   m.path = file_;
+  for (std::size_t b = 0; b <= yaml_text.size();) {
+    std::size_t e = yaml_text.find('\n', b);
+    if (e == std::string::npos) e = yaml_text.size();
+    lines_.push_back(std::string_view(yaml_text).substr(b, e - b));
+    b = e + 1;
+  }
 
   for (const auto& bad : text::invalid_utf8(yaml_text)) {
     char hex[8];
@@ -686,7 +735,7 @@ LoadResult Loader::run(const std::string& yaml_text) {
     } else {
       song.title = text::trim(sp.title->value);
       if (song.title.empty()) {
-        if (sp.title->pos.line) error(sp.title->pos, sp.title->path, "the title is empty");
+        if (!sp.title->bad) error(sp.title->pos, sp.title->path, "the title is empty");
       } else {
         check_placeholders(song.title, sp.title->pos, sp.title->path, "title");
         auto key = fold_case(song.title);
@@ -724,8 +773,9 @@ LoadResult Loader::run(const std::string& yaml_text) {
     if (sp.track) song.track = sp.track->value;
 
     if (!content.present) {
-      if (song.make_instrumental) {
+      if (song.make_instrumental || sp.content_typo) {
         // An instrumental needs no words: custom mode with an empty prompt.
+        // (A misspelt `lyric:` was reported already.)
         song.lyrics = std::string();
       } else {
         error(sp.pos, sp.path, "no lyrics, lyrics_file or description",

@@ -138,17 +138,42 @@ std::string join(const std::vector<std::string_view>& items, std::string_view se
   return out;
 }
 
+namespace {
+
+// ASCII spellings of U+00C0..U+00FF (Latin-1 letters); "" separates words.
+const char* const kLatin1[64] = {
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+    "d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+    "d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "y"};
+
+}  // namespace
+
 std::string slugify(std::string_view s) {
   std::string out;
   bool dash = false;
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
+  auto put = [&](std::string_view letters) {
+    if (dash && !out.empty()) out += '-';
+    dash = false;
+    out += letters;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80 && std::isalnum(c)) {
-      if (dash && !out.empty()) out += '-';
-      dash = false;
-      out += static_cast<char>(std::tolower(c));
-    } else if (c < 0x80 && ch == '\'') {
+      char lower = static_cast<char>(std::tolower(c));
+      put(std::string_view(&lower, 1));
+    } else if (c == '\'') {
       // "Don't" -> "dont"
+    } else if (c == 0xC3 && i + 1 < s.size() &&
+               (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) {
+      // U+00C0..U+00FF: two bytes, C3 80..BF.
+      const char* ascii = kLatin1[static_cast<unsigned char>(s[i + 1]) & 0x3F];
+      ++i;
+      if (*ascii) {
+        put(ascii);
+      } else {
+        dash = true;
+      }
     } else {
       dash = true;
     }
@@ -191,10 +216,12 @@ std::vector<Placeholder> find_placeholders(std::string_view s) {
       ++line;
       continue;
     }
-    if (c == '<') {
+    if (c == '<' && (i == 0 || !is_word_char(s[i - 1]))) {
+      // "<verse 2 here>", but not "a<b and c>d".
       std::size_t e = i + 1;
       while (e < s.size() && e - i <= 80 && s[e] != '>' && s[e] != '<' && s[e] != '\n') ++e;
-      if (e < s.size() && s[e] == '>' && e > i + 1) {
+      if (e < s.size() && s[e] == '>' && e > i + 1 && s[i + 1] != ' ' &&
+          (e + 1 == s.size() || !is_word_char(s[e + 1]))) {
         out.push_back({std::string(s.substr(i, e - i + 1)), line});
         i = e;
       }

@@ -86,7 +86,7 @@ songs:
   EXPECT_EQ(s[1].id, "dont-stop");
   EXPECT_EQ(s[2].id, "dont-stop-3");
   EXPECT_EQ(s[2].track, 9);
-  EXPECT_EQ(s[3].id, "n-c-d");
+  EXPECT_EQ(s[3].id, "unicode");
   EXPECT_EQ(s[3].track, 4);
 }
 
