@@ -9,7 +9,8 @@
 namespace setlist {
 
 enum class ErrorKind {
-  network,       // connect/reset/timeout/TLS: no usable answer
+  network,       // connect/reset/timeout: no usable answer
+  tls,           // the server could not be verified (certificate, host name, protocol version)
   http,          // the server answered with a non-2xx status
   protocol,      // the answer could not be understood (bad JSON, wrong types)
   io,            // local disk

@@ -14,6 +14,7 @@
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/output.hpp"
+#include "setlist/plan.hpp"
 #include "setlist/provider.hpp"
 #include "setlist/report.hpp"
 #include "setlist/settings.hpp"
@@ -269,6 +270,17 @@ int main(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "check a manifest; exit 0 when clean, 2 with errors");
   validate->add_option("manifest", validate_path, "album manifest (YAML)")->required();
 
+  // plan
+  Common plan_c;
+  std::string plan_manifest, plan_out;
+  bool plan_retry_failed = false, plan_resubmit = false;
+  auto* plan = app.add_subcommand("plan", "show what a run would send and cost, without sending anything");
+  plan->add_option("manifest", plan_manifest, "album manifest (YAML)")->required();
+  plan->add_option("-o,--out", plan_out, "output folder (its state says what is already done)")->required();
+  plan->add_flag("--retry-failed", plan_retry_failed, "count songs that failed before as to be resubmitted");
+  plan->add_flag("--resubmit-uncertain", plan_resubmit, "count uncertain songs as to be resubmitted");
+  add_setting_flags(plan, plan_c);
+
   // config
   Common cfg_c;
   std::string cfg_manifest;
@@ -291,6 +303,18 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
   report->add_option("out", report_out, "output folder")->required();
 
+  // A key on the command line shows in `ps` and shell history: refuse it
+  // before the parser could echo the value back in an error message.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if ((a.starts_with("--api-key") && !a.starts_with("--api-key-file")) || a.starts_with("--key=") || a == "--key" ||
+        a.starts_with("--token")) {
+      std::cerr << "setlist: the API key is never taken from the command line (it would show in `ps` and shell "
+                   "history); set AIML_API_KEY or use --api-key-file FILE\n";
+      return exit_code::usage;
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -303,6 +327,28 @@ int main(int argc, char** argv) {
     print_diagnostics(r.diagnostics);
     std::cerr << fmt::format("{}: {} error(s), {} warning(s)\n", validate_path, r.error_count(), r.warning_count());
     return r.ok() ? exit_code::ok : exit_code::usage;
+  }
+
+  if (*plan) {
+    auto m = load_or_report(plan_manifest);
+    if (!m) return exit_code::usage;
+    auto rs = settings_or_report(&*m, plan, plan_c);
+    if (!rs) return exit_code::usage;
+    auto p = make_plan(*m, rs->values, plan_out, PlanOptions{plan_retry_failed, plan_resubmit});
+    if (!p) {
+      std::cerr << "setlist: " << p.error().message << "\n";
+      return exit_code::cannot_run;
+    }
+    std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", "track", "action", "request", "tokens", "title");
+    for (auto& s : p->songs)
+      std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", s.song->track, s.action,
+                               s.generate_requests ? "POST " + s.route : "-", s.tokens, s.song->title);
+    std::cout << fmt::format("total: {} generate request(s), {} tokens ({} per request)\n", p->generate_requests,
+                             p->tokens, rs->values.cost_per_request);
+    if (p->budget)
+      std::cout << fmt::format("budget: {} tokens: {}\n", *p->budget,
+                               p->fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
+    return exit_code::ok;
   }
 
   if (*config) {

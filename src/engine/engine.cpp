@@ -491,6 +491,13 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     std::string why;
     int http_status = 0;
     std::optional<Micros> retry_after;
+    if (!r && r.error().kind == ErrorKind::tls) {
+      // An unverifiable server is not a passing fault: stop, say why.
+      state_.record_rejected(sub_id, 0, r.error().message);
+      fail_run(r.error().message);
+      set_status(t, "skipped", "the API server could not be verified");
+      co_return false;
+    }
     if (!r) {
       why = r.error().message;
       if (r.error().request_sent || r.error().kind != ErrorKind::network) {
@@ -622,7 +629,9 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     bool retry = r.error().kind == ErrorKind::network || r.error().kind == ErrorKind::protocol ||
                  (r.error().kind == ErrorKind::http && policy::is_retryable(r.error().http_status)) ||
                  (r.error().kind == ErrorKind::http && r.error().http_status == 403);
-    if (r.error().kind == ErrorKind::io || !retry || attempt + 1 >= s_.retry_max_attempts || interrupted_) co_return r;
+    if (r.error().kind == ErrorKind::io || r.error().kind == ErrorKind::tls || !retry ||
+        attempt + 1 >= s_.retry_max_attempts || interrupted_)
+      co_return r;
     ++retries_;
     auto delay = policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
                                        std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
@@ -679,6 +688,25 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
   emit(Event::Kind::downloading, &t, "downloading");
   for (auto& c : t.clips) {
     int this_take = take++;
+    // The clip as the API described it (failed ones too), for later inspection.
+    if (!c.raw_json.empty()) {
+      auto json_rel = fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json");
+      std::error_code ec;
+      fs::create_directories((opt_.out_dir / json_rel).parent_path(), ec);
+      if (write_file_atomic(opt_.out_dir / json_rel, c.raw_json)) {
+        FileRow jf;
+        jf.path = json_rel.generic_string();
+        jf.song_key = t.key;
+        jf.clip_id = c.id;
+        jf.kind = "clip_json";
+        if (auto d = file_digest(opt_.out_dir / json_rel)) {
+          jf.bytes = d->first;
+          jf.sha256 = d->second;
+          jf.source_sha256 = jf.sha256;
+          state_.record_file(jf);
+        }
+      }
+    }
     if (c.status != ClipStatus::complete) {
       failures += (failures.empty() ? "" : "; ") + std::string("take ") + static_cast<char>('A' + this_take) +
                   " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message);
@@ -755,25 +783,6 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       state_.record_file(cf);
     }
 
-    // The clip as the API described it, for later inspection.
-    if (!c.raw_json.empty()) {
-      auto json_rel = fs::path(".setlist") / "clips" / (safe_id + ".json");
-      std::error_code ec;
-      fs::create_directories((opt_.out_dir / json_rel).parent_path(), ec);
-      if (write_file_atomic(opt_.out_dir / json_rel, c.raw_json)) {
-        FileRow jf;
-        jf.path = json_rel.generic_string();
-        jf.song_key = t.key;
-        jf.clip_id = c.id;
-        jf.kind = "clip_json";
-        if (auto d = file_digest(opt_.out_dir / json_rel)) {
-          jf.bytes = d->first;
-          jf.sha256 = d->second;
-          jf.source_sha256 = jf.sha256;
-          state_.record_file(jf);
-        }
-      }
-    }
   }
 
   // The lyrics as text beside the audio: "01 - Title (A).mp3" -> "01 - Title.txt".
@@ -834,6 +843,10 @@ asio::awaitable<void> Engine::poller() {
       ++requests_["poll"];
       auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
       if (!r) {
+        if (r.error().kind == ErrorKind::tls) {
+          fail_run(r.error().message);
+          break;
+        }
         emit(Event::Kind::retry, nullptr, "poll failed: " + r.error().message);
         continue;
       }

@@ -91,7 +91,7 @@ std::string describe_tls_failure(beast::error_code ec, Conn& c, const Url& u) {
     msg += ": certificate not trusted (";
     msg += X509_verify_cert_error_string(verify);
     msg += ")";
-    if (verify == X509_V_ERR_HOSTNAME_MISMATCH)
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
       msg += "; the certificate is not valid for " + u.host;
     else if (verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
              verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
@@ -213,8 +213,14 @@ struct Client::Impl {
     c->origin = u.origin();
     if (u.https()) {
       c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ssl);
-      SSL_set_tlsext_host_name(c->tls->native_handle(), u.host.c_str());
-      c->tls->set_verify_callback(asio::ssl::host_name_verification(u.host));
+      SSL* ssl_handle = c->tls->native_handle();
+      // Host name (or IP address) checked by OpenSSL itself, so a mismatch is reported as such.
+      boost::system::error_code aec;
+      asio::ip::make_address(u.host, aec);
+      bool ok = aec ? SSL_set1_host(ssl_handle, u.host.c_str()) == 1 &&
+                          SSL_set_tlsext_host_name(ssl_handle, u.host.c_str()) == 1  // SNI: names only
+                    : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), u.host.c_str()) == 1;
+      if (!ok) co_return net_error("cannot set up TLS verification for " + u.host, false);
     } else {
       c->plain = std::make_unique<beast::tcp_stream>(ex);
     }
@@ -227,7 +233,11 @@ struct Client::Impl {
     if (c->tls) {
       c->lowest().expires_after(opt.connect_timeout);
       auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
-      if (hec) co_return net_error(describe_tls_failure(hec, *c, u), false);
+      if (hec) {
+        Error e = net_error(describe_tls_failure(hec, *c, u), false);
+        e.kind = ErrorKind::tls;
+        co_return e;
+      }
     }
     co_return std::move(c);
   }

@@ -133,3 +133,27 @@ TEST(Album, JsonLogFormatIsOneObjectPerLine) {
   EXPECT_EQ(events["summary"], 1);
   EXPECT_EQ(summary.at("counts").at("complete").as_int64(), 2);
 }
+
+TEST(Album, PlanPredictsWhatTheRunCharges) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(4));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  auto plan = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string()});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("total: 4 generate request(s), 800000 tokens"), std::string::npos) << plan.out;
+  EXPECT_FALSE(fs::exists(out)) << "plan must not write anything";
+  ASSERT_EQ(run_setlist(fast_run_args(sim, dir / "album.yaml", out)).exit_code, 0);
+  EXPECT_EQ(sim.stats().as_object().at("tokens_charged").as_int64(), 800000);
+
+  // After the run: nothing left to pay for; an edited song is "changed".
+  std::string y = album_yaml(4);
+  y.replace(y.find("Line one of song 3"), 18, "Another first line");
+  write_file(dir / "album.yaml", y);
+  auto again = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string(), "--budget-tokens", "100000"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("total: 1 generate request(s), 200000 tokens"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("changed"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("unchanged"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("does NOT fit"), std::string::npos) << again.out;
+}

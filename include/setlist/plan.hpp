@@ -1,0 +1,44 @@
+// Plan: what a run would do, without network and without writing anything.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "setlist/result.hpp"
+#include "setlist/settings.hpp"
+
+namespace setlist {
+
+struct Manifest;
+struct Song;
+
+struct PlannedSong {
+  const Song* song = nullptr;
+  std::string key;
+  // new | changed | unchanged | in progress | failed before | uncertain | retry failed | resubmit uncertain
+  std::string action;
+  std::string route;     // the generate route it would call
+  int generate_requests = 0;
+  long long tokens = 0;
+};
+
+struct Plan {
+  std::vector<PlannedSong> songs;
+  int generate_requests = 0;
+  long long tokens = 0;
+  std::optional<long long> budget;
+  bool fits_budget = true;
+};
+
+struct PlanOptions {
+  bool retry_failed = false;
+  bool resubmit_uncertain = false;
+};
+
+// Reads OUT/.setlist/state.db when it exists (never creates it).
+Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,
+                       const PlanOptions& options);
+
+}  // namespace setlist
