@@ -773,14 +773,15 @@ LoadResult Loader::run(const std::string& yaml_text) {
     if (sp.track) song.track = sp.track->value;
 
     if (!content.present) {
-      if (song.make_instrumental || sp.content_typo) {
-        // An instrumental needs no words: custom mode with an empty prompt.
-        // (A misspelt `lyric:` was reported already.)
-        song.lyrics = std::string();
-      } else {
+      // (A misspelt `lyric:` was reported already.)
+      if (!sp.content_typo) {
+        // The API requires a prompt even for an instrumental: describe it.
         error(sp.pos, sp.path, "no lyrics, lyrics_file or description",
-              "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, or "
-              "`description:` to have the lyrics written (an instrumental needs none)");
+              song.make_instrumental
+                  ? "an instrumental still needs a prompt: describe the music with "
+                    "`description: ...`"
+                  : "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, "
+                    "or `description:` to have the lyrics written");
       }
     }
 

@@ -30,6 +30,7 @@ songs:
   - title: Second Song
     tags: rock
     make_instrumental: true
+    description: a guitar instrumental
   - title: Third Song
     lyrics: "[Chorus] la la"
     model: chirp-v3-5
@@ -62,8 +63,9 @@ songs:
   EXPECT_EQ(b.track, 2);
   EXPECT_EQ(b.tags, "rock");
   EXPECT_TRUE(b.make_instrumental);
-  ASSERT_TRUE(b.lyrics);  // an instrumental without words: empty prompt
-  EXPECT_EQ(*b.lyrics, "");
+  EXPECT_FALSE(b.lyrics);
+  ASSERT_TRUE(b.description);
+  EXPECT_EQ(*b.description, "a guitar instrumental");
 
   const Song& c = m.songs[2];
   EXPECT_EQ(c.model, "chirp-v3-5");

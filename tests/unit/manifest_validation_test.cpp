@@ -128,15 +128,19 @@ TEST(ManifestValidation, MissingTitles) {
 
 TEST(ManifestValidation, ExactlyOneOfLyricsLyricsFileDescription) {
   EXPECT_EQ(check(kAlbum + "songs:\n  - title: S\n  - title: T\n    lyrics: x\n"
-                           "    description: y\n  - title: U\n    lyrics: \"  \"\n"),
+                           "    description: y\n  - title: U\n    lyrics: \"  \"\n"
+                           "  - {title: V, make_instrumental: true}\n"),
             (Lines{"album.yaml:3:5: error: songs[0]: no lyrics, lyrics_file or description (hint: "
                    "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, or "
-                   "`description:` to have the lyrics written (an instrumental needs none))",
+                   "`description:` to have the lyrics written)",
                    "album.yaml:6:18: error: songs[1].description: only one of lyrics, lyrics_file "
                    "and description may be given (hint: this song has lyrics and description: "
                    "keep one)",
                    "album.yaml:8:13: error: songs[2].lyrics: empty lyrics (hint: write the "
-                   "lyrics, or use `description:` to have them written)"}));
+                   "lyrics, or use `description:` to have them written)",
+                   "album.yaml:9:5: error: songs[3]: no lyrics, lyrics_file or description (hint: "
+                   "an instrumental still needs a prompt: describe the music with "
+                   "`description: ...`)"}));
 }
 
 TEST(ManifestValidation, LyricsWithMakeInstrumentalIsAWarning) {
