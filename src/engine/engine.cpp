@@ -155,6 +155,8 @@ class Engine {
     http::ClientOptions o;
     o.connect_timeout = s_.connect_timeout;
     o.cacert = opt_.cacert;
+    o.https_proxy = opt_.https_proxy;
+    o.no_proxy = opt_.no_proxy;
     return o;
   }
 
