@@ -305,7 +305,7 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
                                   std::vector<std::string>& errors) {
   ResolvedSettings r;
   for (const auto& d : descriptors()) {
-    r.origin[std::string(d.name)] = SettingOrigin{SettingSource::builtin, "built-in"};
+    r.origin[std::string(d.name)] = SettingOrigin{SettingSource::builtin, ""};
   }
 
   auto layer = [&](const std::string& name, const std::string& value, SettingSource source,
@@ -345,30 +345,34 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
     layer(name, value, SettingSource::flag, flag_name(name));
   }
 
-  // Checks across settings.
+  // Checks across settings, blamed on where the value came from.
+  auto at = [&](const char* name) {
+    const auto& o = r.origin[name];
+    return o.detail.empty() ? std::string("built-in") : o.detail;
+  };
   const Settings& s = r.values;
   const ProviderInfo* info = find_provider_info(s.provider);
   if (info) {
     if (!s.model.empty() && !info->find_model(s.model)) {
       std::vector<std::string_view> names;
       for (const auto& m : info->models) names.push_back(m.name);
-      errors.push_back(r.origin["model"].detail + ": model \"" + s.model +
+      errors.push_back(at("model") + ": model \"" + s.model +
                        "\" is not a model of provider " + info->name + " (one of: " +
                        text::join(names) + ")");
     }
     if (s.poll_batch > 0 && static_cast<std::size_t>(s.poll_batch) > info->max_poll_batch) {
-      errors.push_back(r.origin["poll_batch"].detail + ": poll_batch " +
+      errors.push_back(at("poll_batch") + ": poll_batch " +
                        std::to_string(s.poll_batch) + " is more than provider " + info->name +
                        " accepts (at most " + std::to_string(info->max_poll_batch) + ")");
     }
   }
   if (s.poll_interval_max < s.poll_interval) {
-    errors.push_back(r.origin["poll_interval_max"].detail + ": poll_interval_max (" +
+    errors.push_back(at("poll_interval_max") + ": poll_interval_max (" +
                      format_duration(s.poll_interval_max) + ") is less than poll_interval (" +
                      format_duration(s.poll_interval) + ")");
   }
   if (s.retry_cap < s.retry_base) {
-    errors.push_back(r.origin["retry_cap"].detail + ": retry_cap (" + format_duration(s.retry_cap) +
+    errors.push_back(at("retry_cap") + ": retry_cap (" + format_duration(s.retry_cap) +
                      ") is less than retry_base (" + format_duration(s.retry_base) + ")");
   }
   return r;

@@ -102,7 +102,7 @@ TEST(ResolveSettings, BuiltInDefaults) {
   EXPECT_FALSE(r.values.budget_tokens);
   EXPECT_EQ(r.origin.size(), setting_names().size());
   EXPECT_EQ(r.origin["submit_rate"].source, SettingSource::builtin);
-  EXPECT_EQ(r.origin["submit_rate"].detail, "built-in");
+  EXPECT_EQ(r.origin["submit_rate"].detail, "");
 }
 
 TEST(ResolveSettings, LayersManifestThenEnvironmentThenFlags) {
