@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -71,8 +72,13 @@ FaultRule parse_fault(const std::string& raw) {
   auto slash = head.rfind('/');
   auto eq = head.find('=');
   if (slash != std::string::npos && (eq == std::string::npos || slash > eq)) {
-    scope = head.substr(slash + 1);
-    head = head.substr(0, slash);
+    std::string s = head.substr(slash + 1);
+    static const char* scopes[] = {"api", "generate", "get", "cdn", "audio", "image", "clips"};
+    bool known = std::find(std::begin(scopes), std::end(scopes), s) != std::end(scopes);
+    if (known || eq == std::string::npos) {  // a '/' inside a message is part of the message
+      scope = s;
+      head = head.substr(0, slash);
+    }
   }
   std::string kind = head, param;
   if (eq != std::string::npos) {
@@ -233,6 +239,9 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   app.add_option("--get-rate", c.get_rate, "get-API requests per second per key (0: unlimited)");
   app.add_option("--get-burst", c.get_burst, "get bucket size (default: max(1, rate))");
   app.add_option("--retry-after", retry_after, "form of Retry-After on 429: seconds (default), date, none");
+  std::string grace = "100ms";
+  app.add_option("--retry-after-grace", grace,
+                 "requests this soon after a 429 count as in flight, not as violations (default 100ms)");
   app.add_option("--hourly-limit", c.hourly_limit, "accepted generate requests per key per window (0: off)");
   std::string hourly_window = "1h";
   app.add_option("--hourly-window", hourly_window, "length of the hourly-limit window (default 1h)");
@@ -278,6 +287,7 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   }
   c.wait_max = parse_duration(wait_max);
   c.hourly_window = parse_duration(hourly_window);
+  c.retry_after_grace = parse_duration(grace);
   if (c.hourly_limit < 0 || c.hourly_window.count() <= 0) throw std::runtime_error("bad hourly limit");
   c.idle_timeout = parse_duration(idle);
   if (retry_after == "seconds") c.retry_after = RetryAfter::seconds;

@@ -67,6 +67,9 @@ struct Config {
   double generate_rate = 0, generate_burst = 0;  // tokens/s; 0 = unlimited
   double get_rate = 0, get_burst = 0;
   RetryAfter retry_after = RetryAfter::seconds;
+  // Requests arriving this soon after a 429 were in flight before the client
+  // could see it: not counted as Retry-After violations.
+  Micros retry_after_grace = std::chrono::milliseconds(100);
   int hourly_limit = 0;                          // accepted generates per key per window; 0 = off
   Micros hourly_window = std::chrono::hours(1);  // the "hour" (shorter in tests)
 

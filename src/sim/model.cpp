@@ -245,7 +245,10 @@ std::optional<Response> Model::rate_limit(const std::string& key, bool generate,
                                           TimePoint now) {
   KeyState& ks = keys_[key];
   Bucket& b = generate ? ks.generate : ks.get;
-  if (b.init && now < b.retry_not_before) ++retry_after_violations_;
+  if (b.init && now < b.retry_not_before) {
+    if (now - b.limited_at < cfg_.retry_after_grace) ++retry_after_in_flight_;
+    else ++retry_after_violations_;
+  }
   double rate = generate ? cfg_.generate_rate : cfg_.get_rate;
   double burst = generate ? cfg_.generate_burst : cfg_.get_burst;
   if (rate <= 0) return std::nullopt;
@@ -283,6 +286,9 @@ Response Model::too_many(Bucket& b, double wait, const std::string& message, con
   auto secs = static_cast<std::int64_t>(std::ceil(wait));
   if (secs < 1) secs = 1;
   Response r = error(429, message, path);
+  // only a 429 outside an earlier Retry-After window opens a grace period, so a
+  // client hammering every few ms cannot slide the window along
+  if (now >= b.retry_not_before) b.limited_at = now;
   if (cfg_.retry_after == RetryAfter::seconds) {
     r.headers.emplace_back("Retry-After", std::to_string(secs));
     b.retry_not_before = now + std::chrono::seconds(secs);
@@ -900,6 +906,7 @@ json::object Model::stats(TimePoint now) {
   o["rate_limited"] = rate_limited_;
   o["hourly_limited"] = hourly_limited_;
   o["retry_after_violations"] = retry_after_violations_;
+  o["retry_after_in_flight"] = retry_after_in_flight_;
   o["unauthorized"] = unauthorized_;
   o["balance_exhausted"] = exhausted_;
   o["connections"] = connections_;

@@ -109,6 +109,7 @@ class Model {
     TimePoint last{};
     bool init = false;
     TimePoint retry_not_before{};
+    TimePoint limited_at{};
   };
   struct KeyState {
     std::int64_t balance = -1;
@@ -164,6 +165,7 @@ class Model {
   std::uint64_t rate_limited_ = 0;
   std::uint64_t hourly_limited_ = 0;
   std::uint64_t retry_after_violations_ = 0;
+  std::uint64_t retry_after_in_flight_ = 0;
   std::uint64_t unauthorized_ = 0;
   std::uint64_t exhausted_ = 0;
   std::uint64_t connections_ = 0, peak_connections_ = 0, connections_total_ = 0;

@@ -201,3 +201,17 @@ TEST(SimFaults, BadFaultRuleIsRejectedAtStartup) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("unknown fault kind"), std::string::npos) << r.err;
 }
+
+TEST(SimFaults, ClipErrorMessageMayContainSlashesAndScope) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "clip-error=moderation/artist name@n2", "--fault",
+                            "clip-error=with scope/clips@n3"}));
+  auto ids = ids_of(submit(sim));
+  auto more = ids_of(submit(sim));
+  std::this_thread::sleep_for(milliseconds(600));
+  auto clips = poll(sim, {ids[0], ids[1], more[0]});
+  ASSERT_EQ(clips.size(), 3u);
+  EXPECT_EQ(str(clips[0], "status"), "complete");
+  EXPECT_EQ(str(clips[1], "error_message"), "moderation/artist name");
+  EXPECT_EQ(str(clips[2], "error_message"), "with scope");
+}

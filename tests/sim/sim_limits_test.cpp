@@ -32,12 +32,16 @@ TEST(SimRateLimit, GenerateBucketAnswers429WithRetryAfterSeconds) {
   ASSERT_EQ(r.status, 429);
   EXPECT_EQ(r.headers["retry-after"], "1");
   EXPECT_EQ(json::parse(r.body).at("statusCode").to_number<int>(), 429);
-  // too early: a violation, and limited again
+  // right after the 429: could have been in flight already (--retry-after-grace)
+  EXPECT_EQ(submit(sim, "c").status, 429);
+  // later but too early: a violation, and limited again
+  std::this_thread::sleep_for(milliseconds(150));
   EXPECT_EQ(submit(sim, "c").status, 429);
   auto s = sim.stats();
-  EXPECT_EQ(s.at("rate_limited").to_number<int>(), 2);
+  EXPECT_EQ(s.at("rate_limited").to_number<int>(), 3);
+  EXPECT_EQ(s.at("retry_after_in_flight").to_number<int>(), 1);
   EXPECT_EQ(s.at("retry_after_violations").to_number<int>(), 1);
-  EXPECT_EQ(count(s, "POST /generate/custom-mode", "429"), 2u);
+  EXPECT_EQ(count(s, "POST /generate/custom-mode", "429"), 3u);
   std::this_thread::sleep_for(milliseconds(1050));
   EXPECT_EQ(submit(sim, "c").status, 200);
   s = sim.stats();
