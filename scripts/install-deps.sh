@@ -12,6 +12,8 @@ PACKAGES=(
   libfmt-dev libcli11-dev libtag1-dev
   # tests
   libgtest-dev libgmock-dev openssl procps
+  # output tests: an independent ID3 reader and a headless browser for report.html
+  eyed3 chromium
 )
 
 missing=()

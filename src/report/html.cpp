@@ -120,7 +120,7 @@ std::string render_html(const ReportData& d) {
                  "\" loading=\"lazy\">";
       takes += "<div class=\"info\"><div><span class=\"label\">Take " + take_letter(c.take) + "</span> <span class=\"muted\">" +
                e(duration_text(c.duration)) + "</span></div>";
-      takes += "<audio controls preload=\"none\" src=\"" + e(url_path_escape(c.audio->path)) + "\" title=\"" +
+      takes += "<audio controls preload=\"metadata\" src=\"" + e(url_path_escape(c.audio->path)) + "\" title=\"" +
                e(take_title(s, c)) + "\"></audio></div></div>\n";
     }
     takes += "</div>\n";
