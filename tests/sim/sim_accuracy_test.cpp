@@ -243,3 +243,62 @@ TEST(SimRateLimit, HourlyLimitPerKey) {
   EXPECT_EQ(s.at("hourly_limited").to_number<int>(), 1);
   EXPECT_EQ(s.at("retry_after_violations").to_number<int>(), 0);
 }
+
+TEST(SimStats, CurrentAndPeakConnections) {
+  TempDir dir;
+  Sim sim(dir.path(), fast());
+  std::vector<int> fds;
+  for (int i = 0; i < 30; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_of(i % 2 ? sim.cdn_url() : sim.base_url())));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(milliseconds(100));
+  auto s = sim.stats();
+  EXPECT_EQ(s.at("connections").to_number<int>(), 31);  // ours plus the stats request's own
+  EXPECT_EQ(s.at("peak_connections").to_number<int>(), 31);
+  for (int fd : fds) ::close(fd);
+  std::this_thread::sleep_for(milliseconds(100));
+  s = sim.stats();
+  EXPECT_EQ(s.at("connections").to_number<int>(), 1);
+  EXPECT_EQ(s.at("peak_connections").to_number<int>(), 31);
+  EXPECT_EQ(s.at("connections_total").to_number<int>(), 32);  // 30 + two stats calls
+}
+
+TEST(SimMedia, HeadAndMissingFiles) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--latency", "1s", "--latency-dist", "fixed"}));
+  auto ids = ids_of(submit(sim));
+  // not complete yet: no file
+  EXPECT_EQ(http_get(sim.cdn_url() + "/audio/" + ids[0] + ".mp3").status, 404);
+  EXPECT_EQ(http_get(sim.cdn_url() + "/audio/00000000-0000-4000-8000-000000000000.mp3").status, 404);
+  EXPECT_EQ(http_get(sim.cdn_url() + "/other").status, 404);
+  auto clips = wait_status(sim, ids, "complete");
+  ASSERT_EQ(clips.size(), 2u);
+  auto head = raw_exchange(sim.cdn_url(), "HEAD /audio/" + ids[0] + ".mp3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(head.data.rfind("HTTP/1.1 200", 0), 0u) << head.data;
+  auto bytes = sim.stats().at("clips").at(ids[0]).at("bytes").to_number<std::uint64_t>();
+  EXPECT_NE(head.data.find("Content-Length: " + std::to_string(bytes)), std::string::npos) << head.data;
+  EXPECT_EQ(head.data.size(), head.data.find("\r\n\r\n") + 4);  // no body
+}
+
+TEST(SimStartup, BadSettingsExitTwoWithAMessage) {
+  auto bin = sim_bin().string();
+  auto r1 = run({bin, "--port", "0", "--cdn-port", "0", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.pem"},
+                {}, std::chrono::seconds(5));
+  EXPECT_EQ(r1.exit_code, 2);
+  EXPECT_FALSE(r1.err.empty());
+  auto r2 = run({bin, "--port", "0", "--cdn-port", "0", "--latency", "fast"}, {}, std::chrono::seconds(5));
+  EXPECT_EQ(r2.exit_code, 2);
+  EXPECT_NE(r2.err.find("duration"), std::string::npos) << r2.err;
+  auto r3 = run({bin, "--port", "0", "--cdn-port", "0", "--accept-key-env", "SETLIST_SIM_TEST_UNSET_VAR"},
+                {{"SETLIST_SIM_TEST_UNSET_VAR", "\x01unset"}}, std::chrono::seconds(5));
+  EXPECT_EQ(r3.exit_code, 2);
+  auto r4 = run({bin, "--help"}, {}, std::chrono::seconds(5));
+  EXPECT_EQ(r4.exit_code, 0);
+  EXPECT_NE(r4.out.find("--fault"), std::string::npos);
+}
