@@ -78,7 +78,9 @@ Status write_tags(const std::filesystem::path& mp3, const TagInfo& info) {
     if (!info.cover_jpeg.empty()) {
       auto f = std::make_unique<TagLib::ID3v2::AttachedPictureFrame>();
       f->setTextEncoding(TagLib::String::UTF8);
-      f->setMimeType("image/jpeg");
+      // Covers are JPEG from the API; a manifest's album.cover may be PNG.
+      bool png = info.cover_jpeg.compare(0, 4, "\x89PNG") == 0;
+      f->setMimeType(png ? "image/png" : "image/jpeg");
       f->setType(TagLib::ID3v2::AttachedPictureFrame::FrontCover);
       f->setDescription(utf8("Cover"));
       f->setPicture(TagLib::ByteVector(info.cover_jpeg.data(), static_cast<unsigned int>(info.cover_jpeg.size())));

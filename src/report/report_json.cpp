@@ -78,17 +78,19 @@ Status write_album_cover(const fs::path& out_dir, report::ReportData& d) {
         bytes = read_bytes(out_dir / c.cover->path);
         if (!bytes.empty()) break;
       }
-  auto dest = out_dir / "cover.jpg";
+  // The API's covers are JPEG; a manifest's album.cover may be a PNG.
+  std::string name = bytes.compare(0, 4, "\x89PNG") == 0 ? "cover.png" : "cover.jpg";
+  auto dest = out_dir / name;
   if (bytes.empty()) {
     std::error_code ec;
-    if (fs::is_regular_file(dest, ec)) d.cover = "cover.jpg";  // from an earlier run
+    if (fs::is_regular_file(dest, ec)) d.cover = name;  // from an earlier run
     return Ok{};
   }
   if (read_bytes(dest) != bytes) {
     auto st = write_file_atomic(dest, bytes);
     if (!st) return st;
   }
-  d.cover = "cover.jpg";
+  d.cover = name;
   return Ok{};
 }
 

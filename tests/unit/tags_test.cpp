@@ -145,3 +145,17 @@ TEST(Tags, NotAnMp3IsAnError) {
   EXPECT_FALSE(write_tags(bad, sample()));
   EXPECT_FALSE(write_tags(dir / "missing.mp3", sample()));
 }
+
+TEST(Tags, PngCoverIsLabelledPng) {
+  TempDir dir;
+  auto mp3 = dir / "take.mp3";
+  write_bytes(mp3, tiny_mp3());
+  auto info = sample();
+  info.cover_jpeg = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(50, 'p');
+  ASSERT_TRUE(write_tags(mp3, info));
+  TagLib::MPEG::File f(mp3.c_str());
+  auto& apic = f.ID3v2Tag()->frameListMap()["APIC"];
+  ASSERT_EQ(apic.size(), 1u);
+  auto* pic = dynamic_cast<TagLib::ID3v2::AttachedPictureFrame*>(apic.front());
+  EXPECT_EQ(pic->mimeType().to8Bit(), "image/png");
+}
