@@ -373,3 +373,38 @@ TEST(Outputs, ReportHtmlInHeadlessChromium) {
   if (!ec) fs::copy_file(shot, artifacts / "report.png", fs::copy_options::overwrite_existing, ec);
   if (!ec) std::cerr << "screenshot: " << (artifacts / "report.png").string() << "\n";
 }
+
+// The manifest's album.cover becomes cover.jpg and, when a take's own cover
+// cannot be fetched, that take's APIC frame.
+TEST(Outputs, AlbumCoverFromTheManifestAndAsFallbackArt) {
+  TempDir dir;
+  std::string jpeg = std::string("\xFF\xD8\xFF\xE0", 4) + std::string(200, 'c') + std::string("\xFF\xD9", 2);
+  write_file(dir / "art.jpg", jpeg);
+  write_file(dir / "album.yaml",
+             "album:\n  title: Cover Album\n  artist: Test Artist\n  cover: art.jpg\n"
+             "songs:\n  - title: Only Song\n    tags: lo-fi, chill\n    lyrics: |\n      [Verse]\n      Hello there\n");
+  // Every cover request is refused: no take has its own cover.
+  Sim sim(dir.path(), fast_sim_args({"--fault", "cdn403/image@1"}));
+  auto out = dir / "out";
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--retry-max-attempts", "2"}),
+                       {{"GITHUB_STEP_SUMMARY", "\x01unset"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_file(out / "cover.jpg"), jpeg);
+  auto report = read_json(out / "report.json").as_object();
+  EXPECT_EQ(report.at("album").at("cover").as_string(), "cover.jpg");
+  auto& clips = report.at("songs").at(0).at("clips").as_array();
+  ASSERT_EQ(clips.size(), 2u);
+  for (auto& c : clips) {
+    EXPECT_TRUE(c.at("cover").is_null());
+    auto mp3 = out / std::string(c.at("audio").at("path").as_string());
+    TagLib::MPEG::File f(mp3.c_str());
+    ASSERT_TRUE(f.hasID3v2Tag());
+    auto& apic = f.ID3v2Tag()->frameListMap()["APIC"];
+    ASSERT_EQ(apic.size(), 1u);
+    auto* pic = dynamic_cast<TagLib::ID3v2::AttachedPictureFrame*>(apic.front());
+    EXPECT_EQ(std::string(pic->picture().data(), pic->picture().size()), jpeg);
+    // No album genre: the song's first style tag.
+    EXPECT_EQ(text_frame(f.ID3v2Tag(), "TCON"), "lo-fi");
+    EXPECT_EQ(text_frame(f.ID3v2Tag(), "TDRC"), "");
+  }
+}
