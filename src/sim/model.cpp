@@ -935,7 +935,8 @@ json::object Model::stats(TimePoint now) {
 }
 
 std::string Model::log_line(const Request& req, const Response& res) const {
-  return fmt::format("{} {} {} -> {} {}", req.cdn ? "cdn" : "api", req.method, req.target,
+  double t = std::chrono::duration<double>(Clock::now() - started_).count();
+  return fmt::format("+{:.3f}s {} {} {} -> {} {}", t, req.cdn ? "cdn" : "api", req.method, req.target,
                      res.action == Response::Action::reset ? std::string("reset") : std::to_string(res.status),
                      res.body_size());
 }

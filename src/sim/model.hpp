@@ -148,6 +148,7 @@ class Model {
   std::uint64_t request_counter_ = 0;
   int api_port_ = 0, cdn_port_ = 0;
   bool tls_ = false;
+  TimePoint started_ = Clock::now();
 
   std::unordered_map<std::string, Clip> clips_;
   std::vector<std::string> clip_order_;
