@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "report/model.hpp"
 #include "setlist/engine.hpp"
@@ -267,4 +269,52 @@ TEST(ReportWrite, RebuildFromStateWritesEveryOutput) {
   auto md = test::read_file(summary);
   EXPECT_NE(md.find("| 1 | One &amp; Only | complete |  |"), std::string::npos) << md;
   EXPECT_NE(test::read_file(out / "report.html").find("la la &lt;la&gt;"), std::string::npos);
+}
+
+namespace {
+
+void collect_keys(const boost::json::value& v, std::set<std::string>& keys) {
+  if (v.is_object()) {
+    for (auto& [k, x] : v.get_object()) {
+      keys.insert(std::string(k));
+      collect_keys(x, keys);
+    }
+  } else if (v.is_array()) {
+    for (auto& x : v.get_array()) collect_keys(x, keys);
+  }
+}
+
+}  // namespace
+
+// docs/report.md and report.json agree: every documented field is written,
+// and every field written is documented.
+TEST(ReportJson, FieldsMatchDocsReportMd) {
+  auto d = sample();
+  d.songs[0].lyrics = file("01 - x.txt");
+  d.songs[0].clips[0].clip_json = file(".setlist/clips/clip-a.json");
+  d.run = boost::json::parse(run_summary_json(RunSummary{})).as_object();
+  auto v = boost::json::parse(render_json(d));
+  std::set<std::string> keys;
+  collect_keys(v, keys);
+  for (auto& r : v.at("run").at("requests").as_object()) keys.erase(std::string(r.key()));
+
+  auto doc = test::read_file(test::source_dir() / "docs" / "report.md");
+  auto begin = doc.find("## report.json");
+  auto end = doc.find("## junit.xml");
+  ASSERT_NE(begin, std::string::npos);
+  auto section = doc.substr(begin, end - begin);
+  std::set<std::string> documented;
+  std::istringstream lines(section);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| `", 0) != 0) continue;
+    auto cell = line.substr(1, line.find('|', 1) - 1);
+    std::regex tick("`([a-z_0-9]+)`");
+    for (auto it = std::sregex_iterator(cell.begin(), cell.end(), tick); it != std::sregex_iterator(); ++it)
+      documented.insert((*it)[1]);
+  }
+  EXPECT_GT(documented.size(), 30u);
+  for (auto& k : documented) EXPECT_TRUE(keys.count(k)) << "documented but not written: " << k;
+  for (auto& k : keys)
+    EXPECT_NE(section.find("`" + k + "`"), std::string::npos) << "written but not documented: " << k;
 }
