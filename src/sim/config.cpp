@@ -222,6 +222,9 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   app.add_option("--host", c.host, "address to bind (default 127.0.0.1)");
   app.add_option("--port", c.port, "API port (0: the kernel picks)");
   app.add_option("--cdn-port", c.cdn_port, "CDN port (0: the kernel picks)");
+  app.add_option("--cdn-host", c.cdn_host,
+                 "host name put in CDN URLs, e.g. localhost so the CDN is another host than the API "
+                 "(default: --host)");
   app.add_option("--flavor", c.flavor, "aimlapi (default), aimlapi-v2 or suno-api");
   app.add_option("--seed", c.seed, "seed for every random choice");
   app.add_option("--latency", latency, "mean time from submit to complete (default 20s)");

@@ -48,6 +48,7 @@ enum class LatencyDist { normal, uniform, fixed, exponential };
 
 struct Config {
   std::string host = "127.0.0.1";
+  std::string cdn_host;  // host name in CDN URLs; empty: --host (0.0.0.0 -> 127.0.0.1)
   int port = 8080;
   int cdn_port = 0;
   std::string flavor = "aimlapi";

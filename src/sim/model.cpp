@@ -155,7 +155,14 @@ void Model::set_ports(int api_port, int cdn_port, bool tls) {
 }
 
 std::string Model::cdn_base() const {
-  return fmt::format("{}://{}:{}", tls_ ? "https" : "http", cfg_.host, cdn_port_);
+  std::string host = cfg_.cdn_host;
+  if (host.empty()) {
+    host = cfg_.host;
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+  }
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return fmt::format("{}://{}:{}", tls_ ? "https" : "http", host, cdn_port_);
 }
 
 std::string Model::new_request_id() {
@@ -751,6 +758,7 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
     r.body = "ok\n";
     return r;
   }
+  if (!req.authorization.empty()) ++cdn_with_authorization_;  // a client leaking its key
   bool get = req.method == "GET" || req.method == "HEAD";
   r.head = req.method == "HEAD";
   enum { other, audio, stream, image } kind = other;
@@ -913,6 +921,7 @@ json::object Model::stats(TimePoint now) {
   o["peak_connections"] = peak_connections_;
   o["connections_total"] = connections_total_;
   o["bytes_served"] = bytes_served_;
+  o["cdn_requests_with_authorization"] = cdn_with_authorization_;
   json::object faults;
   for (auto& [t, n] : faults_fired_) faults[t] = n;
   o["faults_fired"] = std::move(faults);

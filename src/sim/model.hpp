@@ -139,7 +139,11 @@ class Model {
   Clip& new_clip(TimePoint now);
   boost::json::object clip_json(const Clip& c, TimePoint now) const;
   boost::json::array clips_json(const std::vector<std::string>& ids, TimePoint now) const;
+
+ public:
   std::string cdn_base() const;
+
+ private:
   std::string new_request_id();
 
   Config cfg_;
@@ -171,6 +175,7 @@ class Model {
   std::uint64_t exhausted_ = 0;
   std::uint64_t connections_ = 0, peak_connections_ = 0, connections_total_ = 0;
   std::uint64_t bytes_served_ = 0;
+  std::uint64_t cdn_with_authorization_ = 0;
   std::map<std::string, std::uint64_t> faults_fired_;
 };
 

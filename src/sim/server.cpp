@@ -254,7 +254,7 @@ int run_server(const Config& cfg) {
   const char* scheme = tls ? "https" : "http";
   std::string host = addr.is_v6() ? "[" + cfg.host + "]" : cfg.host;
   std::cout << "listening on " << scheme << "://" << host << ":" << api_port << std::endl;
-  std::cout << "cdn on " << scheme << "://" << host << ":" << cdn_port << std::endl;
+  std::cout << "cdn on " << sh.model.cdn_base() << std::endl;
 
   asio::co_spawn(ioc, listen(api, false, sh), asio::detached);
   asio::co_spawn(ioc, listen(cdn, true, sh), asio::detached);

@@ -302,3 +302,18 @@ TEST(SimStartup, BadSettingsExitTwoWithAMessage) {
   EXPECT_EQ(r4.exit_code, 0);
   EXPECT_NE(r4.out.find("--fault"), std::string::npos);
 }
+
+TEST(SimCdnHost, CdnUrlsUseAnotherHostNameAndKeyLeaksAreCounted) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--cdn-host", "localhost"}));
+  EXPECT_EQ(sim.cdn_url().rfind("http://localhost:", 0), 0u) << sim.cdn_url();
+  auto ids = ids_of(submit(sim));
+  auto clips = wait_status(sim, ids, "complete");
+  ASSERT_EQ(clips.size(), 2u);
+  std::string url = str(clips[0], "audio_url");
+  EXPECT_EQ(url.rfind(sim.cdn_url() + "/audio/", 0), 0u) << url;
+  EXPECT_EQ(http_get(url).status, 200);
+  EXPECT_EQ(sim.stats().at("cdn_requests_with_authorization").to_number<int>(), 0);
+  EXPECT_EQ(http_get(url, auth()).status, 200);  // served, but counted
+  EXPECT_EQ(sim.stats().at("cdn_requests_with_authorization").to_number<int>(), 1);
+}
