@@ -86,9 +86,10 @@ FaultRule parse_fault(const std::string& raw) {
     param = head.substr(eq + 1);
   }
   Scope def = Scope::api;
-  if (kind == "500") r.kind = FaultKind::http500;
-  else if (kind == "502") r.kind = FaultKind::http502;
-  else if (kind == "503") r.kind = FaultKind::http503;
+  if (kind == "500" || kind == "502" || kind == "503") {
+    r.kind = kind == "500" ? FaultKind::http500 : kind == "502" ? FaultKind::http502 : FaultKind::http503;
+    if (!param.empty()) r.param = parse_duration(param);  // Retry-After on the error
+  }
   else if (kind == "reset") r.kind = FaultKind::reset;
   else if (kind == "delay") {
     r.kind = FaultKind::delay;

@@ -37,7 +37,7 @@ struct FaultRule {
   Scope scope{};
   double probability = 0;          // 0..1
   std::vector<std::uint64_t> nth;  // 1-based indices within the scope
-  Micros param{0};                 // delay / trickle interval
+  Micros param{0};                 // delay / trickle interval / Retry-After of a 5xx
   int count = 1;                   // redirect hops
   std::string message;             // clip_error message
   bool stuck_streaming = false;

@@ -604,6 +604,10 @@ Response Model::handle_api(const Request& req, TimePoint now) {
           r.content_type = "text/html";
           r.body = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n";
         }
+        if (f->param.count() > 0) {
+          auto secs = std::max<std::int64_t>(1, (f->param.count() + 999999) / 1000000);
+          r.headers.emplace_back("Retry-After", std::to_string(secs));
+        }
         r.route = route;
         r.delay = fault_mods.delay;
         return r;
@@ -665,6 +669,7 @@ Response Model::handle_api(const Request& req, TimePoint now) {
         r.body = json::serialize(clips_json(ids, now));
       } else {
         if (ids.empty()) r = error(400, "clip_id is required", path);
+        else if (kind == v2_one && !clips_.count(ids[0])) r = error(404, "clip not found", path);
         else if (kind == v2_many && ids.size() > 6) r = error(400, "at most 6 clip_ids per request", path);
         else {
           // long poll until every clip reached `status` (or a later stage), or wait-max

@@ -215,3 +215,14 @@ TEST(SimFaults, ClipErrorMessageMayContainSlashesAndScope) {
   EXPECT_EQ(str(clips[1], "error_message"), "moderation/artist name");
   EXPECT_EQ(str(clips[2], "error_message"), "with scope");
 }
+
+TEST(SimFaults, ServiceUnavailableWithRetryAfter) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "503=2s/get@n1"}));
+  auto r = http_get(get_url(sim, {"x"}), auth());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["retry-after"], "2");
+  auto ok = http_get(get_url(sim, {"x"}), auth());
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.headers.count("retry-after"), 0u);
+}

@@ -266,3 +266,29 @@ TEST(SimFlavors, AimlV2LongPoll) {
   for (int i = 0; i < 7; ++i) seven += "&clip_ids%5B%5D=" + a;
   EXPECT_EQ(http_get(sim.base_url() + seven, auth()).status, 400);
 }
+
+TEST(SimFlavors, SunoApiDescriptionModeBillingAndKeys) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--flavor", "suno-api", "--balance", "100", "--cost", "100", "--accept-key-env", "K"}),
+          {{"K", "tok"}});
+  auto body = R"({"prompt":"a song about trains","make_instrumental":true,"wait_audio":false})";
+  EXPECT_EQ(http("POST", sim.base_url() + "/api/generate", [&] {
+              HttpOptions o;
+              o.body = body;
+              return o;
+            }()).status,
+            401);
+  auto r = http("POST", sim.base_url() + "/api/generate", auth("tok", body));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(str(json::parse(r.body).at(0), "gpt_description_prompt"), "a song about trains");
+  auto broke = http("POST", sim.base_url() + "/api/generate", auth("tok", body));
+  EXPECT_EQ(broke.status, 402);
+  EXPECT_TRUE(json::parse(broke.body).as_object().contains("error"));
+}
+
+TEST(SimFlavors, AimlV2UnknownClipIs404) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--flavor", "aimlapi-v2"}));
+  auto r = http_get(sim.base_url() + "/v2/generate/audio/suno-ai/clip?clip_id=nope&status=complete", auth());
+  EXPECT_EQ(r.status, 404);
+}
