@@ -19,6 +19,8 @@ struct RunOptions {
   Settings settings;
   std::string api_key;  // empty when the provider needs none; never logged
   std::string cacert;   // PEM bundle overriding the system store
+  std::string https_proxy;  // from HTTPS_PROXY / https_proxy
+  std::string no_proxy;     // from NO_PROXY / no_proxy
   bool resubmit_uncertain = false;
   bool retry_failed = false;
   bool handle_signals = true;  // SIGINT/SIGTERM: polite stop, then hard stop
@@ -51,6 +53,7 @@ struct RunSummary {
   std::map<std::string, std::uint64_t> requests;  // generate, poll, download
   std::uint64_t retries = 0;
   std::uint64_t throttled = 0;  // 429s received
+  bool ran = false;  // this run held OUT's lock and opened its state (so it may write reports)
   bool interrupted = false;
   bool aborted = false;  // could not go on: key rejected, out of credits, state error
   std::string abort_reason;

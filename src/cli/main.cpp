@@ -420,6 +420,13 @@ int main(int argc, char** argv) {
   opt.settings = rs->values;
   opt.api_key = *key;
   opt.cacert = cacert;
+  auto env_either = [](const char* a, const char* b) {
+    const char* v = std::getenv(a);
+    if (!v || !*v) v = std::getenv(b);
+    return std::string(v ? v : "");
+  };
+  opt.https_proxy = env_either("HTTPS_PROXY", "https_proxy");
+  opt.no_proxy = env_either("NO_PROXY", "no_proxy");
   opt.resubmit_uncertain = resubmit_uncertain;
   opt.retry_failed = retry_failed;
   RunSummary summary;
@@ -428,9 +435,10 @@ int main(int argc, char** argv) {
     summary = run_album(*manifest, opt, sink);
   }
 
-  // Reports are written whenever state exists, even for an aborted run.
+  // Reports are written whenever this run got as far as its state, even when
+  // it was aborted; never when another run holds OUT (its reports are its own).
   auto db = fs::path(out_dir) / ".setlist" / "state.db";
-  if (fs::exists(db)) {
+  if (summary.ran && fs::exists(db)) {
     if (auto st = StateStore::open(db)) {
       auto w = write_reports(out_dir, *st.value(), &*manifest, &summary);
       if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";

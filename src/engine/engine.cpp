@@ -982,10 +982,12 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
     // Runs until every song and the poller are done (or a signal stops it).
     io.run();
     RunSummary s = engine.finish();
+    s.ran = true;
     s.started_at = failed.started_at;
     s.ended_at = unix_millis_now();
     return s;
   } catch (const StateError& e) {
+    failed.ran = true;  // the lock is ours: reports may describe what state holds
     return fail(std::string("state database error: ") + e.what());
   }
 }

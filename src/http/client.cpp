@@ -205,10 +205,44 @@ struct Client::Impl {
     if (v.size() < 64) v.push_back(std::move(c));
   }
 
+  // The proxy an https URL goes through, if any.
+  std::optional<Url> proxy_for(const Url& u) const {
+    if (!u.https() || opt.https_proxy.empty() || proxy_bypassed(u.host, opt.no_proxy)) return std::nullopt;
+    std::string p = opt.https_proxy;
+    if (p.find("://") == std::string::npos) p = "http://" + p;
+    return Url::parse(p);
+  }
+
+  // Asks the proxy for a tunnel to `u` (HTTP CONNECT). The API key is never
+  // sent to the proxy: it travels inside the TLS session that follows.
+  asio::awaitable<Status> open_tunnel(Conn& c, const Url& u, const Url& proxy) {
+    std::string authority = (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" + u.port;
+    bh::request<bh::empty_body> req{bh::verb::connect, authority, 11};
+    req.set(bh::field::host, authority);
+    req.set(bh::field::user_agent, opt.user_agent);
+    c.lowest().expires_after(opt.connect_timeout);
+    auto [wec, wn] = co_await bh::async_write(c.lowest(), req, use_tuple);
+    if (wec) co_return net_error("proxy " + proxy.host + ":" + proxy.port + ": " + wec.message(), false);
+    bh::response_parser<bh::empty_body> parser;
+    parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel starts right after
+    auto [rec, rn] = co_await bh::async_read_header(c.lowest(), c.buffer, parser, use_tuple);
+    if (rec) co_return net_error("proxy " + proxy.host + ":" + proxy.port + " did not answer CONNECT: " + rec.message(), false);
+    int status = parser.get().result_int();
+    if (status / 100 != 2)
+      co_return net_error("proxy " + proxy.host + ":" + proxy.port + " refused the tunnel to " + authority +
+                              " (HTTP " + std::to_string(status) + ")",
+                          false);
+    co_return Ok{};
+  }
+
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const Url& u) {
+    auto proxy = proxy_for(u);
+    if (u.https() && !opt.https_proxy.empty() && !proxy_bypassed(u.host, opt.no_proxy) && !proxy)
+      co_return net_error("HTTPS_PROXY is not a usable http://host:port URL", false);
+    const Url& first_hop = proxy ? *proxy : u;
     tcp::resolver resolver(ex);
-    auto [rec, results] = co_await resolver.async_resolve(u.host, u.port, use_tuple);
-    if (rec) co_return net_error("cannot resolve " + u.host + ": " + rec.message(), false);
+    auto [rec, results] = co_await resolver.async_resolve(first_hop.host, first_hop.port, use_tuple);
+    if (rec) co_return net_error("cannot resolve " + first_hop.host + ": " + rec.message(), false);
     auto c = std::make_unique<Conn>();
     c->origin = u.origin();
     if (u.https()) {
@@ -228,7 +262,14 @@ struct Client::Impl {
     auto [cec, ep] = co_await c->lowest().async_connect(results, use_tuple);
     if (cec) {
       std::string why = cec == beast::error::timeout ? "timed out" : cec.message();
-      co_return net_error("cannot connect to " + u.host + ":" + u.port + ": " + why, false);
+      co_return net_error(std::string(proxy ? "cannot connect to proxy " : "cannot connect to ") + first_hop.host +
+                              ":" + first_hop.port + ": " + why,
+                          false);
+    }
+    if (proxy) {
+      auto t = co_await open_tunnel(*c, u, *proxy);
+      if (!t) co_return t.error();
+      c->buffer.consume(c->buffer.size());
     }
     if (c->tls) {
       c->lowest().expires_after(opt.connect_timeout);

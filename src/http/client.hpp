@@ -37,6 +37,8 @@ struct ClientOptions {
   std::string cacert;                      // PEM bundle; empty: system store
   std::string user_agent = "setlist/0.1";
   int max_redirects = 5;
+  std::string https_proxy;  // http://host:port: https requests tunnel through it (CONNECT)
+  std::string no_proxy;     // hosts that bypass the proxy (see proxy_bypassed)
 };
 
 // What a download did.

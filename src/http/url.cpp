@@ -25,7 +25,8 @@ std::optional<Url> Url::parse(std::string_view text) {
 }
 
 std::optional<Url> Url::resolve(std::string_view location) const {
-  auto base = boost::urls::parse_uri(str());
+  const std::string self = str();  // the views below point into it
+  auto base = boost::urls::parse_uri(self);
   auto ref = boost::urls::parse_uri_reference(location);
   if (!base || !ref) return std::nullopt;
   boost::urls::url dest;
@@ -41,6 +42,36 @@ std::string Url::str() const {
 
 bool Url::is_loopback() const {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+bool proxy_bypassed(std::string_view host, std::string_view no_proxy) {
+  auto lower = [](std::string_view v) {
+    std::string o(v);
+    for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return o;
+  };
+  std::string h = lower(host);
+  std::size_t i = 0;
+  while (i < no_proxy.size()) {
+    while (i < no_proxy.size() && (no_proxy[i] == ',' || no_proxy[i] == ' ')) ++i;
+    std::size_t j = i;
+    while (j < no_proxy.size() && no_proxy[j] != ',' && no_proxy[j] != ' ') ++j;
+    std::string e = lower(no_proxy.substr(i, j - i));
+    i = j;
+    if (e.empty()) continue;
+    if (e == "*") return true;
+    if (e.front() == '[') {  // [::1]:port
+      auto close = e.find(']');
+      e = close == std::string::npos ? e : e.substr(1, close - 1);
+    } else if (auto colon = e.rfind(':'); colon != std::string::npos && e.find(':') == colon) {
+      e.resize(colon);  // host:port
+    }
+    if (!e.empty() && e.front() == '.') e.erase(0, 1);
+    if (h == e) return true;
+    if (h.size() > e.size() && h.compare(h.size() - e.size(), e.size(), e) == 0 && h[h.size() - e.size() - 1] == '.')
+      return true;
+  }
+  return false;
 }
 
 std::optional<Url> join(std::string_view base_url, std::string_view target) {

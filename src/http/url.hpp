@@ -22,6 +22,11 @@ struct Url {
   bool is_loopback() const;
 };
 
+// NO_PROXY matching, as curl does it: comma- or space-separated entries;
+// "*" matches every host; "example.com" and ".example.com" match the host
+// and its subdomains; an entry may carry ":port" (ignored); IPs match exactly.
+bool proxy_bypassed(std::string_view host, std::string_view no_proxy);
+
 // base_url + target, where the base may carry a path prefix ("https://x/api").
 std::optional<Url> join(std::string_view base_url, std::string_view target);
 

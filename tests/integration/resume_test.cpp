@@ -130,6 +130,7 @@ TEST(Resume, SecondRunOnTheSameOutExitsThreeNamingThePid) {
   auto second = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
   EXPECT_EQ(second.exit_code, 3) << second.err;
   EXPECT_NE(second.err.find("pid " + std::to_string(first->pid())), std::string::npos) << second.err;
+  EXPECT_FALSE(fs::exists(out / "report.json")) << "the refused run wrote over the live run's reports";
   first->signal(SIGKILL);
 }
 

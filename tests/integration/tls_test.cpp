@@ -135,3 +135,50 @@ TEST(Secrets, KeyIsNeverAcceptedAsAFlag) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ((r.out + r.err).find(kTestKey), std::string::npos) << "the rejected value is echoed back";
 }
+
+TEST(Proxy, HttpsGoesThroughConnectAndTheProxyNeverSeesTheKey) {
+  TempDir dir;
+  auto certs = make_certs(dir);
+  write_file(dir / "album.yaml", album_yaml(2));
+  Sim sim(dir.path(), tls_args(certs, "server"));
+  ConnectProxy proxy;
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out", {"--cacert", (certs / "ca.pem").string()}),
+                       {{"HTTPS_PROXY", proxy.url()}, {"NO_PROXY", "\x01unset"}, {"no_proxy", "\x01unset"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto targets = proxy.targets();
+  auto api = sim.base_url().substr(std::string("https://").size());
+  auto cdn = sim.cdn_url().substr(std::string("https://").size());
+  EXPECT_TRUE(std::count(targets.begin(), targets.end(), api) > 0) << "no tunnel to the API";
+  EXPECT_TRUE(std::count(targets.begin(), targets.end(), cdn) > 0) << "no tunnel to the CDN";
+  EXPECT_EQ(proxy.heads().find(kTestKey), std::string::npos);
+  EXPECT_EQ(proxy.heads().find("uthorization"), std::string::npos);
+}
+
+TEST(Proxy, NoProxyBypassesIt) {
+  TempDir dir;
+  auto certs = make_certs(dir);
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), tls_args(certs, "server"));
+  ConnectProxy proxy;
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out", {"--cacert", (certs / "ca.pem").string()}),
+                       {{"https_proxy", proxy.url()}, {"no_proxy", "example.com, 127.0.0.1"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(proxy.targets().empty());
+}
+
+TEST(Proxy, DeadProxyIsAClearPerRequestError) {
+  TempDir dir;
+  auto certs = make_certs(dir);
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), tls_args(certs, "server"));
+  std::string dead;
+  {
+    ConnectProxy p;  // take a port, then free it
+    dead = p.url();
+  }
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out",
+                                     {"--cacert", (certs / "ca.pem").string(), "--retry-max-attempts", "2"}),
+                       {{"HTTPS_PROXY", dead}, {"NO_PROXY", "\x01unset"}, {"no_proxy", "\x01unset"}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot connect to proxy 127.0.0.1:"), std::string::npos) << r.err;
+}

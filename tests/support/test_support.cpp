@@ -21,6 +21,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <mutex>
+#include <atomic>
+#include <array>
 
 extern char** environ;
 
@@ -272,6 +275,110 @@ HttpResult http(const std::string& method, const std::string& url, const HttpOpt
     if (out.status == 0) out.error = e.what();
   }
   return out;
+}
+
+struct ConnectProxy::Impl {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor{ioc};
+  std::thread thread;
+  mutable std::mutex mu;
+  std::vector<std::string> targets;
+  std::string heads;
+  std::vector<std::thread> pumps;
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> sockets;
+  std::atomic<bool> stopping{false};
+
+  static void pump(std::shared_ptr<asio::ip::tcp::socket> from, std::shared_ptr<asio::ip::tcp::socket> to) {
+    std::array<char, 16384> buf;
+    beast::error_code ec;
+    for (;;) {
+      std::size_t n = from->read_some(asio::buffer(buf), ec);
+      if (ec || n == 0) break;
+      asio::write(*to, asio::buffer(buf.data(), n), ec);
+      if (ec) break;
+    }
+    to->shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
+
+  void serve() {
+    for (;;) {
+      auto client = std::make_shared<asio::ip::tcp::socket>(ioc);
+      beast::error_code ec;
+      acceptor.accept(*client, ec);
+      if (ec || stopping) return;
+      std::string head;
+      char ch;
+      while (head.find("\r\n\r\n") == std::string::npos && client->read_some(asio::buffer(&ch, 1), ec) == 1)
+        head += ch;
+      std::string target;
+      if (head.rfind("CONNECT ", 0) == 0) target = head.substr(8, head.find(' ', 8) - 8);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        heads += head;
+        if (!target.empty()) targets.push_back(target);
+      }
+      auto upstream = std::make_shared<asio::ip::tcp::socket>(ioc);
+      auto colon = target.rfind(':');
+      if (target.empty() || colon == std::string::npos) {
+        asio::write(*client, asio::buffer(std::string("HTTP/1.1 405 Method Not Allowed\r\n\r\n")), ec);
+        continue;
+      }
+      asio::ip::tcp::resolver resolver(ioc);
+      auto eps = resolver.resolve(target.substr(0, colon), target.substr(colon + 1), ec);
+      if (!ec) asio::connect(*upstream, eps, ec);
+      if (ec) {
+        asio::write(*client, asio::buffer(std::string("HTTP/1.1 502 Bad Gateway\r\n\r\n")), ec);
+        continue;
+      }
+      asio::write(*client, asio::buffer(std::string("HTTP/1.1 200 Connection established\r\n\r\n")), ec);
+      std::lock_guard<std::mutex> lock(mu);
+      sockets.push_back(client);
+      sockets.push_back(upstream);
+      pumps.emplace_back(pump, client, upstream);
+      pumps.emplace_back(pump, upstream, client);
+    }
+  }
+};
+
+ConnectProxy::ConnectProxy() : impl_(std::make_unique<Impl>()) {
+  asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen();
+  impl_->thread = std::thread([this] { impl_->serve(); });
+}
+
+ConnectProxy::~ConnectProxy() {
+  beast::error_code ec;
+  // A blocking accept() is not woken by close() from another thread: wake it with a connection.
+  impl_->stopping = true;
+  {
+    asio::io_context io;
+    asio::ip::tcp::socket poke(io);
+    poke.connect(impl_->acceptor.local_endpoint(), ec);
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->acceptor.close(ec);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& s : impl_->sockets) s->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  }
+  for (auto& t : impl_->pumps)
+    if (t.joinable()) t.join();
+}
+
+std::string ConnectProxy::url() const {
+  return "http://127.0.0.1:" + std::to_string(impl_->acceptor.local_endpoint().port());
+}
+
+std::vector<std::string> ConnectProxy::targets() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->targets;
+}
+
+std::string ConnectProxy::heads() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->heads;
 }
 
 std::string sha256_hex(const std::string& data) {

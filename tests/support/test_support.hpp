@@ -110,6 +110,21 @@ inline HttpResult http_get(const std::string& url, const HttpOptions& opt = {}) 
   return http("GET", url, opt);
 }
 
+// A minimal HTTP CONNECT proxy on 127.0.0.1 (port chosen by the kernel),
+// recording the tunnels it opened and every request head it received.
+class ConnectProxy {
+ public:
+  ConnectProxy();
+  ~ConnectProxy();
+  std::string url() const;  // http://127.0.0.1:PORT
+  std::vector<std::string> targets() const;  // "host:port" of each tunnel
+  std::string heads() const;  // every request head received, concatenated
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 std::string sha256_hex(const std::string& data);
 std::string sha256_file(const fs::path& file);
 std::string read_file(const fs::path& file);

@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "http/url.hpp"
+
+using namespace setlist::http;
+
+TEST(Url, ParsesAndJoinsWithAPathPrefix) {
+  auto u = Url::parse("https://api.example.com/v1?x=1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->port, "443");
+  EXPECT_EQ(u->target, "/v1?x=1");
+  EXPECT_EQ(join("http://127.0.0.1:8080/api/", "/generate")->str(), "http://127.0.0.1:8080/api/generate");
+  EXPECT_FALSE(Url::parse("file:///etc/passwd"));
+  EXPECT_FALSE(Url::parse("ftp://x/y"));
+  EXPECT_FALSE(Url::parse("https://user:pw@host/"));  // credentials in URLs are never sent
+}
+
+TEST(Url, ResolvesRedirects) {
+  auto u = Url::parse("https://cdn.example.com/a/b.mp3");
+  EXPECT_EQ(u->resolve("/c.mp3")->str(), "https://cdn.example.com:443/c.mp3");
+  EXPECT_EQ(u->resolve("https://other.example.com/x")->host, "other.example.com");
+  EXPECT_FALSE(u->resolve("file:///etc/passwd"));
+}
+
+TEST(NoProxy, CurlRules) {
+  EXPECT_TRUE(proxy_bypassed("api.example.com", "example.com"));
+  EXPECT_TRUE(proxy_bypassed("api.example.com", ".example.com"));
+  EXPECT_TRUE(proxy_bypassed("example.com", "other.org, example.com:443"));
+  EXPECT_FALSE(proxy_bypassed("notexample.com", "example.com"));
+  EXPECT_TRUE(proxy_bypassed("127.0.0.1", "localhost,127.0.0.1"));
+  EXPECT_TRUE(proxy_bypassed("anything", "*"));
+  EXPECT_FALSE(proxy_bypassed("api.example.com", ""));
+  EXPECT_TRUE(proxy_bypassed("API.Example.COM", "example.com"));
+}
