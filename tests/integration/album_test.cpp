@@ -157,3 +157,16 @@ TEST(Album, PlanPredictsWhatTheRunCharges) {
   EXPECT_NE(again.out.find("unchanged"), std::string::npos) << again.out;
   EXPECT_NE(again.out.find("does NOT fit"), std::string::npos) << again.out;
 }
+
+TEST(Album, TheKeyGoesToTheApiOnlyNeverToTheCdnOrItsRedirects) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  // The CDN on another host name (localhost vs 127.0.0.1), with redirects before the bytes.
+  Sim sim(dir.path(), fast_sim_args({"--cdn-host", "localhost", "--fault", "redirect=2/audio@1"}));
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto stats = sim.stats().as_object();
+  EXPECT_GT(stats.at("requests").as_object().at("CDN /audio").as_object().size(), 0u);
+  EXPECT_EQ(stats.at("cdn_requests_with_authorization").as_int64(), 0);
+  EXPECT_EQ(stats.at("unauthorized").as_int64(), 0);  // and every API request carried it
+}
