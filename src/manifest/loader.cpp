@@ -1,5 +1,6 @@
 // The manifest loader: YAML text -> validated Manifest, reporting every
 // problem it finds in one pass, each with file:line:col, key path and hint.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -96,6 +97,27 @@ struct Content {
   std::string path;  // key path of the field that gave it
 };
 
+// Records where each document starts; ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  explicit DocumentStarts(std::vector<YAML::Mark>& starts) : starts_(starts) {}
+  void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  std::vector<YAML::Mark>& starts_;
+};
+
 struct Entry {
   std::string key;
   YAML::Node key_node;
@@ -159,7 +181,9 @@ std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& pat
   near_misses_.clear();
   auto prefix = path.empty() ? std::string() : path + ".";
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& k = it->first;
+    // Copies: the iterator hands out temporaries.
+    const YAML::Node k = it->first;
+    const YAML::Node value = it->second;
     if (!k.IsScalar()) {
       error(pos_of(k), path, "a key must be text, not " + describe(k));
       continue;
@@ -190,7 +214,7 @@ std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& pat
       error(pos_of(k), prefix + key, "unknown key " + text::quote(key), hint);
       continue;
     }
-    out.push_back(Entry{key, k, it->second, prefix + key});
+    out.push_back(Entry{key, k, value, prefix + key});
   }
   return out;
 }
@@ -610,28 +634,44 @@ LoadResult Loader::run(const std::string& yaml_text) {
           "save the manifest as UTF-8");
   }
 
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(yaml_text);
-  } catch (const YAML::Exception& e) {
+  // yaml-cpp 0.7's LoadAll loops forever, allocating, on a stray ',' at
+  // document level (jbeder/yaml-cpp#1040, fixed upstream by #1319): count the
+  // documents ourselves with a bounded loop, then Load only the first.
+  YAML::Node root;
+  std::vector<YAML::Mark> starts;
+  auto syntax_error = [&](const YAML::Mark& mark, const std::string& msg) {
     SourcePos p;
-    if (!e.mark.is_null()) p = {e.mark.line + 1, e.mark.column + 1};
-    error(p, "", "YAML syntax error: " + e.msg,
-          "check the indentation and quoting around this line");
+    if (!mark.is_null()) p = {mark.line + 1, mark.column + 1};
+    error(p, "", "YAML syntax error: " + msg, "check the indentation and quoting around this line");
     result.diagnostics = std::move(diags_);
     return result;
+  };
+  try {
+    std::istringstream stream(yaml_text);
+    YAML::Parser parser(stream);
+    DocumentStarts handler(starts);
+    for (int i = 0; i < 4 && parser.HandleNextDocument(handler); ++i) {
+    }
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      if (starts[i].pos == starts[i - 1].pos) {  // no progress: a token the parser cannot use
+        return syntax_error(starts[i], "unexpected character");
+      }
+    }
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return syntax_error(e.mark, e.msg);
   }
 
-  if (docs.empty() || docs.front().IsNull()) {
+  if (starts.empty() || root.IsNull()) {
     error({}, "", "the manifest is empty", "start from jobs/demo-album.yaml");
     result.diagnostics = std::move(diags_);
     return result;
   }
-  if (docs.size() > 1) {
-    error(pos_of(docs[1]), "", "more than one YAML document in the manifest",
+  if (starts.size() > 1) {
+    error({starts[1].line + 1, starts[1].column + 1}, "",
+          "more than one YAML document in the manifest",
           "remove the `---` line and everything after it, or merge the documents");
   }
-  const YAML::Node root = docs.front();
   if (!root.IsMap()) {
     error(pos_of(root), "", "expected a mapping with album, defaults, settings and songs, got " +
                                 describe(root));

@@ -34,6 +34,18 @@ TEST(ManifestValidation, YamlSyntaxErrorWithPosition) {
                   "(hint: check the indentation and quoting around this line)"});
 }
 
+TEST(ManifestValidation, StrayCommaIsASyntaxErrorNotAHang) {
+  // yaml-cpp 0.7's LoadAll loops forever on these (jbeder/yaml-cpp#1040).
+  EXPECT_EQ(check(","), Lines{"album.yaml:1:1: error: YAML syntax error: unexpected character "
+                              "(hint: check the indentation and quoting around this line)"});
+  EXPECT_EQ(check("# comment\n,# comment\nalbum: {title: A}\n"),
+            Lines{"album.yaml:2:1: error: YAML syntax error: unexpected character "
+                  "(hint: check the indentation and quoting around this line)"});
+  EXPECT_EQ(check(kAlbum + "songs: [{title: S, lyrics: x}]\n---\n,\n"),
+            Lines{"album.yaml:4:1: error: YAML syntax error: unexpected character "
+                  "(hint: check the indentation and quoting around this line)"});
+}
+
 TEST(ManifestValidation, EmptyAndNonMappingManifests) {
   EXPECT_EQ(check(""), Lines{"album.yaml: error: the manifest is empty "
                              "(hint: start from jobs/demo-album.yaml)"});
@@ -47,7 +59,7 @@ TEST(ManifestValidation, EmptyAndNonMappingManifests) {
 
 TEST(ManifestValidation, MoreThanOneDocument) {
   EXPECT_EQ(check(kAlbum + "songs: [{title: S, lyrics: x}]\n---\nalbum: {title: B}\n"),
-            Lines{"album.yaml:4:1: error: more than one YAML document in the manifest (hint: "
+            Lines{"album.yaml:3:1: error: more than one YAML document in the manifest (hint: "
                   "remove the `---` line and everything after it, or merge the documents)"});
 }
 
