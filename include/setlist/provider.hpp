@@ -55,6 +55,9 @@ struct ProviderInfo {
   bool supports_negative_tags = false;
   bool supports_description = true;
   bool supports_wait_audio = true;
+  // Get requests are held by the server until the clips are done (aimlapi-v2):
+  // each song waits on its own long poll instead of the shared poller.
+  bool long_poll = false;
 
   const ModelLimits* find_model(std::string_view name) const;
 };

@@ -210,6 +210,7 @@ class Engine {
   asio::awaitable<void> song_main(SongTask& t);
   asio::awaitable<bool> submit(SongTask& t);
   asio::awaitable<bool> wait_clips(SongTask& t);
+  asio::awaitable<bool> long_poll_clips(SongTask& t);
   asio::awaitable<bool> download_song(SongTask& t);
   asio::awaitable<Result<http::Download>> download_with_retries(SongTask& t, const std::string& url,
                                                                 const fs::path& part, http::Expect expect);
@@ -562,8 +563,74 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
   }
 }
 
+// Long-poll flavors: the song asks the server to hold a GET until its clips are
+// done (or the server's limit passes), instead of joining the shared poller.
+asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
+  const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
+  const auto hold = std::max<Millis>(s_.request_timeout, Millis(150'000));  // the server holds up to 2 min
+  int failures = 0;
+  for (;;) {
+    std::vector<std::string> ids;
+    for (auto& c : t.clips)
+      if (!is_terminal(c.status)) ids.push_back(c.id);
+    if (ids.empty()) co_return true;
+    if (interrupted_ || aborted_) co_return false;
+    if (now_us() - t.last_change >= stall) {
+      set_status(t, "failed", "stalled: no progress for " + human_duration(now_us() - t.last_change));
+      co_return false;
+    }
+    co_await acquire(poll_bucket_);
+    auto req = provider_.poll_request(ids);
+    auto url = http::join(base_url_, req.target);
+    ++requests_["poll"];
+    auto r = co_await client_.request(req.method, *url, req.body, hold);
+    bool changed = false;
+    if (r && r->status / 100 == 2) {
+      auto clips = provider_.parse_poll(r->body);
+      if (clips) {
+        failures = 0;
+        std::vector<Clip> updates;
+        for (auto& c : clips.value())
+          for (auto& mine : t.clips)
+            if (mine.id == c.id && (mine.status != c.status || mine.audio_url != c.audio_url)) {
+              if (mine.status != c.status) t.last_change = now_us();
+              mine = c;
+              updates.push_back(c);
+              changed = true;
+            }
+        state_.update_clips(updates);
+        if (changed) emit(Event::Kind::progress, &t, std::string(to_string(t.clips.front().status)));
+      } else {
+        emit(Event::Kind::warning, &t, "poll answer unreadable: " + clips.error().message);
+      }
+    } else if (!r) {
+      if (r.error().kind == ErrorKind::tls) {
+        fail_run(r.error().message);
+        co_return false;
+      }
+      emit(Event::Kind::retry, &t, "poll failed: " + r.error().message);
+    } else {
+      note_retry_after(*r);
+      std::string msg = provider_.error_message(r->status, r->body);
+      if (r->status == 429) on_throttled();
+      if (policy::classify(r->status, msg) == policy::Action::abort_run) {
+        fail_run("the API rejected the key while polling (HTTP 401: " + msg + ")");
+        co_return false;
+      }
+      emit(Event::Kind::retry, &t, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+    }
+    if (!changed) {
+      // An answer without progress (or a failure): do not spin.
+      auto delay = policy::backoff_delay(std::min(failures++, 6), std::chrono::duration_cast<Micros>(s_.poll_interval),
+                                         std::chrono::duration_cast<Micros>(s_.poll_interval_max), 0.5 + unit_random() / 2);
+      co_await sleep(delay);
+    }
+  }
+}
+
 asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
   if (t.last_change == Micros(0)) t.last_change = now_us();
+  if (provider_.info().long_poll) co_return co_await long_poll_clips(t);
   watch(t);
   const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
   for (;;) {

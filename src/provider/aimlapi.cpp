@@ -10,14 +10,20 @@ namespace setlist {
 
 namespace json = boost::json;
 
-namespace {
-
 Error protocol_error(std::string msg) {
   Error e;
   e.kind = ErrorKind::protocol;
   e.message = std::move(msg);
   return e;
 }
+
+std::string pick_model(const Song& song, std::string_view default_model, const ProviderInfo& info) {
+  if (!song.model.empty()) return song.model;
+  if (!default_model.empty()) return std::string(default_model);
+  return info.default_model;
+}
+
+namespace {
 
 std::string string_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
@@ -104,9 +110,7 @@ class AimlV1 final : public Provider {
 
   SubmitPayload payload(const Song& song, std::string_view default_model) const override {
     SubmitPayload p;
-    std::string model = !song.model.empty() ? song.model
-                        : !default_model.empty() ? std::string(default_model)
-                                                 : info_.default_model;
+    std::string model = pick_model(song, default_model, info_);
     if (song.description) {
       p.route = "/generate";
       p.body["prompt"] = *song.description;

@@ -8,6 +8,12 @@
 namespace setlist {
 
 std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info);
+std::unique_ptr<Provider> make_aimlapi_v2(const ProviderInfo& info);
+std::unique_ptr<Provider> make_suno_api(const ProviderInfo& info);
+
+// The model a song asks for: its own, the run's default, or the flavor's.
+std::string pick_model(const Song& song, std::string_view default_model, const ProviderInfo& info);
+Error protocol_error(std::string msg);
 
 // Shared parsing of the clip object (flavors 1 and 2 use it as is).
 Result<Clip> parse_clip_object(const boost::json::value& v);

@@ -98,7 +98,9 @@ std::unique_ptr<Provider> make_provider(std::string_view name) {
   const ProviderInfo* info = find_provider_info(name);
   if (!info) return nullptr;
   if (name == "aimlapi") return make_aimlapi_v1(*info);
-  return nullptr;  // other flavors arrive with the providers issue
+  if (name == "aimlapi-v2") return make_aimlapi_v2(*info);
+  if (name == "suno-api") return make_suno_api(*info);
+  return nullptr;
 }
 
 }  // namespace setlist

@@ -1,0 +1,69 @@
+// Flavor 2: the self-hosted suno-api server (gcui-art and forks). Same clip
+// object as flavor 1; comma-separated ids; errors as {"error": "..."}.
+#include <boost/json.hpp>
+
+#include "provider/flavors.hpp"
+#include "setlist/manifest.hpp"
+
+namespace setlist {
+
+namespace json = boost::json;
+
+namespace {
+
+class SunoApi final : public Provider {
+ public:
+  explicit SunoApi(const ProviderInfo& info) : info_(info) {}
+  const ProviderInfo& info() const override { return info_; }
+
+  SubmitPayload payload(const Song& song, std::string_view default_model) const override {
+    SubmitPayload p;
+    if (song.description) {
+      p.route = "/api/generate";
+      p.body["prompt"] = *song.description;
+    } else {
+      p.route = "/api/custom_generate";
+      p.body["prompt"] = song.lyrics.value_or("");
+      p.body["tags"] = song.tags;
+      p.body["title"] = song.title;
+      if (!song.negative_tags.empty()) p.body["negative_tags"] = song.negative_tags;
+    }
+    p.body["make_instrumental"] = song.make_instrumental;
+    p.body["model"] = pick_model(song, default_model, info_);
+    return p;
+  }
+
+  ApiRequest submit_request(const SubmitPayload& payload, bool wait_audio) const override {
+    json::object body = payload.body;
+    body["wait_audio"] = wait_audio;
+    return ApiRequest{"POST", payload.route, json::serialize(body), wait_audio};
+  }
+
+  Result<std::vector<Clip>> parse_submit(std::string_view body) const override {
+    auto clips = parse_clip_array(body);
+    if (clips && clips->empty()) return protocol_error("generate answer lists no clips");
+    return clips;
+  }
+
+  // Never without ids: the server would answer with the whole library.
+  ApiRequest poll_request(std::span<const std::string> ids) const override {
+    std::string target = "/api/get?ids=";
+    for (std::size_t i = 0; i < ids.size(); ++i) target += (i ? "," : "") + ids[i];
+    return ApiRequest{"GET", target, {}, false};
+  }
+
+  Result<std::vector<Clip>> parse_poll(std::string_view body) const override { return parse_clip_array(body); }
+
+  std::string error_message(int http_status, std::string_view body) const override {
+    return json_error_message(http_status, body);
+  }
+
+ private:
+  const ProviderInfo& info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_suno_api(const ProviderInfo& info) { return std::make_unique<SunoApi>(info); }
+
+}  // namespace setlist
