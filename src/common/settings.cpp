@@ -17,8 +17,19 @@ namespace setlist {
 
 namespace {
 
-enum class Kind { provider, url, model, rate, positive_double, positive_int, batch, duration,
-                  text, tokens, optional_tokens };
+enum class Kind {
+  provider,
+  url,
+  model,
+  rate,
+  positive_double,
+  positive_int,
+  batch,
+  duration,
+  text,
+  tokens,
+  optional_tokens
+};
 
 struct Descriptor {
   std::string_view name;
@@ -209,7 +220,8 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
   const Descriptor* d = find_descriptor(name);
   if (!d) {
     std::string msg = "unknown setting \"" + std::string(name) + "\"";
-    if (auto near = text::closest(name, setting_names())) msg += " (did you mean \"" + *near + "\"?)";
+    if (auto near = text::closest(name, setting_names()))
+      msg += " (did you mean \"" + *near + "\"?)";
     return msg;
   }
   const std::string v(value);
@@ -246,7 +258,8 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
     case Kind::rate: {
       auto r = parse_rate(value);
       if (!r || *r <= 0) {
-        return "invalid rate \"" + v + "\" (expected a positive rate such as 2, 10/s, 600/min, 3600/h)";
+        return "invalid rate \"" + v +
+               "\" (expected a positive rate such as 2, 10/s, 600/min, 3600/h)";
       }
       return std::nullopt;
     }
@@ -265,7 +278,8 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
     case Kind::batch: {
       auto n = parse_count(value);
       if (!n || *n > 1000) {
-        return "invalid value \"" + v + "\" (expected a whole number, 0 for the provider's default)";
+        return "invalid value \"" + v +
+               "\" (expected a whole number, 0 for the provider's default)";
       }
       return std::nullopt;
     }
@@ -281,7 +295,8 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
       if (value.empty()) return "empty value";
       return std::nullopt;
     case Kind::tokens:
-      if (!parse_count(value)) return "invalid value \"" + v + "\" (expected a whole number of tokens)";
+      if (!parse_count(value))
+        return "invalid value \"" + v + "\" (expected a whole number of tokens)";
       return std::nullopt;
     case Kind::optional_tokens:
       if (!is_none(value) && !parse_count(value)) {
@@ -356,14 +371,13 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
     if (!s.model.empty() && !info->find_model(s.model)) {
       std::vector<std::string_view> names;
       for (const auto& m : info->models) names.push_back(m.name);
-      errors.push_back(at("model") + ": model \"" + s.model +
-                       "\" is not a model of provider " + info->name + " (one of: " +
-                       text::join(names) + ")");
+      errors.push_back(at("model") + ": model \"" + s.model + "\" is not a model of provider " +
+                       info->name + " (one of: " + text::join(names) + ")");
     }
     if (s.poll_batch > 0 && static_cast<std::size_t>(s.poll_batch) > info->max_poll_batch) {
-      errors.push_back(at("poll_batch") + ": poll_batch " +
-                       std::to_string(s.poll_batch) + " is more than provider " + info->name +
-                       " accepts (at most " + std::to_string(info->max_poll_batch) + ")");
+      errors.push_back(at("poll_batch") + ": poll_batch " + std::to_string(s.poll_batch) +
+                       " is more than provider " + info->name + " accepts (at most " +
+                       std::to_string(info->max_poll_batch) + ")");
     }
   }
   if (s.poll_interval_max < s.poll_interval) {

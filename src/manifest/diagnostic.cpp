@@ -18,13 +18,11 @@ std::string Diagnostic::format() const {
 }
 
 std::size_t LoadResult::error_count() const {
-  return static_cast<std::size_t>(std::count_if(
-      diagnostics.begin(), diagnostics.end(),
-      [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; }));
+  return static_cast<std::size_t>(
+      std::count_if(diagnostics.begin(), diagnostics.end(),
+                    [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; }));
 }
 
-std::size_t LoadResult::warning_count() const {
-  return diagnostics.size() - error_count();
-}
+std::size_t LoadResult::warning_count() const { return diagnostics.size() - error_count(); }
 
 }  // namespace setlist

@@ -29,11 +29,12 @@ const std::vector<std::string_view> kTopKeys = {"album", "defaults", "settings",
 const std::vector<std::string_view> kAlbumKeys = {"title", "artist", "year",
                                                   "genre", "cover",  "description"};
 const std::vector<std::string_view> kSongKeys = {
-    "id",   "title",         "lyrics",            "lyrics_file", "description", "tags",
-    "negative_tags", "make_instrumental", "model", "wait_audio",  "track"};
+    "id",          "title",      "lyrics",        "lyrics_file",
+    "description", "tags",       "negative_tags", "make_instrumental",
+    "model",       "wait_audio", "track"};
 const std::vector<std::string_view> kDefaultKeys = {
-    "lyrics", "lyrics_file",       "description", "tags",      "negative_tags",
-    "model",  "make_instrumental", "wait_audio"};
+    "lyrics",        "lyrics_file", "description",       "tags",
+    "negative_tags", "model",       "make_instrumental", "wait_audio"};
 
 bool contains(const std::vector<std::string_view>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -46,9 +47,7 @@ SourcePos pos_of(const YAML::Node& n) {
   return {m.line + 1, m.column + 1};
 }
 
-std::string where(const SourcePos& p) {
-  return "line " + std::to_string(p.line);
-}
+std::string where(const SourcePos& p) { return "line " + std::to_string(p.line); }
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
@@ -77,8 +76,8 @@ struct Val {
 struct SongSpec {
   SourcePos pos;
   std::string path;
-  std::optional<Val<std::string>> id, title, lyrics, lyrics_file, description, tags,
-      negative_tags, model;
+  std::optional<Val<std::string>> id, title, lyrics, lyrics_file, description, tags, negative_tags,
+      model;
   std::optional<Val<bool>> make_instrumental, wait_audio;
   std::optional<Val<int>> track;
 
@@ -134,8 +133,8 @@ class Loader {
  private:
   void add(Severity sev, SourcePos pos, std::string path, std::string message,
            std::string hint = {}) {
-    diags_.push_back(Diagnostic{sev, file_, pos, std::move(path), std::move(message),
-                                std::move(hint)});
+    diags_.push_back(
+        Diagnostic{sev, file_, pos, std::move(path), std::move(message), std::move(hint)});
   }
   void error(SourcePos pos, std::string path, std::string message, std::string hint = {}) {
     add(Severity::error, pos, std::move(path), std::move(message), std::move(hint));
@@ -493,8 +492,7 @@ SongSpec Loader::load_song_fields(const YAML::Node& node, const std::string& pat
   return s;
 }
 
-std::optional<std::string> Loader::read_lyrics_file(const Val<std::string>& v,
-                                                    fs::path& resolved) {
+std::optional<std::string> Loader::read_lyrics_file(const Val<std::string>& v, fs::path& resolved) {
   std::string name = text::trim(v.value);
   fs::path p = fs::path(name).is_absolute() ? fs::path(name) : base_ / name;
   resolved = p.lexically_normal();
@@ -511,8 +509,7 @@ std::optional<std::string> Loader::read_lyrics_file(const Val<std::string>& v,
   }
   auto size = fs::file_size(p, ec);
   if (!ec && size > kMaxLyricsFileBytes) {
-    error(v.pos, v.path,
-          text::quote(name) + " is too large (" + std::to_string(size) + " bytes)",
+    error(v.pos, v.path, text::quote(name) + " is too large (" + std::to_string(size) + " bytes)",
           "lyrics are at most a few thousand characters");
     return std::nullopt;
   }
@@ -673,8 +670,8 @@ LoadResult Loader::run(const std::string& yaml_text) {
           "remove the `---` line and everything after it, or merge the documents");
   }
   if (!root.IsMap()) {
-    error(pos_of(root), "", "expected a mapping with album, defaults, settings and songs, got " +
-                                describe(root));
+    error(pos_of(root), "",
+          "expected a mapping with album, defaults, settings and songs, got " + describe(root));
     result.diagnostics = std::move(diags_);
     return result;
   }
@@ -707,8 +704,7 @@ LoadResult Loader::run(const std::string& yaml_text) {
   if (album_node) {
     load_album(*album_node, m.album);
   } else {
-    error({}, "album", "missing required key \"album\"",
-          "add `album:` with at least a `title:`");
+    error({}, "album", "missing required key \"album\"", "add `album:` with at least a `title:`");
   }
 
   SongSpec defaults;
@@ -798,9 +794,7 @@ LoadResult Loader::run(const std::string& yaml_text) {
 
     // Plain fields, the song's own value winning.
     auto pick_s = [&](const std::optional<Val<std::string>>& own,
-                      const std::optional<Val<std::string>>& dflt) {
-      return own ? own : dflt;
-    };
+                      const std::optional<Val<std::string>>& dflt) { return own ? own : dflt; };
     auto tags = pick_s(sp.tags, defaults.tags);
     auto negative = pick_s(sp.negative_tags, defaults.negative_tags);
     auto model = pick_s(sp.model, defaults.model);
@@ -883,8 +877,8 @@ LoadResult Loader::run(const std::string& yaml_text) {
         auto [prev, inserted] = explicit_ids.emplace(id, i);
         if (!inserted) {
           error(sp.id->pos, sp.id->path,
-                "duplicate id " + text::quote(id) + " (also songs[" +
-                    std::to_string(prev->second) + "], " + where(specs[prev->second].pos) + ")",
+                "duplicate id " + text::quote(id) + " (also songs[" + std::to_string(prev->second) +
+                    "], " + where(specs[prev->second].pos) + ")",
                 "ids identify songs across runs: give each song its own");
         }
         song.id = id;
@@ -941,8 +935,8 @@ LoadResult load_manifest(const std::filesystem::path& file) {
   std::error_code ec;
   LoadResult r;
   auto fail = [&](std::string message, std::string hint) {
-    r.diagnostics.push_back(Diagnostic{Diagnostic::Severity::error, file.string(), {}, "",
-                                       std::move(message), std::move(hint)});
+    r.diagnostics.push_back(Diagnostic{
+        Diagnostic::Severity::error, file.string(), {}, "", std::move(message), std::move(hint)});
     return r;
   };
   if (!fs::exists(file, ec)) return fail("file not found", "check the manifest's path");

@@ -41,9 +41,7 @@ char fold(char c) {
   return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
-bool is_word_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 }  // namespace
 
@@ -118,7 +116,8 @@ std::optional<std::string> closest(std::string_view word,
     std::size_t limit = std::min<std::size_t>(c.size(), w.size()) <= 4 ? 1 : 2;
     // A candidate that contains the word or is contained by it ("lyric" in
     // "lyrics_file") is also a near miss.
-    bool contains = w.size() >= 4 && (f.find(w) != std::string::npos || w.find(f) != std::string::npos);
+    bool contains =
+        w.size() >= 4 && (f.find(w) != std::string::npos || w.find(f) != std::string::npos);
     if (d > limit && !contains) continue;
     if (contains && d > limit) d = limit + 1;
     if (!best || d < best_d) {
@@ -267,11 +266,21 @@ std::string quote(std::string_view s, std::size_t max) {
     // Count code points, not bytes, toward the limit.
     if ((c & 0xC0) != 0x80) ++count;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           static const char* hex = "0123456789abcdef";

@@ -38,7 +38,7 @@ std::vector<ProviderInfo> make_infos() {
   ProviderInfo v2 = aiml;
   v2.name = "aimlapi-v2";
   v2.poll_batch = 6;
-  v2.max_poll_batch = 6;  // "at most 6 ids" per clips request
+  v2.max_poll_batch = 6;           // "at most 6 ids" per clips request
   v2.supports_wait_audio = false;  // the GETs long-poll instead
   v2.long_poll = true;
   out.push_back(v2);

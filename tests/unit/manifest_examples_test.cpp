@@ -48,9 +48,9 @@ TEST(ManifestExamples, DemoAlbumIsSixSongsWithOneInstrumental) {
   ASSERT_TRUE(r.ok());
   const auto& songs = r.manifest->songs;
   ASSERT_EQ(songs.size(), 6u);
-  EXPECT_EQ(std::count_if(songs.begin(), songs.end(),
-                          [](const Song& s) { return s.make_instrumental; }),
-            1);
+  EXPECT_EQ(
+      std::count_if(songs.begin(), songs.end(), [](const Song& s) { return s.make_instrumental; }),
+      1);
   for (const auto& s : songs) {
     if (s.make_instrumental) {
       EXPECT_TRUE(s.description) << s.title;  // the API wants a prompt even then

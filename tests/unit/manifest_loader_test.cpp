@@ -174,14 +174,17 @@ TEST(ManifestLoader, LoadManifestResolvesLyricsFilesNextToTheManifest) {
 TEST(ManifestLoader, MissingManifestFile) {
   auto r = load_manifest("/nonexistent/album.yaml");
   EXPECT_FALSE(r.ok());
-  ASSERT_EQ(messages(r), std::vector<std::string>{
-                             "/nonexistent/album.yaml: error: file not found "
-                             "(hint: check the manifest's path)"});
+  ASSERT_EQ(messages(r), std::vector<std::string>{"/nonexistent/album.yaml: error: file not found "
+                                                  "(hint: check the manifest's path)"});
 }
 
 TEST(Diagnostic, Format) {
-  Diagnostic d{Diagnostic::Severity::error, "album.yaml", {12, 5}, "songs[3].lyrics_file",
-               "file not found: \"x.txt\"", "lyrics_file is relative to the manifest's folder"};
+  Diagnostic d{Diagnostic::Severity::error,
+               "album.yaml",
+               {12, 5},
+               "songs[3].lyrics_file",
+               "file not found: \"x.txt\"",
+               "lyrics_file is relative to the manifest's folder"};
   EXPECT_EQ(d.format(),
             "album.yaml:12:5: error: songs[3].lyrics_file: file not found: \"x.txt\" "
             "(hint: lyrics_file is relative to the manifest's folder)");

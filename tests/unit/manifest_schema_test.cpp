@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -220,8 +220,12 @@ TEST(ManifestSchema, SettingsMatchTheLoader) {
   std::set<std::string> providers;
   for (const auto& p : provider_infos()) providers.insert(p.name);
   std::set<std::string> provider_enum;
-  for (const auto& p : schema.at("properties").at("settings").at("properties").at("provider").at(
-           "enum").as_array()) {
+  for (const auto& p : schema.at("properties")
+                           .at("settings")
+                           .at("properties")
+                           .at("provider")
+                           .at("enum")
+                           .as_array()) {
     provider_enum.insert(std::string(p.as_string()));
   }
   EXPECT_EQ(provider_enum, providers);

@@ -49,9 +49,8 @@ TEST(ManifestValidation, StrayCommaIsASyntaxErrorNotAHang) {
 TEST(ManifestValidation, EmptyAndNonMappingManifests) {
   EXPECT_EQ(check(""), Lines{"album.yaml: error: the manifest is empty "
                              "(hint: start from jobs/demo-album.yaml)"});
-  EXPECT_EQ(check("# only a comment\n"),
-            Lines{"album.yaml: error: the manifest is empty "
-                  "(hint: start from jobs/demo-album.yaml)"});
+  EXPECT_EQ(check("# only a comment\n"), Lines{"album.yaml: error: the manifest is empty "
+                                               "(hint: start from jobs/demo-album.yaml)"});
   EXPECT_EQ(check("- a\n- b\n"),
             Lines{"album.yaml:1:1: error: expected a mapping with album, defaults, settings and "
                   "songs, got a list"});
@@ -156,8 +155,9 @@ TEST(ManifestValidation, ExactlyOneOfLyricsLyricsFileDescription) {
 }
 
 TEST(ManifestValidation, LyricsWithMakeInstrumentalIsAWarning) {
-  auto r = parse_manifest(kAlbum + "defaults: {make_instrumental: true}\n"
-                                   "songs:\n  - title: S\n    lyrics: words\n",
+  auto r = parse_manifest(kAlbum +
+                              "defaults: {make_instrumental: true}\n"
+                              "songs:\n  - title: S\n    lyrics: words\n",
                           "album.yaml", ".");
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(messages(r),
@@ -203,12 +203,9 @@ TEST(ManifestValidation, UnreadableLyricsFile) {
 TEST(ManifestValidation, PerModelLimits) {
   const std::string title(81, 't');
   const std::string tags(121, 'g');
-  std::string lyrics;
-  for (int i = 0; i < 301; ++i) lyrics += "ninechars\n";  // 3010 characters, 3009 once trimmed
   EXPECT_EQ(check(kAlbum + "songs:\n  - title: " + title + "\n    tags: " + tags +
-                  "\n    model: chirp-v3-0\n    lyrics: " +
-                  "\"" + std::string(3001, 'x') + "\"\n  - title: \xC3\xA9" + std::string(79, 'e') +
-                  "\n    lyrics: ok\n"),
+                  "\n    model: chirp-v3-0\n    lyrics: \"" + std::string(3001, 'x') +
+                  "\"\n  - title: \xC3\xA9" + std::string(79, 'e') + "\n    lyrics: ok\n"),
             (Lines{"album.yaml:3:12: error: songs[0].title: the title is 81 characters long; model "
                    "chirp-v3-0 accepts at most 80 (hint: shorten it by 1 characters)",
                    "album.yaml:4:11: error: songs[0].tags: tags is 121 characters long; model "
@@ -218,16 +215,17 @@ TEST(ManifestValidation, PerModelLimits) {
 }
 
 TEST(ManifestValidation, UnknownModels) {
-  EXPECT_EQ(check(kAlbum + "defaults: {model: \"chirp-v3-5|chirp-v3-0\"}\nsongs:\n"
-                           "  - {title: A, lyrics: x}\n  - {title: B, lyrics: x, model: chirp-v35}\n"
-                           "  - {title: C, lyrics: x, model: gpt-4}\n"),
-            (Lines{"album.yaml:2:19: error: defaults.model: model \"chirp-v3-5|chirp-v3-0\" names "
-                   "several models (hint: the docs write \"chirp-v3-5|chirp-v3-0\" to list the "
-                   "choices: pick one, e.g. `model: chirp-v3-5`)",
-                   "album.yaml:5:34: error: songs[1].model: unknown model \"chirp-v35\" for "
-                   "provider aimlapi (hint: did you mean \"chirp-v3-5\"?)",
-                   "album.yaml:6:34: error: songs[2].model: unknown model \"gpt-4\" for provider "
-                   "aimlapi (hint: provider aimlapi knows: chirp-v3-5, chirp-v3-0)"}));
+  EXPECT_EQ(
+      check(kAlbum + "defaults: {model: \"chirp-v3-5|chirp-v3-0\"}\nsongs:\n"
+                     "  - {title: A, lyrics: x}\n  - {title: B, lyrics: x, model: chirp-v35}\n"
+                     "  - {title: C, lyrics: x, model: gpt-4}\n"),
+      (Lines{"album.yaml:2:19: error: defaults.model: model \"chirp-v3-5|chirp-v3-0\" names "
+             "several models (hint: the docs write \"chirp-v3-5|chirp-v3-0\" to list the "
+             "choices: pick one, e.g. `model: chirp-v3-5`)",
+             "album.yaml:5:34: error: songs[1].model: unknown model \"chirp-v35\" for "
+             "provider aimlapi (hint: did you mean \"chirp-v3-5\"?)",
+             "album.yaml:6:34: error: songs[2].model: unknown model \"gpt-4\" for provider "
+             "aimlapi (hint: provider aimlapi knows: chirp-v3-5, chirp-v3-0)"}));
 }
 
 TEST(ManifestValidation, DuplicateIdsAreErrorsAndDuplicateTitlesWarnings) {
@@ -284,9 +282,10 @@ TEST(ManifestValidation, PlaceholdersInLyricsFiles) {
 }
 
 TEST(ManifestValidation, NoFalsePlaceholders) {
-  auto r = parse_manifest(kAlbum + "songs:\n  - title: I <3 you\n    lyrics: |\n"
-                                   "      [Verse]\n      TODOS las noches, a<b and c>d\n"
-                                   "      [Bridge] insert coin\n",
+  auto r = parse_manifest(kAlbum +
+                              "songs:\n  - title: I <3 you\n    lyrics: |\n"
+                              "      [Verse]\n      TODOS las noches, a<b and c>d\n"
+                              "      [Bridge] insert coin\n",
                           "album.yaml", ".");
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(messages(r), Lines{});
@@ -318,8 +317,9 @@ TEST(ManifestValidation, Settings) {
 
 TEST(ManifestValidation, SettingsDecideProviderAndModel) {
   // suno-api takes negative_tags; aimlapi warns that it ignores them.
-  auto suno = parse_manifest(kAlbum + "settings: {provider: suno-api, model: chirp-v3-0}\n"
-                                      "songs: [{title: S, lyrics: x, negative_tags: metal}]\n",
+  auto suno = parse_manifest(kAlbum +
+                                 "settings: {provider: suno-api, model: chirp-v3-0}\n"
+                                 "songs: [{title: S, lyrics: x, negative_tags: metal}]\n",
                              "album.yaml", ".");
   EXPECT_TRUE(suno.ok());
   EXPECT_EQ(messages(suno), Lines{});
@@ -339,9 +339,10 @@ TEST(ManifestValidation, AlbumCoverMustExist) {
 }
 
 TEST(ManifestValidation, MergeKeysAreNotSupported) {
-  EXPECT_EQ(check(kAlbum + "songs:\n  - &base {title: A, lyrics: x}\n  - <<: *base\n    title: B\n"),
-            Lines{"album.yaml:4:5: error: songs[1].<<: unknown key \"<<\" (hint: YAML merge keys "
-                  "are not supported; put shared song fields under `defaults:`)"});
+  EXPECT_EQ(
+      check(kAlbum + "songs:\n  - &base {title: A, lyrics: x}\n  - <<: *base\n    title: B\n"),
+      Lines{"album.yaml:4:5: error: songs[1].<<: unknown key \"<<\" (hint: YAML merge keys "
+            "are not supported; put shared song fields under `defaults:`)"});
 }
 
 // The "done when" of issue 4: twenty different mistakes, twenty messages,
@@ -352,45 +353,47 @@ TEST(ManifestValidation, TwentyMistakesInOnePass) {
   test::write_file(dir / "empty.txt", "\n");
   const std::string yaml =
       "album:\n"
-      "  title: <album title>\n"                    // 1 placeholder
-      "  artst: Someone\n"                          // 2 unknown key, did you mean
-      "  year: twenty\n"                            // 3 wrong type
+      "  title: <album title>\n"  // 1 placeholder
+      "  artst: Someone\n"        // 2 unknown key, did you mean
+      "  year: twenty\n"          // 3 wrong type
       "settings:\n"
-      "  submit_rat: 2/s\n"                         // 4 unknown setting
-      "  poll_interval: 5\n"                        // 5 invalid setting value
+      "  submit_rat: 2/s\n"   // 4 unknown setting
+      "  poll_interval: 5\n"  // 5 invalid setting value
       "defaults:\n"
-      "  model: chirp-v3-5|chirp-v3-0\n"            // 6 the docs' literal
-      "  make_instrumental: \"false\"\n"            // 7 quoted boolean
+      "  model: chirp-v3-5|chirp-v3-0\n"  // 6 the docs' literal
+      "  make_instrumental: \"false\"\n"  // 7 quoted boolean
       "songs:\n"
       "  - title: First\n"
-      "    lyric: words\n"                          // 8 unknown key in a song
+      "    lyric: words\n"  // 8 unknown key in a song
       "  - title: Second\n"
       "    lyrics: words\n"
-      "    lyrics_file: second.txt\n"               // 9 more than one
-      "  - lyrics: no title here\n"                 // 10 missing title
+      "    lyrics_file: second.txt\n"  // 9 more than one
+      "  - lyrics: no title here\n"    // 10 missing title
       "  - title: Fourth\n"
-      "    lyrics_file: missing.txt\n"              // 11 file not found
+      "    lyrics_file: missing.txt\n"  // 11 file not found
       "  - title: Fifth\n"
-      "    lyrics_file: latin1.txt\n"               // 12 not UTF-8
+      "    lyrics_file: latin1.txt\n"  // 12 not UTF-8
       "  - title: Sixth\n"
-      "    lyrics_file: empty.txt\n"                // 13 empty file
+      "    lyrics_file: empty.txt\n"  // 13 empty file
       "  - title: Seventh\n"
-      "    lyrics: \"[insert lyrics]\"\n"           // 14 placeholder
-      "    make_instrumental: true\n"               // 15 warning: lyrics not sung
-      "  - title: First\n"                          // 16 warning: duplicate title
+      "    lyrics: \"[insert lyrics]\"\n"  // 14 placeholder
+      "    make_instrumental: true\n"      // 15 warning: lyrics not sung
+      "  - title: First\n"                 // 16 warning: duplicate title
       "    id: dup\n"
       "    lyrics: ok\n"
       "  - title: Ninth\n"
-      "    id: dup\n"                               // 17 duplicate id
+      "    id: dup\n"  // 17 duplicate id
       "    lyrics: ok\n"
-      "    model: chirp-v4\n"                       // 18 unknown model
+      "    model: chirp-v4\n"  // 18 unknown model
       "  - title: Tenth\n"
-      "    title: Tenth again\n"                    // 19 duplicate key
+      "    title: Tenth again\n"  // 19 duplicate key
       "    lyrics: ok\n"
       "  - title: Eleventh\n"
       "    lyrics: ok\n"
-      "    track: zero\n"                           // 20 wrong type
-      "  - title: " + std::string(90, 'x') + "\n"   // 21 title too long
+      "    track: zero\n"  // 20 wrong type
+      "  - title: " +
+      std::string(90, 'x') +
+      "\n"  // 21 title too long
       "    lyrics: ok\n";
   auto r = parse_manifest(yaml, "album.yaml", dir.path());
   EXPECT_FALSE(r.ok());

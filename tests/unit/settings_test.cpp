@@ -145,9 +145,8 @@ TEST(ResolveSettings, BadValuesAreReportedAndTheLowerLayerKept) {
   m.path = "album.yaml";
   m.settings["submit_rate"] = {"5/s", {3, 16}};
   auto env = fake_env({{"SETLIST_SUBMIT_RATE", "fast"}});
-  std::map<std::string, std::string> flags = {{"poll_intervall", "1s"},
-                                              {"poll_batch", "7"},
-                                              {"model", "chirp-v9"}};
+  std::map<std::string, std::string> flags = {
+      {"poll_intervall", "1s"}, {"poll_batch", "7"}, {"model", "chirp-v9"}};
   std::vector<std::string> errors;
   auto r = resolve_settings(&m, env, flags, errors);
   EXPECT_DOUBLE_EQ(r.values.submit_rate, 5.0);
