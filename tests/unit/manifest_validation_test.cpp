@@ -345,6 +345,26 @@ TEST(ManifestValidation, MergeKeysAreNotSupported) {
             "are not supported; put shared song fields under `defaults:`)"});
 }
 
+TEST(ManifestValidation, DuplicateTrackNumbersAreWarnings) {
+  EXPECT_EQ(
+      check(kAlbum + "songs:\n  - {title: A, lyrics: x}\n  - {title: B, lyrics: y, track: 1}\n"),
+      Lines{"album.yaml:4:34: warning: songs[1].track: track 1 is also songs[0]'s track "
+            "number"});
+}
+
+TEST(ManifestValidation, TagListItemsMustBeText) {
+  EXPECT_EQ(check(kAlbum + "songs:\n  - title: A\n    lyrics: x\n    tags: [pop, [rock]]\n"),
+            Lines{"album.yaml:5:17: error: songs[0].tags[1]: expected text, got a list"});
+}
+
+TEST(ManifestValidation, AnInheritedProblemIsReportedOnce) {
+  const std::string tags(130, 't');
+  EXPECT_EQ(check(kAlbum + "defaults: {tags: " + tags +
+                  "}\nsongs:\n  - {title: A, lyrics: x}\n  - {title: B, lyrics: y}\n"),
+            Lines{"album.yaml:2:18: error: defaults.tags: tags is 130 characters long; model "
+                  "chirp-v3-5 accepts at most 120 (hint: shorten it by 10 characters)"});
+}
+
 // The "done when" of issue 4: twenty different mistakes, twenty messages,
 // one pass.
 TEST(ManifestValidation, TwentyMistakesInOnePass) {
