@@ -117,18 +117,6 @@ Headers collect_headers(const Fields& f) {
   return h;
 }
 
-// "bytes START-END/TOTAL" -> START (nullopt on anything else).
-std::optional<std::uint64_t> content_range_start(std::string_view v) {
-  if (v.rfind("bytes ", 0) != 0) return std::nullopt;
-  v.remove_prefix(6);
-  auto dash = v.find('-');
-  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
-  std::uint64_t start = 0;
-  auto r = std::from_chars(v.data(), v.data() + dash, start);
-  if (r.ec != std::errc{} || r.ptr != v.data() + dash) return std::nullopt;
-  return start;
-}
-
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}

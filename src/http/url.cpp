@@ -3,6 +3,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <charconv>
+
 namespace setlist::http {
 
 std::optional<Url> Url::parse(std::string_view text) {
@@ -42,6 +44,27 @@ std::string Url::str() const {
 
 bool Url::is_loopback() const {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+std::optional<std::uint64_t> content_range_start(std::string_view v) {
+  if (v.substr(0, 6) != "bytes ") return std::nullopt;
+  v.remove_prefix(6);
+  auto dash = v.find('-');
+  auto slash = v.find('/');
+  if (dash == std::string_view::npos || dash == 0 || slash == std::string_view::npos || slash < dash) return std::nullopt;
+  std::uint64_t start = 0, end = 0;
+  auto r1 = std::from_chars(v.data(), v.data() + dash, start);
+  auto r2 = std::from_chars(v.data() + dash + 1, v.data() + slash, end);
+  if (r1.ec != std::errc{} || r1.ptr != v.data() + dash || r2.ec != std::errc{} || r2.ptr != v.data() + slash ||
+      end < start)
+    return std::nullopt;
+  auto total = v.substr(slash + 1);
+  if (total != "*") {
+    std::uint64_t t = 0;
+    auto r3 = std::from_chars(total.data(), total.data() + total.size(), t);
+    if (r3.ec != std::errc{} || r3.ptr != total.data() + total.size() || t <= end) return std::nullopt;
+  }
+  return start;
 }
 
 bool proxy_bypassed(std::string_view host, std::string_view no_proxy) {

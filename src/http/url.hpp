@@ -1,6 +1,7 @@
 // URLs as the HTTP part sees them: scheme, host, port, target.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ struct Url {
 // "*" matches every host; "example.com" and ".example.com" match the host
 // and its subdomains; an entry may carry ":port" (ignored); IPs match exactly.
 bool proxy_bypassed(std::string_view host, std::string_view no_proxy);
+
+// "bytes START-END/TOTAL" (TOTAL may be "*"): START, or nothing when the
+// header is anything else (never trusted beyond what it says).
+std::optional<std::uint64_t> content_range_start(std::string_view value);
 
 // base_url + target, where the base may carry a path prefix ("https://x/api").
 std::optional<Url> join(std::string_view base_url, std::string_view target);

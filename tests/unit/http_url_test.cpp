@@ -32,3 +32,16 @@ TEST(NoProxy, CurlRules) {
   EXPECT_FALSE(proxy_bypassed("api.example.com", ""));
   EXPECT_TRUE(proxy_bypassed("API.Example.COM", "example.com"));
 }
+
+TEST(ContentRange, OnlyWellFormedRangesAreBelieved) {
+  EXPECT_EQ(content_range_start("bytes 100-199/200"), 100u);
+  EXPECT_EQ(content_range_start("bytes 0-0/*"), 0u);
+  EXPECT_FALSE(content_range_start("bytes 100-99/200"));   // end before start
+  EXPECT_FALSE(content_range_start("bytes 100-199/150"));  // past the total
+  EXPECT_FALSE(content_range_start("bytes */200"));        // the 416 form
+  EXPECT_FALSE(content_range_start("bytes -5/200"));
+  EXPECT_FALSE(content_range_start("items 1-2/3"));
+  EXPECT_FALSE(content_range_start("bytes 1x-2/3"));
+  EXPECT_FALSE(content_range_start("bytes 99999999999999999999-1/2"));
+  EXPECT_FALSE(content_range_start(""));
+}
