@@ -160,11 +160,11 @@ void scenario_tokens(const std::string& file, std::vector<std::string>& out, std
     throw std::runtime_error("scenario " + file + ": " + e.what());
   }
   if (!root.IsMap()) throw std::runtime_error("scenario " + file + ": expected a map of settings");
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    std::string key = it->first.as<std::string>();
+  for (auto kv : root) {  // yaml-cpp iterators yield temporaries: copy the nodes
+    std::string key = kv.first.as<std::string>();
     for (auto& c : key)
       if (c == '_') c = '-';
-    const YAML::Node& v = it->second;
+    YAML::Node v = kv.second;
     if (key == "accept-keys") {  // keys may live in a scenario file, never on argv
       if (v.IsSequence())
         for (auto k : v) keys.push_back(k.as<std::string>());
