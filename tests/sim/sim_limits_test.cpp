@@ -292,3 +292,26 @@ TEST(SimFlavors, AimlV2UnknownClipIs404) {
   auto r = http_get(sim.base_url() + "/v2/generate/audio/suno-ai/clip?clip_id=nope&status=complete", auth());
   EXPECT_EQ(r.status, 404);
 }
+
+TEST(SimScenario, ShippedScenariosDoWhatTheySay) {
+  {
+    TempDir dir;
+    Sim sim(dir.path(), {"--scenario", (source_dir() / "jobs/sim/rate-limited.yaml").string()});
+    EXPECT_EQ(submit(sim, "a").status, 200);
+    EXPECT_EQ(submit(sim, "b").status, 200);
+    auto r = submit(sim, "c");
+    EXPECT_EQ(r.status, 429);
+    EXPECT_FALSE(r.headers["retry-after"].empty());
+  }
+  {
+    TempDir dir;
+    Sim sim(dir.path(), {"--scenario", (source_dir() / "jobs/sim/hostile.yaml").string()});
+    int failures = 0;
+    for (int i = 0; i < 15; ++i) {  // the bucket holds 10
+      auto r = http_get(get_url(sim, {"x"}), auth());
+      if (r.status != 200) ++failures;
+    }
+    EXPECT_GT(failures, 0);
+    EXPECT_FALSE(sim.stats().at("faults_fired").as_object().empty());
+  }
+}
