@@ -40,6 +40,9 @@ struct Settings {
   int retry_max_attempts = 8;
   Millis retry_after_max{10 * 60 * 1000};  // clamp for huge Retry-After values
   int download_concurrency = 4;
+  // A clip that ends in `error` fails its song; with N > 0 the song is
+  // submitted again up to N times (each costs a request: off by default).
+  int regenerate_on_error = 0;
 };
 
 enum class SettingSource { builtin, manifest, environment, flag };

@@ -269,6 +269,9 @@ int main(int argc, char** argv) {
   std::string validate_path;
   auto* validate = app.add_subcommand("validate", "check a manifest; exit 0 when clean, 2 with errors");
   validate->add_option("manifest", validate_path, "album manifest (YAML)")->required();
+  std::string validate_format = "text";
+  validate->add_option("--format", validate_format, "text (default) or json: the diagnostics as one JSON document")
+      ->check(CLI::IsMember({"text", "json"}));
 
   // plan
   Common plan_c;
@@ -324,6 +327,28 @@ int main(int argc, char** argv) {
 
   if (*validate) {
     auto r = load_manifest(validate_path);
+    if (validate_format == "json") {
+      boost::json::array ds;
+      for (auto& d : r.diagnostics) {
+        boost::json::object o;
+        o["severity"] = d.severity == Diagnostic::Severity::error ? "error" : "warning";
+        o["file"] = d.file;
+        o["line"] = d.pos.line;
+        o["column"] = d.pos.column;
+        o["path"] = d.path;
+        o["message"] = d.message;
+        o["hint"] = d.hint;
+        ds.push_back(std::move(o));
+      }
+      boost::json::object doc;
+      doc["file"] = validate_path;
+      doc["ok"] = r.ok();
+      doc["errors"] = r.error_count();
+      doc["warnings"] = r.warning_count();
+      doc["diagnostics"] = std::move(ds);
+      std::cout << boost::json::serialize(doc) << "\n";
+      return r.ok() ? exit_code::ok : exit_code::usage;
+    }
     print_diagnostics(r.diagnostics);
     std::cerr << fmt::format("{}: {} error(s), {} warning(s)\n", validate_path, r.error_count(), r.warning_count());
     return r.ok() ? exit_code::ok : exit_code::usage;

@@ -25,6 +25,7 @@ enum class Kind {
   positive_double,
   positive_int,
   batch,
+  count,  // a whole number >= 0
   duration,
   text,
   tokens,
@@ -90,6 +91,7 @@ const std::vector<Descriptor>& descriptors() {
     i("retry_max_attempts", Kind::positive_int, &Settings::retry_max_attempts);
     t("retry_after_max", &Settings::retry_after_max);
     i("download_concurrency", Kind::positive_int, &Settings::download_concurrency);
+    i("regenerate_on_error", Kind::count, &Settings::regenerate_on_error);
     return v;
   }();
   return d;
@@ -175,6 +177,7 @@ void apply(Settings& s, const Descriptor& d, std::string_view value) {
       break;
     case Kind::positive_int:
     case Kind::batch:
+    case Kind::count:
       s.*(d.integer) = static_cast<int>(*parse_count(value));
       break;
     case Kind::duration:
@@ -281,6 +284,11 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
         return "invalid value \"" + v +
                "\" (expected a whole number, 0 for the provider's default)";
       }
+      return std::nullopt;
+    }
+    case Kind::count: {
+      auto n = parse_count(value);
+      if (!n || *n > 1000) return "invalid value \"" + v + "\" (expected a whole number, 0 or more)";
       return std::nullopt;
     }
     case Kind::duration: {
@@ -407,6 +415,7 @@ std::string setting_value_text(const Settings& s, std::string_view name) {
       return format_number(s.*(d->dbl));
     case Kind::positive_int:
     case Kind::batch:
+    case Kind::count:
       return std::to_string(s.*(d->integer));
     case Kind::duration:
       return format_duration(s.*(d->millis));

@@ -413,27 +413,32 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
 
   bool acked = false;
   if (status == "submitted") {
+    auto subs = state_.submissions(t.key);
+    std::int64_t latest = subs.empty() ? 0 : subs.back().id;
     for (auto& c : state_.clips(t.key))
-      if (c.submission_id == state_.submissions(t.key).back().id) t.clips.push_back(clip_from_row(c));
+      if (c.submission_id == latest) t.clips.push_back(clip_from_row(c));
     acked = !t.clips.empty();
-  }
-  if (!acked) {
-    co_await in_flight_.acquire();
-    struct Release {
-      Semaphore& s;
-      ~Release() { s.release(); }
-    } release{in_flight_};
-    if (!co_await submit(t)) co_return;
-    if (!co_await wait_clips(t)) co_return;
-    co_await download_song(t);
-    co_return;
   }
   co_await in_flight_.acquire();
   struct Release {
     Semaphore& s;
     ~Release() { s.release(); }
   } release{in_flight_};
-  if (!co_await wait_clips(t)) co_return;
+  if (!acked && !co_await submit(t)) co_return;
+  for (int regenerated = 0;; ++regenerated) {
+    if (!co_await wait_clips(t)) co_return;
+    auto errored = std::find_if(t.clips.begin(), t.clips.end(),
+                                [](const Clip& c) { return c.status == ClipStatus::error; });
+    if (errored == t.clips.end() || regenerated >= s_.regenerate_on_error || stop_submitting_) break;
+    // regenerate_on_error: pay for another try (off by default), and say so.
+    emit(Event::Kind::warning, &t,
+         "a take ended in error (" + (errored->error_message.empty() ? std::string("no reason given")
+                                                                     : errored->error_message) +
+             "); regenerating, " + std::to_string(regenerated + 1) + " of " + std::to_string(s_.regenerate_on_error));
+    t.clips.clear();
+    t.last_change = Micros(0);
+    if (!co_await submit(t)) co_return;
+  }
   co_await download_song(t);
 }
 

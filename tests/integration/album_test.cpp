@@ -170,3 +170,21 @@ TEST(Album, TheKeyGoesToTheApiOnlyNeverToTheCdnOrItsRedirects) {
   EXPECT_EQ(stats.at("cdn_requests_with_authorization").as_int64(), 0);
   EXPECT_EQ(stats.at("unauthorized").as_int64(), 0);  // and every API request carried it
 }
+
+TEST(Album, ValidateSpeaksJsonForMachines) {
+  TempDir dir;
+  write_file(dir / "album.yaml", "album:\n  title: X\nsongs:\n  - title: A\n    lyric: typo\n");
+  auto r = run_setlist({"validate", (dir / "album.yaml").string(), "--format", "json"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  auto doc = json::parse(r.out).as_object();
+  EXPECT_EQ(doc.at("ok").as_bool(), false);
+  ASSERT_GE(doc.at("diagnostics").as_array().size(), 1u);
+  bool typo = false;
+  for (auto& d : doc.at("diagnostics").as_array())
+    if (d.at("line").as_int64() == 5 && std::string(d.at("hint").as_string()).find("lyrics") != std::string::npos)
+      typo = true;
+  EXPECT_TRUE(typo) << r.out;
+  auto ok = run_setlist({"validate", (source_dir() / "jobs" / "demo-album.yaml").string(), "--format", "json"});
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(json::parse(ok.out).at("errors").as_int64(), 0);
+}

@@ -174,3 +174,16 @@ TEST(EngineFaults, SigintStopsWithinTwoSecondsAndTheRunResumes) {
   EXPECT_EQ(stat(sim, "duplicate_submissions"), 0);
   EXPECT_EQ(stat(sim, "generate_requests"), 6);
 }
+
+TEST(EngineFaults, RegenerateOnErrorPaysForAnotherTryOnlyWhenAsked) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  // Clips are numbered in creation order: clip 1 is take A of the first song submitted.
+  Sim sim(dir.path(), fast_sim_args({"--fault", "clip-error=contained artist name/clips@n1"}));
+  auto out = dir / "out";
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--regenerate-on-error", "1"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_status(out, "complete"), 2);
+  EXPECT_EQ(stat(sim, "generate_requests"), 3);  // two songs, one of them twice
+  EXPECT_NE(r.err.find("regenerating, 1 of 1"), std::string::npos) << r.err;
+}

@@ -55,7 +55,7 @@ TEST(ParseRate, AcceptsPerSecondMinuteHour) {
 
 TEST(Settings, NamesAndEnvironmentNames) {
   const auto& names = setting_names();
-  EXPECT_EQ(names.size(), 21u);
+  EXPECT_EQ(names.size(), 22u);
   EXPECT_NE(std::find(names.begin(), names.end(), "submit_rate"), names.end());
   EXPECT_EQ(setting_env_name("submit_rate"), "SETLIST_SUBMIT_RATE");
 }
@@ -68,6 +68,9 @@ TEST(CheckSetting, MessagesForBadValues) {
             "invalid rate \"fast\" (expected a positive rate such as 2, 10/s, 600/min, 3600/h)");
   EXPECT_EQ(check_setting("submit_rate", "0/s"),
             "invalid rate \"0/s\" (expected a positive rate such as 2, 10/s, 600/min, 3600/h)");
+  EXPECT_EQ(check_setting("regenerate_on_error", "2"), std::nullopt);
+  EXPECT_EQ(check_setting("regenerate_on_error", "-1"),
+            "invalid value \"-1\" (expected a whole number, 0 or more)");
   EXPECT_EQ(check_setting("poll_interval", "2"),
             "invalid duration \"2\" (expected a number with a unit: 250ms, 2s, 15m, 1h)");
   EXPECT_EQ(check_setting("poll_interval", "0s"), "invalid duration \"0s\" (must be more than 0)");
