@@ -120,6 +120,7 @@ class StateStore {
 
  private:
   StateStore();
+  void close_submission(std::int64_t submission_id, const char* state, int http_status, const std::string& error);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "common/hash.hpp"
 #include "http/client.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/output.hpp"
@@ -201,6 +202,41 @@ class Engine {
     return d;
   }
 
+  // A poll that failed: honour Retry-After and 429s; stop the run on a
+  // rejected key or an unverifiable server (returns false). A failed poll
+  // never causes a resubmission.
+  bool on_poll_failure(const Result<http::Response>& r, const SongTask* t) {
+    if (!r) {
+      if (r.error().kind == ErrorKind::tls) {
+        fail_run(r.error().message);
+        return false;
+      }
+      emit(Event::Kind::retry, t, "poll failed: " + r.error().message);
+      return true;
+    }
+    note_retry_after(*r);
+    std::string msg = provider_.error_message(r->status, r->body);
+    if (r->status == 429) on_throttled();
+    if (policy::classify(r->status, msg) == policy::Action::abort_run) {
+      fail_run("the API rejected the key while polling (HTTP 401: " + msg + ")");
+      return false;
+    }
+    emit(Event::Kind::retry, t, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+    return true;
+  }
+
+  // Applies a polled clip to its song; true when its status or URL changed.
+  bool apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates) {
+    for (auto& mine : t.clips) {
+      if (mine.id != c.id || (mine.status == c.status && mine.audio_url == c.audio_url)) continue;
+      if (mine.status != c.status) t.last_change = now_us();  // progress resets the stall clock
+      mine = c;
+      updates.push_back(c);
+      return true;
+    }
+    return false;
+  }
+
   void on_throttled() {
     ++throttled_;
     rate_.on_throttled(now_us());
@@ -225,6 +261,31 @@ class Engine {
       emit(Event::Kind::song_failed, &t, status + ": " + reason);
     else if (status == "skipped")
       emit(Event::Kind::warning, &t, "skipped: " + reason);
+  }
+
+  // Records a published file in state.
+  void record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id, const char* kind,
+                        std::uint64_t bytes, const std::string& sha256, const std::string& source_sha256) {
+    FileRow f;
+    f.path = rel.generic_string();
+    f.song_key = t.key;
+    f.clip_id = clip_id;
+    f.kind = kind;
+    f.bytes = bytes;
+    f.sha256 = sha256;
+    f.source_sha256 = source_sha256;
+    state_.record_file(f);
+  }
+
+  // Writes a small file atomically under OUT and records it.
+  bool write_and_record(const SongTask& t, const fs::path& rel, std::string_view data, const std::string& clip_id,
+                        const char* kind) {
+    std::error_code ec;
+    fs::create_directories((opt_.out_dir / rel).parent_path(), ec);
+    if (!write_file_atomic(opt_.out_dir / rel, data)) return false;
+    auto sha = sha256_hex(data);
+    record_published(t, rel, clip_id, kind, data.size(), sha, sha);
+    return true;
   }
 
   void watch(SongTask& t) {
@@ -595,34 +656,14 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
       if (clips) {
         failures = 0;
         std::vector<Clip> updates;
-        for (auto& c : clips.value())
-          for (auto& mine : t.clips)
-            if (mine.id == c.id && (mine.status != c.status || mine.audio_url != c.audio_url)) {
-              if (mine.status != c.status) t.last_change = now_us();
-              mine = c;
-              updates.push_back(c);
-              changed = true;
-            }
+        for (auto& c : clips.value()) changed |= apply_clip(t, c, updates);
         state_.update_clips(updates);
         if (changed) emit(Event::Kind::progress, &t, std::string(to_string(t.clips.front().status)));
       } else {
         emit(Event::Kind::warning, &t, "poll answer unreadable: " + clips.error().message);
       }
-    } else if (!r) {
-      if (r.error().kind == ErrorKind::tls) {
-        fail_run(r.error().message);
-        co_return false;
-      }
-      emit(Event::Kind::retry, &t, "poll failed: " + r.error().message);
-    } else {
-      note_retry_after(*r);
-      std::string msg = provider_.error_message(r->status, r->body);
-      if (r->status == 429) on_throttled();
-      if (policy::classify(r->status, msg) == policy::Action::abort_run) {
-        fail_run("the API rejected the key while polling (HTTP 401: " + msg + ")");
-        co_return false;
-      }
-      emit(Event::Kind::retry, &t, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+    } else if (!on_poll_failure(r, &t)) {
+      co_return false;
     }
     if (!changed) {
       // An answer without progress (or a failure): do not spin.
@@ -763,24 +804,9 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
   for (auto& c : t.clips) {
     int this_take = take++;
     // The clip as the API described it (failed ones too), for later inspection.
-    if (!c.raw_json.empty()) {
-      auto json_rel = fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json");
-      std::error_code ec;
-      fs::create_directories((opt_.out_dir / json_rel).parent_path(), ec);
-      if (write_file_atomic(opt_.out_dir / json_rel, c.raw_json)) {
-        FileRow jf;
-        jf.path = json_rel.generic_string();
-        jf.song_key = t.key;
-        jf.clip_id = c.id;
-        jf.kind = "clip_json";
-        if (auto d = file_digest(opt_.out_dir / json_rel)) {
-          jf.bytes = d->first;
-          jf.sha256 = d->second;
-          jf.source_sha256 = jf.sha256;
-          state_.record_file(jf);
-        }
-      }
-    }
+    if (!c.raw_json.empty())
+      write_and_record(t, fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json"), c.raw_json, c.id,
+                       "clip_json");
     if (c.status != ClipStatus::complete) {
       failures += (failures.empty() ? "" : "; ") + std::string("take ") + static_cast<char>('A' + this_take) +
                   " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message);
@@ -835,27 +861,9 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       continue;
     }
     ++published;
-    FileRow f;
-    f.path = rel.generic_string();
-    f.song_key = t.key;
-    f.clip_id = c.id;
-    f.kind = "audio";
-    f.bytes = digest->first;
-    f.sha256 = digest->second;
-    f.source_sha256 = r->sha256;
-    state_.record_file(f);
-
-    if (cover_dl && publish(cpart, opt_.out_dir / cover_rel)) {
-      FileRow cf;
-      cf.path = cover_rel.generic_string();
-      cf.song_key = t.key;
-      cf.clip_id = c.id;
-      cf.kind = "cover";
-      cf.bytes = cover_dl->bytes;
-      cf.sha256 = cover_dl->sha256;
-      cf.source_sha256 = cover_dl->sha256;
-      state_.record_file(cf);
-    }
+    record_published(t, rel, c.id, "audio", digest->first, digest->second, r->sha256);
+    if (cover_dl && publish(cpart, opt_.out_dir / cover_rel))
+      record_published(t, cover_rel, c.id, "cover", cover_dl->bytes, cover_dl->sha256, cover_dl->sha256);
 
   }
 
@@ -867,18 +875,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     lyr_rel.replace_filename(stem + ".txt");
     std::string text = *t.song->lyrics;
     if (!text.empty() && text.back() != '\n') text += '\n';
-    if (write_file_atomic(opt_.out_dir / lyr_rel, text)) {
-      FileRow lf;
-      lf.path = lyr_rel.generic_string();
-      lf.song_key = t.key;
-      lf.kind = "lyrics";
-      if (auto d = file_digest(opt_.out_dir / lyr_rel)) {
-        lf.bytes = d->first;
-        lf.sha256 = d->second;
-        lf.source_sha256 = lf.sha256;
-        state_.record_file(lf);
-      }
-    } else {
+    if (!write_and_record(t, lyr_rel, text, "", "lyrics")) {
       emit(Event::Kind::warning, &t, "lyrics file not written: " + lyr_rel.generic_string());
     }
   }
@@ -916,23 +913,8 @@ asio::awaitable<void> Engine::poller() {
       auto url = http::join(base_url_, req.target);
       ++requests_["poll"];
       auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
-      if (!r) {
-        if (r.error().kind == ErrorKind::tls) {
-          fail_run(r.error().message);
-          break;
-        }
-        emit(Event::Kind::retry, nullptr, "poll failed: " + r.error().message);
-        continue;
-      }
-      if (r->status / 100 != 2) {
-        note_retry_after(*r);
-        std::string msg = provider_.error_message(r->status, r->body);
-        if (r->status == 429) on_throttled();
-        if (policy::classify(r->status, msg) == policy::Action::abort_run) {
-          fail_run("the API rejected the key while polling (HTTP 401: " + msg + ")");
-          break;
-        }
-        emit(Event::Kind::retry, nullptr, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+      if (!r || r->status / 100 != 2) {
+        if (!on_poll_failure(r, nullptr)) break;
         continue;
       }
       auto clips = provider_.parse_poll(r->body);
@@ -944,19 +926,9 @@ asio::awaitable<void> Engine::poller() {
       std::set<SongTask*> woken;
       for (auto& c : clips.value()) {
         auto it = watched_.find(c.id);
-        if (it == watched_.end()) continue;
-        SongTask* t = it->second;
-        for (auto& mine : t->clips) {
-          if (mine.id != c.id) continue;
-          bool changed = mine.status != c.status || mine.audio_url != c.audio_url;
-          if (changed) {
-            if (mine.status != c.status) t->last_change = now_us();
-            mine = c;
-            updates.push_back(c);
-            woken.insert(t);
-            changed_any = true;
-          }
-        }
+        if (it == watched_.end() || !apply_clip(*it->second, c, updates)) continue;
+        woken.insert(it->second);
+        changed_any = true;
       }
       state_.update_clips(updates);
       for (auto* t : woken) {

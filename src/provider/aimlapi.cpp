@@ -101,9 +101,21 @@ std::string json_error_message(int http_status, std::string_view body) {
   return text;
 }
 
+Result<std::vector<Clip>> ClipArrayProvider::parse_submit(std::string_view body) const {
+  auto clips = parse_clip_array(body);
+  if (clips && clips->empty()) return protocol_error("generate answer lists no clips");
+  return clips;
+}
+
+Result<std::vector<Clip>> ClipArrayProvider::parse_poll(std::string_view body) const { return parse_clip_array(body); }
+
+std::string ClipArrayProvider::error_message(int http_status, std::string_view body) const {
+  return json_error_message(http_status, body);
+}
+
 namespace {
 
-class AimlV1 final : public Provider {
+class AimlV1 final : public ClipArrayProvider {
  public:
   explicit AimlV1(const ProviderInfo& info) : info_(info) {}
   const ProviderInfo& info() const override { return info_; }
@@ -131,12 +143,6 @@ class AimlV1 final : public Provider {
     return ApiRequest{"POST", payload.route, json::serialize(body), wait_audio};
   }
 
-  Result<std::vector<Clip>> parse_submit(std::string_view body) const override {
-    auto clips = parse_clip_array(body);
-    if (clips && clips->empty()) return protocol_error("generate answer lists no clips");
-    return clips;
-  }
-
   ApiRequest poll_request(std::span<const std::string> ids) const override {
     std::string target = "/?";
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -145,14 +151,6 @@ class AimlV1 final : public Provider {
       target += "ids%5B" + std::to_string(i) + "%5D=" + ids[i];
     }
     return ApiRequest{"GET", target, {}, false};
-  }
-
-  Result<std::vector<Clip>> parse_poll(std::string_view body) const override {
-    return parse_clip_array(body);
-  }
-
-  std::string error_message(int http_status, std::string_view body) const override {
-    return json_error_message(http_status, body);
   }
 
  private:

@@ -15,7 +15,7 @@ namespace {
 constexpr const char* kClip = "/v2/generate/audio/suno-ai/clip";
 constexpr const char* kClips = "/v2/generate/audio/suno-ai/clips";
 
-class AimlV2 final : public Provider {
+class AimlV2 final : public ClipArrayProvider {
  public:
   explicit AimlV2(const ProviderInfo& info) : info_(info) {}
   const ProviderInfo& info() const override { return info_; }
@@ -39,6 +39,7 @@ class AimlV2 final : public Provider {
     return ApiRequest{"POST", payload.route, json::serialize(payload.body), false};
   }
 
+  // Answers {"clip_ids": [...]}, not clip objects.
   Result<std::vector<Clip>> parse_submit(std::string_view body) const override {
     json::error_code ec;
     auto v = json::parse(body, ec);
@@ -64,12 +65,6 @@ class AimlV2 final : public Provider {
     for (auto& id : ids) target += "clip_ids%5B%5D=" + id + "&";
     target += "status=complete";
     return ApiRequest{"GET", target, {}, true};
-  }
-
-  Result<std::vector<Clip>> parse_poll(std::string_view body) const override { return parse_clip_array(body); }
-
-  std::string error_message(int http_status, std::string_view body) const override {
-    return json_error_message(http_status, body);
   }
 
  private:

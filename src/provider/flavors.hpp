@@ -15,6 +15,15 @@ std::unique_ptr<Provider> make_suno_api(const ProviderInfo& info);
 std::string pick_model(const Song& song, std::string_view default_model, const ProviderInfo& info);
 Error protocol_error(std::string msg);
 
+// Flavors whose answers are arrays of clip objects and whose errors are
+// {"message"} or {"error"} JSON: every flavor so far. A flavor overrides what differs.
+class ClipArrayProvider : public Provider {
+ public:
+  Result<std::vector<Clip>> parse_submit(std::string_view body) const override;  // a non-empty array
+  Result<std::vector<Clip>> parse_poll(std::string_view body) const override;
+  std::string error_message(int http_status, std::string_view body) const override;
+};
+
 // Shared parsing of the clip object (flavors 1 and 2 use it as is).
 Result<Clip> parse_clip_object(const boost::json::value& v);
 Result<std::vector<Clip>> parse_clip_array(std::string_view body);

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-class SunoApi final : public Provider {
+class SunoApi final : public ClipArrayProvider {
  public:
   explicit SunoApi(const ProviderInfo& info) : info_(info) {}
   const ProviderInfo& info() const override { return info_; }
@@ -39,23 +39,11 @@ class SunoApi final : public Provider {
     return ApiRequest{"POST", payload.route, json::serialize(body), wait_audio};
   }
 
-  Result<std::vector<Clip>> parse_submit(std::string_view body) const override {
-    auto clips = parse_clip_array(body);
-    if (clips && clips->empty()) return protocol_error("generate answer lists no clips");
-    return clips;
-  }
-
   // Never without ids: the server would answer with the whole library.
   ApiRequest poll_request(std::span<const std::string> ids) const override {
     std::string target = "/api/get?ids=";
     for (std::size_t i = 0; i < ids.size(); ++i) target += (i ? "," : "") + ids[i];
     return ApiRequest{"GET", target, {}, false};
-  }
-
-  Result<std::vector<Clip>> parse_poll(std::string_view body) const override { return parse_clip_array(body); }
-
-  std::string error_message(int http_status, std::string_view body) const override {
-    return json_error_message(http_status, body);
   }
 
  private:

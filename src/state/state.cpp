@@ -340,17 +340,18 @@ void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>&
 }
 
 void StateStore::record_rejected(std::int64_t submission_id, int http_status, const std::string& error) {
-  impl_->durable([&] {
-    Stmt up(impl_->db, "UPDATE submissions SET state='rejected', http_status=?, error=? WHERE id=?");
-    up.bind(1, http_status).bind(2, error).bind(3, submission_id);
-    up.run();
-  });
+  close_submission(submission_id, "rejected", http_status, error);
 }
 
 void StateStore::record_uncertain(std::int64_t submission_id, const std::string& error) {
+  close_submission(submission_id, "uncertain", 0, error);
+}
+
+void StateStore::close_submission(std::int64_t submission_id, const char* state, int http_status,
+                                  const std::string& error) {
   impl_->durable([&] {
-    Stmt up(impl_->db, "UPDATE submissions SET state='uncertain', error=? WHERE id=?");
-    up.bind(1, error).bind(2, submission_id);
+    Stmt up(impl_->db, "UPDATE submissions SET state=?, http_status=?, error=? WHERE id=?");
+    up.bind(1, std::string(state)).bind(2, http_status).bind(3, error).bind(4, submission_id);
     up.run();
   });
 }
