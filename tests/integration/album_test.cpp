@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "integration_support.hpp"
@@ -187,4 +188,21 @@ TEST(Album, ValidateSpeaksJsonForMachines) {
   auto ok = run_setlist({"validate", (source_dir() / "jobs" / "demo-album.yaml").string(), "--format", "json"});
   EXPECT_EQ(ok.exit_code, 0);
   EXPECT_EQ(json::parse(ok.out).at("errors").as_int64(), 0);
+}
+
+TEST(Album, PlanOfTheDemoAlbumIsWhatTheSimulatorCharges) {
+  TempDir dir;
+  auto demo = source_dir() / "jobs" / "demo-album.yaml";
+  auto out = dir / "out";
+  auto plan = run_setlist({"plan", demo.string(), "-o", out.string()});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(plan.out, m, std::regex("total: ([0-9]+) generate request\\(s\\), ([0-9]+) tokens")))
+      << plan.out;
+  Sim sim(dir.path(), fast_sim_args());
+  auto r = run_setlist(fast_run_args(sim, demo, out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto stats = sim.stats().as_object();
+  EXPECT_EQ(std::to_string(stats.at("generate_requests").as_int64()), m[1].str());
+  EXPECT_EQ(std::to_string(stats.at("tokens_charged").as_int64()), m[2].str());
 }
