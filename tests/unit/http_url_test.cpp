@@ -9,7 +9,7 @@ TEST(Url, ParsesAndJoinsWithAPathPrefix) {
   ASSERT_TRUE(u);
   EXPECT_EQ(u->port, "443");
   EXPECT_EQ(u->target, "/v1?x=1");
-  EXPECT_EQ(join("http://127.0.0.1:8080/api/", "/generate")->str(), "http://127.0.0.1:8080/api/generate");
+  EXPECT_EQ(join("http://api.example.test:8080/api/", "/generate")->str(), "http://api.example.test:8080/api/generate");
   EXPECT_FALSE(Url::parse("file:///etc/passwd"));
   EXPECT_FALSE(Url::parse("ftp://x/y"));
   EXPECT_FALSE(Url::parse("https://user:pw@host/"));  // credentials in URLs are never sent

@@ -87,7 +87,7 @@ TEST(CheckSetting, MessagesForBadValues) {
             "invalid value \"-5\" (expected a whole number of tokens)");
   EXPECT_EQ(check_setting("base_url", "ftp://x"),
             "invalid URL \"ftp://x\" (expected http://HOST[:PORT][/PATH] or https://...)");
-  EXPECT_EQ(check_setting("base_url", "http://127.0.0.1:8080/api"), std::nullopt);
+  EXPECT_EQ(check_setting("base_url", "http://api.example.test:8080/api"), std::nullopt);
   EXPECT_EQ(check_setting("model", "chirp-v3-5|chirp-v3-0"),
             "invalid model \"chirp-v3-5|chirp-v3-0\": pick one model, e.g. \"chirp-v3-5\"");
   EXPECT_EQ(check_setting("output_template", ""), "empty value");
@@ -225,7 +225,7 @@ TEST(ProviderInfo, FlavorsAsData) {
 
   const ProviderInfo* suno = find_provider_info("suno-api");
   ASSERT_TRUE(suno);
-  EXPECT_EQ(suno->default_base_url, "http://127.0.0.1:3000");
+  EXPECT_EQ(suno->default_base_url, "http://127.0.0.1:3000");  // suno-api's own default PORT, not a test server
   EXPECT_EQ(suno->key_env, "SUNO_API_KEY");
   EXPECT_FALSE(suno->key_required);
   EXPECT_TRUE(suno->supports_negative_tags);
