@@ -71,7 +71,6 @@ struct ApiRequest {
   std::string method;   // "GET" or "POST"
   std::string target;   // path and query, relative to the base URL's path
   std::string body;     // JSON, empty for GET
-  bool long_poll = false;
 };
 
 // The part of a generate request that identifies the song: route and body

@@ -169,7 +169,6 @@ struct Client::Impl {
   asio::ssl::context ssl{asio::ssl::context::tls_client};
   std::map<std::string, std::string> credentials;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
-  std::uint64_t sent = 0;
 
   Impl(asio::any_io_executor e, ClientOptions o) : ex(std::move(e)), opt(std::move(o)) {
     SSL_CTX_set_min_proto_version(ssl.native_handle(), TLS1_2_VERSION);
@@ -287,7 +286,6 @@ void Client::set_credential(const std::string& origin, std::string authorization
   impl_->credentials[origin] = std::move(authorization);
 }
 
-std::uint64_t Client::requests_sent() const { return impl_->sent; }
 
 asio::awaitable<Result<Response>> Client::request(std::string method, Url url, std::string body,
                                                   Millis timeout) {
@@ -339,7 +337,6 @@ asio::awaitable<Result<Response>> Client::request(std::string method, Url url, s
       }
       co_return net_error("no answer from " + where + ": " + why, true);
     }
-    ++I.sent;
     auto& msg = parser.get();
     Response r;
     r.status = msg.result_int();
@@ -495,7 +492,6 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     }
     if (!checked) co_return proto_error("download is empty");
     if (::fsync(fd.get()) != 0) co_return io_error("fsync " + file.string() + ": " + std::strerror(errno));
-    ++I.sent;
     d.bytes = total;
     d.sha256 = hash.hex_digest();
     co_return d;

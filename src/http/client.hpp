@@ -81,9 +81,6 @@ class Client {
       Url url, std::filesystem::path file, std::string if_range, Expect expect, Millis idle_timeout,
       std::function<void(const std::string& etag)> on_validator = {});
 
-  // Requests by kind, for reports.
-  std::uint64_t requests_sent() const;
-
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -140,7 +140,7 @@ class AimlV1 final : public ClipArrayProvider {
   ApiRequest submit_request(const SubmitPayload& payload, bool wait_audio) const override {
     json::object body = payload.body;
     body["wait_audio"] = wait_audio;
-    return ApiRequest{"POST", payload.route, json::serialize(body), wait_audio};
+    return ApiRequest{"POST", payload.route, json::serialize(body)};
   }
 
   ApiRequest poll_request(std::span<const std::string> ids) const override {
@@ -150,7 +150,7 @@ class AimlV1 final : public ClipArrayProvider {
       // ids[n]=... with brackets percent-encoded; ids are checked to be [A-Za-z0-9_-].
       target += "ids%5B" + std::to_string(i) + "%5D=" + ids[i];
     }
-    return ApiRequest{"GET", target, {}, false};
+    return ApiRequest{"GET", target, {}};
   }
 
  private:

@@ -36,7 +36,7 @@ class AimlV2 final : public ClipArrayProvider {
   }
 
   ApiRequest submit_request(const SubmitPayload& payload, bool) const override {
-    return ApiRequest{"POST", payload.route, json::serialize(payload.body), false};
+    return ApiRequest{"POST", payload.route, json::serialize(payload.body)};
   }
 
   // Answers {"clip_ids": [...]}, not clip objects.
@@ -64,7 +64,7 @@ class AimlV2 final : public ClipArrayProvider {
     std::string target = std::string(kClips) + "?";
     for (auto& id : ids) target += "clip_ids%5B%5D=" + id + "&";
     target += "status=complete";
-    return ApiRequest{"GET", target, {}, true};
+    return ApiRequest{"GET", target, {}};
   }
 
  private:

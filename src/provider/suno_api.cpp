@@ -36,14 +36,14 @@ class SunoApi final : public ClipArrayProvider {
   ApiRequest submit_request(const SubmitPayload& payload, bool wait_audio) const override {
     json::object body = payload.body;
     body["wait_audio"] = wait_audio;
-    return ApiRequest{"POST", payload.route, json::serialize(body), wait_audio};
+    return ApiRequest{"POST", payload.route, json::serialize(body)};
   }
 
   // Never without ids: the server would answer with the whole library.
   ApiRequest poll_request(std::span<const std::string> ids) const override {
     std::string target = "/api/get?ids=";
     for (std::size_t i = 0; i < ids.size(); ++i) target += (i ? "," : "") + ids[i];
-    return ApiRequest{"GET", target, {}, false};
+    return ApiRequest{"GET", target, {}};
   }
 
  private:
