@@ -117,8 +117,7 @@ namespace {
 
 class AimlV1 final : public ClipArrayProvider {
  public:
-  explicit AimlV1(const ProviderInfo& info) : info_(info) {}
-  const ProviderInfo& info() const override { return info_; }
+  using ClipArrayProvider::ClipArrayProvider;
 
   SubmitPayload payload(const Song& song, std::string_view default_model) const override {
     SubmitPayload p;
@@ -152,9 +151,6 @@ class AimlV1 final : public ClipArrayProvider {
     }
     return ApiRequest{"GET", target, {}};
   }
-
- private:
-  const ProviderInfo& info_;
 };
 
 }  // namespace

@@ -17,8 +17,7 @@ constexpr const char* kClips = "/v2/generate/audio/suno-ai/clips";
 
 class AimlV2 final : public ClipArrayProvider {
  public:
-  explicit AimlV2(const ProviderInfo& info) : info_(info) {}
-  const ProviderInfo& info() const override { return info_; }
+  using ClipArrayProvider::ClipArrayProvider;
 
   SubmitPayload payload(const Song& song, std::string_view) const override {
     SubmitPayload p;
@@ -66,9 +65,6 @@ class AimlV2 final : public ClipArrayProvider {
     target += "status=complete";
     return ApiRequest{"GET", target, {}};
   }
-
- private:
-  const ProviderInfo& info_;
 };
 
 }  // namespace

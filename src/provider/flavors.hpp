@@ -19,9 +19,14 @@ Error protocol_error(std::string msg);
 // {"message"} or {"error"} JSON: every flavor so far. A flavor overrides what differs.
 class ClipArrayProvider : public Provider {
  public:
+  explicit ClipArrayProvider(const ProviderInfo& info) : info_(info) {}
+  const ProviderInfo& info() const override { return info_; }
   Result<std::vector<Clip>> parse_submit(std::string_view body) const override;  // a non-empty array
   Result<std::vector<Clip>> parse_poll(std::string_view body) const override;
   std::string error_message(int http_status, std::string_view body) const override;
+
+ protected:
+  const ProviderInfo& info_;
 };
 
 // Shared parsing of the clip object (flavors 1 and 2 use it as is).

@@ -13,8 +13,7 @@ namespace {
 
 class SunoApi final : public ClipArrayProvider {
  public:
-  explicit SunoApi(const ProviderInfo& info) : info_(info) {}
-  const ProviderInfo& info() const override { return info_; }
+  using ClipArrayProvider::ClipArrayProvider;
 
   SubmitPayload payload(const Song& song, std::string_view default_model) const override {
     SubmitPayload p;
@@ -45,9 +44,6 @@ class SunoApi final : public ClipArrayProvider {
     for (std::size_t i = 0; i < ids.size(); ++i) target += (i ? "," : "") + ids[i];
     return ApiRequest{"GET", target, {}};
   }
-
- private:
-  const ProviderInfo& info_;
 };
 
 }  // namespace
