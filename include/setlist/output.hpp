@@ -41,8 +41,8 @@ std::string safe_component(std::string_view s);
 // inserts the result into `used`.
 std::filesystem::path unique_path(const std::filesystem::path& rel, std::set<std::string>& used);
 
-// Renames `tmp` to `final` and fsyncs the folder, so the file is there after
-// a crash exactly when the state says it is.
+// Fsyncs `tmp`, renames it to `final` and fsyncs the folder, so after a
+// crash or a power cut the file is whole under its final name, or absent.
 Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final);
 // Writes `data` to a temporary file beside `path`, fsyncs and publishes it.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data);

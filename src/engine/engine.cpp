@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
@@ -107,7 +108,7 @@ class Engine {
         base_url_(std::move(base_url)),
         client_(io.get_executor(), client_options()),
         submit_bucket_(s_.submit_rate, s_.submit_burst, now_us()),
-        poll_bucket_(s_.poll_rate, std::max(1.0, s_.poll_rate), now_us()),
+        poll_bucket_(s_.poll_rate, s_.poll_burst, now_us()),
         rate_(s_.submit_rate, std::max(0.01, s_.submit_rate / 64), s_.submit_rate),
         retry_budget_(std::max(20.0, 4.0 * static_cast<double>(m.songs.size())), 0.2, 0.5, now_us()),
         in_flight_(io.get_executor(), std::max(1, s_.max_in_flight)),
@@ -277,15 +278,31 @@ class Engine {
     state_.record_file(f);
   }
 
+  // Runs `f` on the disk thread and resumes here with its result: file
+  // writes, tags, digests and their fsyncs never stall the network. `f` must
+  // touch nothing the io thread uses (no state, no events, no counters).
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F&>> on_disk(F f) {
+    using R = std::invoke_result_t<F&>;
+    std::optional<R> out;
+    co_await asio::co_spawn(
+        disk_.get_executor(), [&]() -> asio::awaitable<void> { out.emplace(f()); co_return; }, asio::use_awaitable);
+    co_return std::move(*out);
+  }
+
   // Writes a small file atomically under OUT and records it.
-  bool write_and_record(const SongTask& t, const fs::path& rel, std::string_view data, const std::string& clip_id,
-                        const char* kind) {
-    std::error_code ec;
-    fs::create_directories((opt_.out_dir / rel).parent_path(), ec);
-    if (!write_file_atomic(opt_.out_dir / rel, data)) return false;
+  asio::awaitable<bool> write_and_record(const SongTask& t, fs::path rel, std::string data, std::string clip_id,
+                                         const char* kind) {
+    const fs::path path = opt_.out_dir / rel;
+    bool written = co_await on_disk([&] {
+      std::error_code ec;
+      fs::create_directories(path.parent_path(), ec);
+      return write_file_atomic(path, data).ok();
+    });
+    if (!written) co_return false;
     auto sha = sha256_hex(data);
     record_published(t, rel, clip_id, kind, data.size(), sha, sha);
-    return true;
+    co_return true;
   }
 
   void watch(SongTask& t) {
@@ -321,6 +338,8 @@ class Engine {
   asio::steady_timer poller_timer_;
   steady::time_point next_poll_ = steady::time_point::max();
   std::mt19937_64 rng_;
+  // One thread, so TagLib and the file system see one writer at a time.
+  asio::thread_pool disk_{1};
 
   std::function<void()> on_finished_;
   std::vector<std::unique_ptr<SongTask>> tasks_;
@@ -430,13 +449,19 @@ void Engine::start() {
 asio::awaitable<void> Engine::song_main(SongTask& t) {
   struct Done {
     Engine* e;
+    SongTask& t;
     ~Done() {
+      // What a finished song no longer needs (its clips' JSON, the payload)
+      // goes now, so memory follows the songs in flight, not the album.
+      t.clips = {};
+      t.payload = {};
+      t.audio_paths = {};
       if (--e->songs_running_ == 0) {
         e->poller_timer_.cancel();
         if (e->on_finished_) e->on_finished_();
       }
     }
-  } done{this};
+  } done{this, t};
 
   auto row = state_.song(t.key);
   std::string status = row ? row->status : "pending";
@@ -711,35 +736,34 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     e.message = "unusable URL in clip";
     co_return e;
   }
-  // The validator of the bytes already in `part`, kept beside it so a later
-  // attempt, or a later run, resumes with Range/If-Range instead of restarting.
+  // The validator of the bytes already in `part`: the next attempt resumes
+  // with Range/If-Range instead of restarting. It is kept in memory, and
+  // beside `part` only after a failed attempt (so a later run resumes too):
+  // a file created and deleted for every download would cost more than the
+  // resumes it saves. A hint, not a record: a lost validator only means the
+  // whole file is sent again, so no fsync.
   auto etag_file = part;
   etag_file += ".etag";
-  auto keep_etag = [etag_file](const std::string& etag) {
-    if (etag.empty()) {
-      std::error_code ec;
-      fs::remove(etag_file, ec);
-      return;
-    }
-    (void)write_file_atomic(etag_file, etag);
-  };
+  std::string validator;
+  if (std::ifstream in(etag_file); in) std::getline(in, validator);
+  const bool had_file = !validator.empty();
+  auto keep_etag = [&validator](const std::string& etag) { validator = etag; };
   for (int attempt = 0;; ++attempt) {
-    std::string etag;
-    if (fs::exists(etag_file)) {
-      std::ifstream in(etag_file);
-      std::getline(in, etag);
-    }
     ++requests_["download"];
-    auto r = co_await client_.download(*url, part, etag, expect, s_.request_timeout, keep_etag);
+    auto r = co_await client_.download(*url, part, validator, expect, s_.request_timeout, keep_etag);
     if (r) {
       std::error_code ec;
-      fs::remove(etag_file, ec);
+      if (had_file || attempt > 0) fs::remove(etag_file, ec);
       co_return r;
     }
     if (r.error().kind == ErrorKind::protocol && (r.error().http_status == 416 || r.error().http_status == 206)) {
-      // The partial file cannot be continued: forget its validator, restart from zero.
+      validator.clear();  // the partial file cannot be continued: restart from zero
+    }
+    if (validator.empty()) {
       std::error_code ec;
       fs::remove(etag_file, ec);
+    } else {
+      std::ofstream(etag_file, std::ios::trunc) << validator;
     }
     bool retry = r.error().kind == ErrorKind::network || r.error().kind == ErrorKind::protocol ||
                  (r.error().kind == ErrorKind::http && policy::is_retryable(r.error().http_status)) ||
@@ -805,8 +829,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     int this_take = take++;
     // The clip as the API described it (failed ones too), for later inspection.
     if (!c.raw_json.empty())
-      write_and_record(t, fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json"), c.raw_json, c.id,
-                       "clip_json");
+      co_await write_and_record(t, fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json"), c.raw_json,
+                                c.id, "clip_json");
     if (c.status != ClipStatus::complete) {
       failures += (failures.empty() ? "" : "; ") + std::string("take ") + static_cast<char>('A' + this_take) +
                   " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message);
@@ -844,25 +868,46 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     // always the tagged one. bytes/sha256 describe it as published;
     // source_sha256 the bytes the API sent.
     auto info = tag_info_for(m_, *t.song, t.key, c, this_take);
-    info.cover_jpeg = cover_dl ? slurp_small_file(cpart) : std::string();
-    if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover;
-    if (auto tagged = write_tags(part, info); !tagged)
+    struct Finished {
+      std::string tag_error;  // published without tags
+      std::string error;      // not published
+      std::uint64_t bytes = 0;
+      std::string sha256;
+      bool cover_published = false;
+    };
+    const fs::path final_path = opt_.out_dir / rel, cover_path = opt_.out_dir / cover_rel;
+    const bool have_cover = cover_dl.has_value();
+    Finished done = co_await on_disk([&] {
+      Finished f;
+      info.cover_jpeg = have_cover ? slurp_small_file(cpart) : std::string();
+      if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover;
+      if (auto tagged = write_tags(part, info); !tagged) f.tag_error = tagged.error().message;
+      auto digest = file_digest(part);
+      if (!digest) {
+        f.error = digest.error().message;
+        return f;
+      }
+      f.bytes = digest->first;
+      f.sha256 = digest->second;
+      std::error_code ec;
+      fs::create_directories(final_path.parent_path(), ec);
+      if (auto pub = publish(part, final_path); !pub) {
+        f.error = pub.error().message;
+        return f;
+      }
+      f.cover_published = have_cover && publish(cpart, cover_path).ok();
+      return f;
+    });
+    if (!done.tag_error.empty())
       emit(Event::Kind::warning, &t, "take " + std::string(1, static_cast<char>('A' + this_take)) +
-                                         " published without tags: " + tagged.error().message);
-    auto digest = file_digest(part);
-    if (!digest) {
-      failures += (failures.empty() ? "" : "; ") + digest.error().message;
-      continue;
-    }
-    fs::create_directories((opt_.out_dir / rel).parent_path());
-    auto pub = publish(part, opt_.out_dir / rel);
-    if (!pub) {
-      failures += (failures.empty() ? "" : "; ") + pub.error().message;
+                                         " published without tags: " + done.tag_error);
+    if (!done.error.empty()) {
+      failures += (failures.empty() ? "" : "; ") + done.error;
       continue;
     }
     ++published;
-    record_published(t, rel, c.id, "audio", digest->first, digest->second, r->sha256);
-    if (cover_dl && publish(cpart, opt_.out_dir / cover_rel))
+    record_published(t, rel, c.id, "audio", done.bytes, done.sha256, r->sha256);
+    if (done.cover_published)
       record_published(t, cover_rel, c.id, "cover", cover_dl->bytes, cover_dl->sha256, cover_dl->sha256);
 
   }
@@ -875,7 +920,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     lyr_rel.replace_filename(stem + ".txt");
     std::string text = *t.song->lyrics;
     if (!text.empty() && text.back() != '\n') text += '\n';
-    if (!write_and_record(t, lyr_rel, text, "", "lyrics")) {
+    if (!co_await write_and_record(t, lyr_rel, text, "", "lyrics")) {
       emit(Event::Kind::warning, &t, "lyrics file not written: " + lyr_rel.generic_string());
     }
   }

@@ -19,6 +19,13 @@ Error io(std::string msg) {
 }  // namespace
 
 Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final) {
+  // The bytes first, then the name: after a power cut the file under its
+  // final name is whole or absent, never empty.
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io("cannot open " + tmp.string());
+  int synced = ::fsync(fd);
+  ::close(fd);
+  if (synced != 0) return io("cannot fsync " + tmp.string());
   if (::rename(tmp.c_str(), final.c_str()) != 0) return io("cannot rename " + tmp.string() + " to " + final.string());
   auto dir = final.parent_path();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -46,12 +53,8 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view dat
     p += w;
     n -= static_cast<std::size_t>(w);
   }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return io("cannot fsync " + tmp.string());
-  }
   ::close(fd);
-  return publish(tmp, path);
+  return publish(tmp, path);  // fsyncs it
 }
 
 Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path) {

@@ -403,7 +403,8 @@ std::vector<ClipRow> StateStore::all_clips() {
 }
 
 void StateStore::record_file(const FileRow& row) {
-  impl_->durable([&] {
+  // Not a money receipt: a row lost to a power cut means a download again.
+  impl_->transaction([&] {
     Stmt st(impl_->db,
             "INSERT INTO files(path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at) "
             "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET song_key=excluded.song_key, "
