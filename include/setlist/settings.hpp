@@ -29,6 +29,7 @@ struct Settings {
   Millis poll_interval_max{10000};
   int poll_batch = 0;            // ids per get request; 0: the provider's default
   double poll_rate = 5.0;        // get requests per second
+  double poll_burst = 5.0;       // its token-bucket capacity
   std::string output_template = "{track:02} - {title} ({take}).mp3";
   std::optional<long long> budget_tokens;  // unset: no budget
   long long cost_per_request = 200000;     // tokens per generate request

@@ -76,6 +76,7 @@ const std::vector<Descriptor>& descriptors() {
     t("poll_interval_max", &Settings::poll_interval_max);
     i("poll_batch", Kind::batch, &Settings::poll_batch);
     d("poll_rate", Kind::rate, &Settings::poll_rate);
+    d("poll_burst", Kind::positive_double, &Settings::poll_burst);
     s("output_template", Kind::text, &Settings::output_template);
     v.push_back(Descriptor{"budget_tokens", Kind::optional_tokens});
     {

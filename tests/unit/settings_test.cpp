@@ -55,8 +55,9 @@ TEST(ParseRate, AcceptsPerSecondMinuteHour) {
 
 TEST(Settings, NamesAndEnvironmentNames) {
   const auto& names = setting_names();
-  EXPECT_EQ(names.size(), 22u);
+  EXPECT_EQ(names.size(), 23u);
   EXPECT_NE(std::find(names.begin(), names.end(), "submit_rate"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "poll_burst"), names.end());
   EXPECT_EQ(setting_env_name("submit_rate"), "SETLIST_SUBMIT_RATE");
 }
 
