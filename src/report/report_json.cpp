@@ -130,7 +130,12 @@ std::string render_json(const ReportData& d) {
   totals["takes_downloaded"] = takes;
   root["totals"] = std::move(totals);
 
-  json::array songs;
+  // The songs last and one at a time: a DOM of the whole document would
+  // take several times the file's size in memory at 10,000 songs.
+  root["songs"] = json::array();
+  std::string out = json::serialize(root);
+  out.resize(out.size() - 2);  // "...,\"songs\":[" : drop the closing "]}"
+  bool first = true;
   for (auto& s : d.songs) {
     json::object so;
     so["key"] = s.key;
@@ -168,10 +173,12 @@ std::string render_json(const ReportData& d) {
       clips.push_back(std::move(co));
     }
     so["clips"] = std::move(clips);
-    songs.push_back(std::move(so));
+    if (!first) out += ',';
+    first = false;
+    out += json::serialize(so);
   }
-  root["songs"] = std::move(songs);
-  return json::serialize(root) + "\n";
+  out += "]}\n";
+  return out;
 }
 
 }  // namespace report
