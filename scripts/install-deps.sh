@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev openssl procps
   # output tests: an independent ID3 reader and a headless browser for report.html
   eyed3 chromium
+  # benchmarks (and their smoke test): the peers a user would script by hand
+  curl jq
 )
 
 missing=()

@@ -940,6 +940,10 @@ json::object Model::stats(TimePoint now) {
     co["payload"] = c.payload_hash;
     co["bytes"] = c.mp3.size();
     co["duration"] = std::round(c.mp3.seconds() * 1000.0) / 1000.0;
+    // When it was created (ms since the simulator started) and the time it
+    // was given to complete: what a benchmark's lower bound is made of.
+    co["created_ms"] = std::chrono::duration<double, std::milli>(c.t0 - started_).count();
+    co["latency_ms"] = std::chrono::duration<double, std::milli>(c.to_complete).count();
     if (c.sha.empty()) c.sha = c.mp3.sha256();
     co["sha256"] = c.sha;
     clips[id] = std::move(co);

@@ -11,6 +11,7 @@
 #include <boost/url/parse.hpp>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,7 @@ Process::Process(const std::vector<std::string>& argv, const Env& env, const fs:
   cargv.push_back(nullptr);
 
   std::fflush(nullptr);  // or the child inherits (and repeats) unwritten output
+  started_ = std::chrono::steady_clock::now();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -108,9 +110,14 @@ void Process::signal(int sig) {
 bool Process::running() {
   if (done_) return false;
   int status = 0;
-  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  rusage ru{};
+  pid_t r = ::wait4(pid_, &status, WNOHANG, &ru);
   if (r == pid_) {
     done_ = true;
+    usage_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+    usage_.cpu_seconds = secs(ru.ru_utime) + secs(ru.ru_stime);
+    usage_.max_rss_kb = ru.ru_maxrss;
     if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) term_signal_ = WTERMSIG(status);
     return false;
@@ -122,7 +129,7 @@ bool Process::wait(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (running()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
 }

@@ -59,12 +59,22 @@ class Process {
   std::string out() const;
   std::string err() const;
 
+  // Once it has exited: what it (and the children it waited for) used.
+  struct Usage {
+    double wall_seconds = 0;  // from start to the moment its exit was seen
+    double cpu_seconds = 0;   // user + system
+    long max_rss_kb = 0;      // peak resident set of the largest process
+  };
+  const Usage& usage() const { return usage_; }
+
  private:
   int pid_ = -1;
   bool done_ = false;
   int exit_code_ = -1;
   int term_signal_ = 0;
   fs::path out_file_, err_file_;
+  std::chrono::steady_clock::time_point started_;
+  Usage usage_;
 };
 
 // Runs to completion (or kills at timeout) and captures the output.
