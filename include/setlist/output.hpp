@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -46,6 +47,10 @@ std::filesystem::path unique_path(const std::filesystem::path& rel, std::set<std
 Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final);
 // Writes `data` to a temporary file beside `path`, fsyncs and publishes it.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data);
+// The same for text produced piece by piece: `produce` calls its argument
+// with each piece, so a large file never has to be whole in memory.
+using TextEmit = std::function<void(std::string_view)>;
+Status write_file_atomic(const std::filesystem::path& path, const std::function<void(const TextEmit&)>& produce);
 // Size and SHA-256 of a file on disk.
 Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path);
 

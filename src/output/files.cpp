@@ -37,23 +37,35 @@ Status publish(const std::filesystem::path& tmp, const std::filesystem::path& fi
 }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data) {
+  return write_file_atomic(path, [data](const TextEmit& emit) { emit(data); });
+}
+
+Status write_file_atomic(const std::filesystem::path& path, const std::function<void(const TextEmit&)>& produce) {
   auto tmp = path;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io("cannot create " + tmp.string());
-  const char* p = data.data();
-  std::size_t n = data.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return io("cannot write " + tmp.string());
+  bool failed = false;
+  produce([&](std::string_view piece) {
+    const char* p = piece.data();
+    std::size_t n = piece.size();
+    while (n > 0 && !failed) {
+      ssize_t w = ::write(fd, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        failed = true;
+        break;
+      }
+      p += w;
+      n -= static_cast<std::size_t>(w);
     }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  });
+  int saved = errno;
   ::close(fd);
+  if (failed) {
+    errno = saved;
+    return io("cannot write " + tmp.string());
+  }
   return publish(tmp, path);  // fsyncs it
 }
 

@@ -74,9 +74,12 @@ std::string json_text(const boost::json::object& o, const char* k) {
 }  // namespace
 
 std::string render_html(const ReportData& d) {
+  return render_to_string(d, static_cast<void (*)(const ReportData&, const TextEmit&)>(&render_html));
+}
+
+void render_html(const ReportData& d, const TextEmit& emit) {
   std::string title = d.album.title.empty() ? "setlist album" : d.album.title;
-  std::string h;
-  h.reserve(16384);
+  TextOut h(emit);
   h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   // Nothing may be loaded from elsewhere: local media only, no scripts.
@@ -156,7 +159,6 @@ std::string render_html(const ReportData& d) {
   if (d.generated_at > 0) h += " at " + iso_time(d.generated_at);
   h += ". Playlist: <a href=\"album.m3u8\">album.m3u8</a> · data: <a href=\"report.json\">report.json</a></p>\n";
   h += "</footer>\n</main>\n</body>\n</html>\n";
-  return h;
 }
 
 }  // namespace setlist::report

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "setlist/output.hpp"
+
 namespace setlist {
 
 struct Manifest;
@@ -80,12 +82,47 @@ struct ReportData {
 ReportData gather(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
                   const RunSummary* run);
 
-// Renderers: pure functions of the data.
+// Renderers: pure functions of the data. The large ones write through
+// `emit` piece by piece (a 10,000-song report is never whole in memory); the
+// string forms collect the pieces.
+void render_json(const ReportData& d, const TextEmit& emit);
+void render_html(const ReportData& d, const TextEmit& emit);
 std::string render_json(const ReportData& d);
 std::string render_html(const ReportData& d);
 std::string render_junit(const ReportData& d);
 std::string render_m3u8(const ReportData& d);
 std::string render_step_summary(const ReportData& d);
+
+// Collects appended text and hands it to `emit` in pieces of about 64 KiB.
+class TextOut {
+ public:
+  explicit TextOut(const TextEmit& emit) : emit_(emit) {}
+  ~TextOut() { flush(); }
+  TextOut(const TextOut&) = delete;
+  TextOut& operator=(const TextOut&) = delete;
+  TextOut& operator+=(std::string_view s) {
+    buf_ += s;
+    if (buf_.size() >= (64u << 10)) flush();
+    return *this;
+  }
+  TextOut& operator+=(char c) { return *this += std::string_view(&c, 1); }
+  void flush() {
+    if (!buf_.empty()) emit_(buf_);
+    buf_.clear();
+  }
+
+ private:
+  const TextEmit& emit_;
+  std::string buf_;
+};
+
+// The whole output of a streaming renderer as one string.
+template <class Render>
+std::string render_to_string(const ReportData& d, Render render) {
+  std::string out;
+  render(d, TextEmit([&out](std::string_view s) { out += s; }));
+  return out;
+}
 
 // Escaping shared by the renderers. Invalid UTF-8 becomes U+FFFD.
 std::string valid_utf8(std::string_view s);

@@ -101,6 +101,10 @@ std::string run_summary_json(const RunSummary& run) { return json::serialize(run
 namespace report {
 
 std::string render_json(const ReportData& d) {
+  return render_to_string(d, static_cast<void (*)(const ReportData&, const TextEmit&)>(&render_json));
+}
+
+void render_json(const ReportData& d, const TextEmit& emit) {
   json::object root;
   root["schema_version"] = report_schema_version;
   root["generator"] = "setlist";
@@ -133,8 +137,10 @@ std::string render_json(const ReportData& d) {
   // The songs last and one at a time: a DOM of the whole document would
   // take several times the file's size in memory at 10,000 songs.
   root["songs"] = json::array();
-  std::string out = json::serialize(root);
-  out.resize(out.size() - 2);  // "...,\"songs\":[" : drop the closing "]}"
+  std::string head = json::serialize(root);
+  head.resize(head.size() - 2);  // "...,\"songs\":[" : drop the closing "]}"
+  TextOut out(emit);
+  out += head;
   bool first = true;
   for (auto& s : d.songs) {
     json::object so;
@@ -178,7 +184,6 @@ std::string render_json(const ReportData& d) {
     out += json::serialize(so);
   }
   out += "]}\n";
-  return out;
 }
 
 }  // namespace report
@@ -192,8 +197,8 @@ Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest*
   keep(write_album_cover(out_dir, d));
   d.playlist = "album.m3u8";
   keep(write_file_atomic(out_dir / d.playlist, report::render_m3u8(d)));
-  keep(write_file_atomic(out_dir / "report.json", report::render_json(d)));
-  keep(write_file_atomic(out_dir / "report.html", report::render_html(d)));
+  keep(write_file_atomic(out_dir / "report.json", [&](const TextEmit& emit) { report::render_json(d, emit); }));
+  keep(write_file_atomic(out_dir / "report.html", [&](const TextEmit& emit) { report::render_html(d, emit); }));
   keep(write_file_atomic(out_dir / "junit.xml", report::render_junit(d)));
   // CI: GitHub Actions shows this Markdown on the run's page.
   if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
