@@ -154,6 +154,7 @@ class Engine {
  private:
   http::ClientOptions client_options() const {
     http::ClientOptions o;
+    o.resolve_timeout = s_.connect_timeout;
     o.connect_timeout = s_.connect_timeout;
     o.cacert = opt_.cacert;
     o.https_proxy = opt_.https_proxy;
