@@ -156,6 +156,7 @@ class Engine {
     http::ClientOptions o;
     o.resolve_timeout = s_.connect_timeout;
     o.connect_timeout = s_.connect_timeout;
+    o.max_download = s_.max_download_size;
     o.cacert = opt_.cacert;
     o.https_proxy = opt_.https_proxy;
     o.no_proxy = opt_.no_proxy;
