@@ -11,6 +11,7 @@
 #include <boost/url/parse.hpp>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,9 +109,11 @@ void Process::signal(int sig) {
 bool Process::running() {
   if (done_) return false;
   int status = 0;
-  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  rusage usage{};
+  pid_t r = ::wait4(pid_, &status, WNOHANG, &usage);
   if (r == pid_) {
     done_ = true;
+    max_rss_kb_ = usage.ru_maxrss;
     if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) term_signal_ = WTERMSIG(status);
     return false;
@@ -142,6 +145,7 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, std::chrono:
   }
   r.exit_code = p.exit_code();
   r.signal = p.term_signal();
+  r.max_rss_kb = p.max_rss_kb();
   r.out = p.out();
   r.err += p.err();
   return r;

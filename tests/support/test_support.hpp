@@ -34,6 +34,7 @@ using Env = std::map<std::string, std::string>;
 struct RunResult {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
+  long max_rss_kb = 0;  // peak resident memory of the process
   std::string out;
   std::string err;
 };
@@ -56,6 +57,7 @@ class Process {
   bool running();
   int exit_code() const { return exit_code_; }
   int term_signal() const { return term_signal_; }
+  long max_rss_kb() const { return max_rss_kb_; }  // once it has exited
   std::string out() const;
   std::string err() const;
 
@@ -64,6 +66,7 @@ class Process {
   bool done_ = false;
   int exit_code_ = -1;
   int term_signal_ = 0;
+  long max_rss_kb_ = 0;
   fs::path out_file_, err_file_;
 };
 
