@@ -14,6 +14,10 @@ json::value complete_clip(Sim& sim) {
   return clips.empty() ? json::value() : clips[0];
 }
 
+std::string clip_sha256(const Sim& sim, const std::string& id) {
+  return std::string(sim.stats().at("clips").at(id).at("sha256").as_string());
+}
+
 std::uint64_t fired(const json::value& stats, const std::string& rule) {
   auto* f = stats.at("faults_fired").as_object().if_contains(rule);
   return f ? f->to_number<std::uint64_t>() : 0;
@@ -107,7 +111,7 @@ TEST(SimFaults, TrickleSendsTheBodySlowlyButWhole) {
   TempDir dir;
   Sim sim(dir.path(), fast({"--duration", "0.5s", "--fault", "trickle=20ms@n1"}));
   auto c = complete_clip(sim);
-  auto full_sha = std::string(sim.stats().at("clips").at(str(c, "id")).at("sha256").as_string());
+  auto full_sha = clip_sha256(sim, str(c, "id"));
   auto t0 = steady_clock::now();
   auto a = http_get(str(c, "audio_url"));
   auto took = steady_clock::now() - t0;
@@ -246,7 +250,7 @@ TEST(SimFaults, HugeLengthAnnouncesMoreThanItSends) {
   auto a = http_get(str(c, "audio_url"));
   EXPECT_EQ(a.status, 200);
   EXPECT_EQ(a.headers["content-length"], std::to_string(100u << 20));
-  EXPECT_EQ(sha256_hex(a.body), std::string(sim.stats().at("clips").at(str(c, "id")).at("sha256").as_string()));
+  EXPECT_EQ(sha256_hex(a.body), clip_sha256(sim, str(c, "id")));
   EXPECT_FALSE(a.error.empty());  // closed long before the announced end
 }
 
@@ -259,8 +263,7 @@ TEST(SimFaults, NoLengthEndsTheBodyByClosing) {
   ASSERT_NE(head_end, std::string::npos);
   auto head = raw.data.substr(0, head_end);
   EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
-  EXPECT_EQ(sha256_hex(raw.data.substr(head_end + 4)),
-            std::string(sim.stats().at("clips").at(str(c, "id")).at("sha256").as_string()));
+  EXPECT_EQ(sha256_hex(raw.data.substr(head_end + 4)), clip_sha256(sim, str(c, "id")));
 }
 
 TEST(SimFaults, RedirectToAnyUrl) {
