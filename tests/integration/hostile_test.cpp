@@ -9,8 +9,6 @@
 
 #include <boost/json.hpp>
 
-#include <regex>
-
 #include "integration_support.hpp"
 
 using namespace setlist::test;
@@ -93,7 +91,8 @@ class SilentPort {
   }
   SilentPort(const SilentPort&) = delete;
   SilentPort& operator=(const SilentPort&) = delete;
-  std::string url(const std::string& scheme) const { return scheme + "://127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string url(const std::string& scheme) const { return scheme + "://" + address(); }
 
  private:
   int listener_ = -1;
@@ -169,6 +168,7 @@ TEST(Hostile, OversizedGenerateAnswerMakesTheSongUncertainAndItIsNotBoughtAgain)
   for (std::size_t i = 0; i < 2; ++i) {
     if (a.status(i) == "uncertain") {
       ++uncertain;
+      EXPECT_TRUE(contains(a.reason(i), "the answer to the generate request could not be read")) << a.reason(i);
       EXPECT_TRUE(contains(a.reason(i), "larger than the 8 MiB limit")) << a.reason(i);
     }
     complete += a.status(i) == "complete";
@@ -232,8 +232,7 @@ TEST(Timeouts, ConnectThatNeverCompletes) {
   SilentPort port(/*full=*/true);
   auto r = run_against(dir, port.url("http"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("cannot connect to 127\\.0\\.0\\.1:[0-9]+: timed out after 300 ms")))
-      << r.err;
+  EXPECT_TRUE(contains(r.err, "cannot connect to " + port.address() + ": timed out after 300 ms")) << r.err;
 }
 
 TEST(Timeouts, TlsHandshakeWithAServerThatNeverAnswers) {
@@ -242,8 +241,7 @@ TEST(Timeouts, TlsHandshakeWithAServerThatNeverAnswers) {
   auto r = run_against(dir, port.url("https"));
   // A silent server is a network failure (retried, then the song fails), not an untrusted one.
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("TLS handshake with 127\\.0\\.0\\.1:[0-9]+ timed out after 300 ms")))
-      << r.err;
+  EXPECT_TRUE(contains(r.err, "TLS handshake with " + port.address() + " timed out after 300 ms")) << r.err;
 }
 
 TEST(Timeouts, AnswerHeadersThatNeverComeAreRetried) {
