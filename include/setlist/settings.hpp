@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -33,7 +34,7 @@ struct Settings {
   std::string output_template = "{track:02} - {title} ({take}).mp3";
   std::optional<long long> budget_tokens;  // unset: no budget
   long long cost_per_request = 200000;     // tokens per generate request
-  Millis connect_timeout{10000};
+  Millis connect_timeout{10000};           // each of: name lookup, TCP connect, TLS handshake
   Millis request_timeout{60000};           // headers and body of one request
   Millis stall_timeout{15 * 60 * 1000};    // a clip whose status does not change
   Millis retry_base{500};
@@ -41,6 +42,7 @@ struct Settings {
   int retry_max_attempts = 8;
   Millis retry_after_max{10 * 60 * 1000};  // clamp for huge Retry-After values
   int download_concurrency = 4;
+  std::uint64_t max_download_size = 512ull << 20;  // a larger file is refused, not written
   // A clip that ends in `error` fails its song; with N > 0 the song is
   // submitted again up to N times (each costs a request: off by default).
   int regenerate_on_error = 0;
@@ -82,5 +84,6 @@ std::string setting_value_text(const Settings& s, std::string_view name);
 // Parsers shared by settings and the CLI.
 std::optional<Millis> parse_duration(std::string_view text);   // "250ms", "2s", "15m", "1h", "1.5s"
 std::optional<double> parse_rate(std::string_view text);       // "10/s", "600/min", "3600/h", "2"
+std::optional<std::uint64_t> parse_size(std::string_view text);  // "512MiB", "64KiB", "1GiB", "1_000_000" (bytes)
 
 }  // namespace setlist

@@ -29,7 +29,8 @@ enum class Kind {
   duration,
   text,
   tokens,
-  optional_tokens
+  optional_tokens,
+  size  // bytes, with an optional KiB/MiB/GiB unit
 };
 
 struct Descriptor {
@@ -41,6 +42,7 @@ struct Descriptor {
   int Settings::*integer = nullptr;
   Millis Settings::*millis = nullptr;
   long long Settings::*tokens = nullptr;
+  std::uint64_t Settings::*bytes = nullptr;
 };
 
 const std::vector<Descriptor>& descriptors() {
@@ -92,6 +94,11 @@ const std::vector<Descriptor>& descriptors() {
     i("retry_max_attempts", Kind::positive_int, &Settings::retry_max_attempts);
     t("retry_after_max", &Settings::retry_after_max);
     i("download_concurrency", Kind::positive_int, &Settings::download_concurrency);
+    {
+      Descriptor x{"max_download_size", Kind::size};
+      x.bytes = &Settings::max_download_size;
+      v.push_back(x);
+    }
     i("regenerate_on_error", Kind::count, &Settings::regenerate_on_error);
     return v;
   }();
@@ -140,6 +147,13 @@ std::string format_number(double v) {
   std::ostringstream os;
   os << v;
   return os.str();
+}
+
+std::string format_size(std::uint64_t n) {
+  if (n != 0 && n % (1ull << 30) == 0) return std::to_string(n >> 30) + "GiB";
+  if (n != 0 && n % (1ull << 20) == 0) return std::to_string(n >> 20) + "MiB";
+  if (n != 0 && n % (1ull << 10) == 0) return std::to_string(n >> 10) + "KiB";
+  return std::to_string(n);
 }
 
 std::string format_duration(Millis d) {
@@ -193,6 +207,9 @@ void apply(Settings& s, const Descriptor& d, std::string_view value) {
       } else {
         s.budget_tokens = *parse_count(value);
       }
+      break;
+    case Kind::size:
+      s.*(d.bytes) = *parse_size(value);
       break;
   }
 }
@@ -312,6 +329,11 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
         return "invalid value \"" + v + "\" (expected a whole number of tokens, or none)";
       }
       return std::nullopt;
+    case Kind::size: {
+      auto n = parse_size(value);
+      if (!n || *n < 1024) return "invalid size \"" + v + "\" (expected at least 1KiB: 512MiB, 64KiB, 1GiB)";
+      return std::nullopt;
+    }
   }
   return std::nullopt;
 }
@@ -424,6 +446,8 @@ std::string setting_value_text(const Settings& s, std::string_view name) {
       return std::to_string(s.*(d->tokens));
     case Kind::optional_tokens:
       return s.budget_tokens ? std::to_string(*s.budget_tokens) : "none";
+    case Kind::size:
+      return format_size(s.*(d->bytes));
   }
   return {};
 }
@@ -458,6 +482,17 @@ std::optional<Millis> parse_duration(std::string_view text_in) {
   }
   if (total > 365.0 * 24 * 3600000) return std::nullopt;
   return Millis(static_cast<long long>(std::llround(total)));
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text_in) {
+  std::string t = text::trim(text_in);
+  std::size_t i = 0;
+  while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '_')) ++i;
+  auto n = parse_count(std::string_view(t).substr(0, i));
+  std::string unit = lower(text::trim(std::string_view(t).substr(i)));
+  int shift = unit.empty() || unit == "b" ? 0 : unit == "kib" ? 10 : unit == "mib" ? 20 : unit == "gib" ? 30 : -1;
+  if (!n || shift < 0 || *n > (std::numeric_limits<long long>::max() >> shift)) return std::nullopt;
+  return static_cast<std::uint64_t>(*n) << shift;
 }
 
 std::optional<double> parse_rate(std::string_view text_in) {

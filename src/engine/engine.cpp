@@ -155,7 +155,9 @@ class Engine {
  private:
   http::ClientOptions client_options() const {
     http::ClientOptions o;
+    o.resolve_timeout = s_.connect_timeout;
     o.connect_timeout = s_.connect_timeout;
+    o.max_download = s_.max_download_size;
     o.cacert = opt_.cacert;
     o.https_proxy = opt_.https_proxy;
     o.no_proxy = opt_.no_proxy;
@@ -598,9 +600,11 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         // The request may have reached the server: paying twice is worse than asking.
         state_.record_uncertain(sub_id, why);
         charged_ += cost;  // count it against the budget: it may have been charged
+        const bool unreadable = r.error().kind == ErrorKind::protocol;  // e.g. over the size cap
         set_status(t, "uncertain",
-                   "no answer to the generate request (" + why +
-                       "); it may have been accepted and charged. Run with --resubmit-uncertain to submit again");
+                   std::string(unreadable ? "the answer to the generate request could not be read ("
+                                          : "no answer to the generate request (") +
+                       why + "); it may have been accepted and charged. Run with --resubmit-uncertain to submit again");
         co_return false;
       }
       state_.record_rejected(sub_id, 0, why);

@@ -1,7 +1,11 @@
 #include "http/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -49,6 +53,40 @@ Error io_error(std::string msg) {
   e.kind = ErrorKind::io;
   e.message = std::move(msg);
   return e;
+}
+
+// "8 MiB", "512 MiB", "16 KiB", "1000 bytes": limits as people write them.
+std::string size_text(std::uint64_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= (1u << 10) && n % (1u << 10) == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
+std::string duration_text(Millis d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s" : std::to_string(d.count()) + " ms";
+}
+
+// The scheme of a Location value, lower-case; empty for a relative reference.
+std::string scheme_of(std::string_view ref) {
+  std::string s;
+  for (char c : ref) {
+    if (c == ':') return s;
+    bool ok = std::isalpha(static_cast<unsigned char>(c)) ||
+              (!s.empty() && (std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'));
+    if (!ok || s.size() >= 32) return {};
+    s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return {};
+}
+
+// The default ResolveFn: the system resolver (getaddrinfo on Asio's own thread).
+asio::awaitable<Result<std::vector<std::string>>> system_resolve(std::string host, std::string port) {
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  auto [ec, results] = co_await resolver.async_resolve(host, port, use_tuple);
+  if (ec) co_return net_error("cannot resolve " + host + ": " + ec.message(), false);
+  std::vector<std::string> addresses;
+  for (const auto& r : results) addresses.push_back(r.endpoint().address().to_string());
+  co_return addresses;
 }
 
 std::string host_header(const Url& u) {
@@ -222,14 +260,56 @@ struct Client::Impl {
     co_return Ok{};
   }
 
+  // The addresses of `hop`, within resolve_timeout. The lookup runs as a
+  // coroutine of its own, so that one that never answers cannot hold the
+  // request: on timeout it is cancelled and left behind.
+  asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(const Url& hop) {
+    struct Lookup {
+      explicit Lookup(const asio::any_io_executor& e) : done(e) {}
+      asio::steady_timer done;
+      asio::cancellation_signal cancel;
+      std::optional<Result<std::vector<std::string>>> result;
+    };
+    auto lookup = std::make_shared<Lookup>(ex);
+    lookup->done.expires_after(opt.resolve_timeout);
+    ResolveFn fn = opt.resolve ? opt.resolve : ResolveFn(system_resolve);
+    asio::co_spawn(
+        ex,
+        [lookup, fn, host = hop.host, port = hop.port]() -> asio::awaitable<void> {
+          auto r = co_await fn(host, port);
+          lookup->result = std::move(r);
+          lookup->done.cancel();
+        },
+        asio::bind_cancellation_slot(lookup->cancel.slot(), asio::detached));
+    if (!lookup->result) co_await lookup->done.async_wait(use_tuple);  // the lookup may have finished inline
+    if (!lookup->result) {
+      lookup->cancel.emit(asio::cancellation_type::terminal);
+      co_return net_error("cannot resolve " + hop.host + ": timed out after " + duration_text(opt.resolve_timeout),
+                          false);
+    }
+    if (!*lookup->result) co_return lookup->result->error();
+    std::vector<tcp::endpoint> endpoints;
+    unsigned short port = 0;
+    auto [pend, pec] = std::from_chars(hop.port.data(), hop.port.data() + hop.port.size(), port);
+    if (pec != std::errc{} || pend != hop.port.data() + hop.port.size())
+      co_return net_error("bad port " + hop.port + " for " + hop.host, false);
+    for (const auto& a : lookup->result->value()) {
+      boost::system::error_code aec;
+      auto address = asio::ip::make_address(a, aec);
+      if (!aec) endpoints.emplace_back(address, port);
+    }
+    if (endpoints.empty()) co_return net_error("cannot resolve " + hop.host + ": no address", false);
+    co_return endpoints;
+  }
+
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const Url& u) {
     auto proxy = proxy_for(u);
     if (u.https() && !opt.https_proxy.empty() && !proxy_bypassed(u.host, opt.no_proxy) && !proxy)
       co_return net_error("HTTPS_PROXY is not a usable http://host:port URL", false);
     const Url& first_hop = proxy ? *proxy : u;
-    tcp::resolver resolver(ex);
-    auto [rec, results] = co_await resolver.async_resolve(first_hop.host, first_hop.port, use_tuple);
-    if (rec) co_return net_error("cannot resolve " + first_hop.host + ": " + rec.message(), false);
+    auto resolved = co_await resolve(first_hop);
+    if (!resolved) co_return resolved.error();
+    const auto& results = resolved.value();
     auto c = std::make_unique<Conn>();
     c->origin = u.origin();
     if (u.https()) {
@@ -248,7 +328,8 @@ struct Client::Impl {
     c->lowest().expires_after(opt.connect_timeout);
     auto [cec, ep] = co_await c->lowest().async_connect(results, use_tuple);
     if (cec) {
-      std::string why = cec == beast::error::timeout ? "timed out" : cec.message();
+      std::string why = cec == beast::error::timeout ? "timed out after " + duration_text(opt.connect_timeout)
+                                                     : cec.message();
       co_return net_error(std::string(proxy ? "cannot connect to proxy " : "cannot connect to ") + first_hop.host +
                               ":" + first_hop.port + ": " + why,
                           false);
@@ -261,6 +342,10 @@ struct Client::Impl {
     if (c->tls) {
       c->lowest().expires_after(opt.connect_timeout);
       auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (hec == beast::error::timeout)  // a silent server, not an untrusted one
+        co_return net_error("TLS handshake with " + u.host + ":" + u.port + " timed out after " +
+                                duration_text(opt.connect_timeout),
+                            false);
       if (hec) {
         Error e = net_error(describe_tls_failure(hec, *c, u), false);
         e.kind = ErrorKind::tls;
@@ -327,14 +412,13 @@ asio::awaitable<Result<Response>> Client::request(std::string method, Url url, s
     if (rec) {
       if (reused && attempt == 0 && !parser.got_some()) continue;  // closed while idle; GET only
       std::string why = rec == beast::error::timeout        ? "timed out waiting for the answer"
-                        : rec == bh::error::body_limit      ? "answer larger than the size cap"
-                        : rec == bh::error::header_limit    ? "answer headers larger than the size cap"
                         : rec == bh::error::partial_message ? "answer cut short"
                                                             : rec.message();
-      if (rec == bh::error::body_limit || rec == bh::error::header_limit) {
-        Error e = proto_error("answer from " + where + ": " + why);
-        co_return e;
-      }
+      // Too big: the connection is dropped unread; for a POST the server may have acted on it.
+      if (rec == bh::error::body_limit)
+        co_return proto_error("answer from " + where + " larger than the " + size_text(I.opt.max_body) + " limit");
+      if (rec == bh::error::header_limit)
+        co_return proto_error("answer from " + where + " with headers larger than the 64 KiB limit");
       co_return net_error("no answer from " + where + ": " + why, true);
     }
     auto& msg = parser.get();
@@ -352,11 +436,13 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
                                                    Expect expect, Millis idle_timeout,
                                                    std::function<void(const std::string&)> on_validator) {
   auto& I = *impl_;
-  const bool start_https = url.https();
+  const Url start = url;
+  const std::uint64_t cap = I.opt.max_download;
   std::error_code fec;
   std::uint64_t existing = std::filesystem::exists(file, fec) ? std::filesystem::file_size(file, fec) : 0;
   if (fec) existing = 0;
   if (if_range.empty()) existing = 0;  // without a validator a resume could splice two versions
+  if (existing >= cap) existing = 0;   // nothing may be added to it
 
   for (int hop = 0; hop <= I.opt.max_redirects; ++hop) {
     auto cr = co_await I.connect(url);
@@ -375,19 +461,29 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     if (wec) co_return net_error("download request to " + url.host + " failed: " + wec.message(), false);
 
     bh::response_parser<bh::buffer_body> p;
-    p.body_limit(I.opt.max_download);
+    p.body_limit(cap);  // a larger Content-Length fails the header read
     p.header_limit(64 * 1024);
     c->lowest().expires_after(idle_timeout);
     auto [hec, hn] = co_await read_header(*c, p);
+    if (hec == bh::error::body_limit)
+      co_return proto_error("download refused: " + url.host + " announced " +
+                            std::string(p.get()[bh::field::content_length]) + " bytes, more than the " +
+                            size_text(cap) + " limit");
     if (hec) co_return net_error("download from " + url.host + ": " + hec.message(), true);
     int status = p.get().result_int();
 
     if (status >= 300 && status < 400 && status != 304) {
       std::string loc(p.get()[bh::field::location]);
+      if (loc.empty()) co_return proto_error("redirect without a Location");
+      std::string scheme = scheme_of(loc);
+      if (!scheme.empty() && scheme != "http" && scheme != "https")
+        co_return proto_error("refusing redirect to a " + scheme + ": URL (only http and https are followed)");
       auto next = url.resolve(loc);
-      if (loc.empty() || !next) co_return proto_error("redirect without a usable Location");
-      if (!next->https() && (start_https || !next->is_loopback()))
-        co_return proto_error("refusing redirect to insecure URL " + next->origin());
+      if (!next) co_return proto_error("redirect to an unusable Location");
+      // https only, unless the download started on plain http on loopback and stays there.
+      bool plain_ok = !start.https() && start.is_loopback() && !url.https() && next->is_loopback();
+      if (!next->https() && !plain_ok)
+        co_return proto_error("refusing redirect from " + url.origin() + " to plain http (" + next->origin() + ")");
       url = *next;
       continue;
     }
@@ -414,6 +510,12 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       }
       append = true;
     }
+    // The file may not grow past the cap, resumed prefix included.
+    const std::uint64_t room = cap - (append ? existing : 0);
+    if (auto len = p.content_length(); len && *len > room)
+      co_return proto_error("download refused: " + std::to_string(*len) +
+                            " more bytes would make the file larger than the " + size_text(cap) + " limit");
+    p.body_limit(room);  // a body without Content-Length stops there
     Download d;
     d.status = status;
     d.resumed = append;
@@ -480,15 +582,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
         total += got;
       }
       if (rec) {
+        if (rec == bh::error::body_limit) {
+          (void)::ftruncate(fd.get(), 0);
+          co_return proto_error("download stopped: " + url.host + " sent more than the " + size_text(cap) + " limit");
+        }
         std::string why = rec == beast::error::timeout ? "stalled (no data within the idle timeout)"
-                          : rec == bh::error::body_limit ? "larger than the size cap"
                           : rec == bh::error::partial_message || rec == bh::error::end_of_stream
                               ? "cut short"
                               : rec.message();
-        if (rec == bh::error::body_limit) {
-          (void)::ftruncate(fd.get(), 0);
-          co_return proto_error("download " + why);
-        }
         co_return net_error("download from " + url.host + " " + why + " after " + std::to_string(total) + " bytes",
                             true);
       }

@@ -30,10 +30,18 @@ struct Response {
   std::string header(std::string_view name) const;  // "" when absent
 };
 
+// Looks up the addresses (numeric text) of a host; see ClientOptions::resolve.
+using ResolveFn =
+    std::function<boost::asio::awaitable<Result<std::vector<std::string>>>(std::string host, std::string port)>;
+
 struct ClientOptions {
-  Millis connect_timeout{10000};
+  Millis resolve_timeout{10000};           // name lookup
+  Millis connect_timeout{10000};           // TCP connect, and then the TLS handshake
   std::size_t max_body = 8u << 20;         // JSON answers
-  std::uint64_t max_download = 512ull << 20;
+  std::uint64_t max_download = 512ull << 20;  // a downloaded file, resumed prefix included
+  // Empty: the system resolver. Tests put one here that never answers; on
+  // resolve_timeout the lookup is cancelled (it should stop waiting then) and abandoned.
+  ResolveFn resolve;
   std::string cacert;                      // PEM bundle; empty: system store
   std::string user_agent = "setlist/0.1";
   int max_redirects = 5;

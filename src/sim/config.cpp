@@ -61,6 +61,20 @@ Micros parse_duration(const std::string& raw) {
   return Micros(static_cast<std::int64_t>(std::llround(us)));
 }
 
+std::uint64_t parse_size(const std::string& raw) {
+  std::string text = trim(raw);
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  std::string unit = trim(text.substr(i));
+  std::uint64_t factor = unit.empty() || unit == "B" ? 1
+                         : unit == "KiB"             ? 1ull << 10
+                         : unit == "MiB"             ? 1ull << 20
+                         : unit == "GiB"             ? 1ull << 30
+                                                     : 0;
+  if (i == 0 || i > 12 || factor == 0) throw std::runtime_error("bad size '" + raw + "' (e.g. 16MiB, 512KiB, 100)");
+  return std::stoull(text.substr(0, i)) * factor;
+}
+
 FaultRule parse_fault(const std::string& raw) {
   FaultRule r;
   r.text = trim(raw);
@@ -106,6 +120,21 @@ FaultRule parse_fault(const std::string& raw) {
     r.count = param.empty() ? 1 : static_cast<int>(parse_number(param, "redirect count"));
     if (r.count < 1 || r.count > 10) throw std::runtime_error("redirect count must be 1..10");
     def = Scope::audio;
+  } else if (kind == "redirect-to") {
+    r.kind = FaultKind::redirect_to;
+    r.location = param;
+    if (param.empty()) throw std::runtime_error("redirect-to needs a URL: redirect-to=URL");
+    def = Scope::audio;
+  } else if (kind == "huge-json") {
+    r.kind = FaultKind::huge_json;
+    r.size = parse_size(param.empty() ? "16MiB" : param);
+  } else if (kind == "huge-length") {
+    r.kind = FaultKind::huge_length;
+    r.size = parse_size(param.empty() ? "1GiB" : param);
+    def = Scope::audio;
+  } else if (kind == "no-length") {
+    r.kind = FaultKind::no_length;
+    def = Scope::audio;
   } else if (kind == "cdn403" || kind == "403") {
     r.kind = FaultKind::cdn403;
     def = Scope::audio;
@@ -128,6 +157,11 @@ FaultRule parse_fault(const std::string& raw) {
   bool clip_kind = r.kind == FaultKind::clip_error || r.kind == FaultKind::stuck;
   if (clip_kind != (r.scope == Scope::clips))
     throw std::runtime_error("fault '" + raw + "': clip faults go with scope clips only");
+  bool api_scope = r.scope == Scope::api || r.scope == Scope::generate || r.scope == Scope::get;
+  if (r.kind == FaultKind::huge_json && !api_scope)
+    throw std::runtime_error("fault '" + raw + "': huge-json goes with scope api, generate or get");
+  if (r.kind == FaultKind::redirect_to && (api_scope || r.scope == Scope::clips))
+    throw std::runtime_error("fault '" + raw + "': redirect-to goes with scope cdn, audio or image");
   std::size_t pos = 0;
   while (pos <= when.size()) {
     auto comma = when.find(',', pos);

@@ -25,10 +25,14 @@ enum class FaultKind {
   trickle,    // send the body in small pieces, `param` apart
   truncate,   // Content-Length promises the whole body, half of it is sent
   redirect,   // 302 `count` times before the bytes
+  redirect_to,  // 302 to `location`, whatever it is (another scheme, another host)
   cdn403,     // 403 instead of the bytes
   html,       // 200 text/html page instead of the bytes
   clip_error, // clip ends in error, audio_url "None.mp3", error_message
   stuck,      // clip never leaves queued (or streaming with stuck=streaming)
+  huge_json,    // the JSON answer padded with spaces to `size` bytes
+  huge_length,  // Content-Length announces `size` bytes; the real body follows, then close
+  no_length,    // no Content-Length: the body ends when the connection closes
 };
 
 struct FaultRule {
@@ -40,6 +44,8 @@ struct FaultRule {
   Micros param{0};                 // delay / trickle interval / Retry-After of a 5xx
   int count = 1;                   // redirect hops
   std::string message;             // clip_error message
+  std::string location;            // redirect_to target
+  std::uint64_t size = 0;          // huge_json / huge_length bytes
   bool stuck_streaming = false;
 };
 
@@ -84,6 +90,8 @@ struct Config {
 
 // Parses "250ms", "2s", "1.5s", "100us", "1m"; a bare number means milliseconds.
 Micros parse_duration(const std::string& text);
+// Parses "16MiB", "512KiB", "1GiB", "100B" or a bare number of bytes.
+std::uint64_t parse_size(const std::string& text);
 // Parses "KIND[=PARAM][/SCOPE]@WHEN"; see docs/simulator.md.
 FaultRule parse_fault(const std::string& text);
 

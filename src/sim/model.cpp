@@ -530,13 +530,22 @@ Response Model::generate(const Request& req, const std::string& path, bool custo
   return r;
 }
 
+namespace {
+
+// huge-json: spaces after the opening bracket keep the answer valid JSON.
+std::string pad_json(std::string body, std::uint64_t size) {
+  if (size > body.size() && !body.empty()) body.insert(1, static_cast<std::size_t>(size - body.size()), ' ');
+  return body;
+}
+
+}  // namespace
+
 std::string Model::render_wait(const Response& r, TimePoint now) {
   if (r.wait_kind == 1) {
     auto a = clips_json(r.wait_ids, now);
-    if (a.empty()) return "{}";
-    return json::serialize(a[0]);
+    return pad_json(a.empty() ? "{}" : json::serialize(a[0]), r.json_size);
   }
-  return json::serialize(clips_json(r.wait_ids, now));
+  return pad_json(json::serialize(clips_json(r.wait_ids, now)), r.json_size);
 }
 
 Response Model::handle(const Request& req, TimePoint now) {
@@ -621,6 +630,9 @@ Response Model::handle_api(const Request& req, TimePoint now) {
       case FaultKind::delay: fault_mods.delay += f->param; break;
       case FaultKind::trickle: fault_mods.trickle = f->param; break;
       case FaultKind::truncate: fault_mods.truncate = true; break;
+      case FaultKind::no_length: fault_mods.no_length = true; break;
+      case FaultKind::huge_length: fault_mods.announce_length = f->size; break;
+      case FaultKind::huge_json: fault_mods.json_size = f->size; break;
       default: break;
     }
   }
@@ -701,6 +713,10 @@ Response Model::handle_api(const Request& req, TimePoint now) {
   r.delay += fault_mods.delay;
   r.trickle = fault_mods.trickle;
   r.truncate = fault_mods.truncate;
+  r.no_length = fault_mods.no_length;
+  r.announce_length = fault_mods.announce_length;
+  r.json_size = fault_mods.json_size;
+  if (!r.wait) r.body = pad_json(std::move(r.body), r.json_size);
   return r;
 }
 
@@ -823,9 +839,15 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
           r.status = 302;
           r.headers.emplace_back("Location", fmt::format("{}{}?hops={}", cdn_base(), path, f->count - 1));
           return r;
+        case FaultKind::redirect_to:
+          r.status = 302;
+          r.headers.emplace_back("Location", f->location);
+          return r;
         case FaultKind::delay: r.delay += f->param; break;
         case FaultKind::trickle: r.trickle = f->param; break;
         case FaultKind::truncate: r.truncate = true; break;
+        case FaultKind::no_length: r.no_length = true; break;
+        case FaultKind::huge_length: r.announce_length = f->size; break;
         default: break;
       }
     }

@@ -51,6 +51,9 @@ struct Response {
   Micros delay{0};                  // hold before answering
   Micros trickle{0};                // gap between small body pieces
   bool truncate = false;            // send half the promised body, then close
+  bool no_length = false;           // no Content-Length: the body ends at close
+  std::uint64_t announce_length = 0;  // when set, the Content-Length sent (a lie), then close
+  std::uint64_t json_size = 0;      // huge-json: pad the JSON body to this many bytes
   bool head = false;                // HEAD: headers only
   // Long poll (wait_audio, v2 GETs): the server waits until `wait_until`
   // (or hold_deadline) and then asks render_wait() for the body.

@@ -2,6 +2,7 @@
 // real `setlist` binary run against a real `setlist-sim`.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,23 @@ inline RunResult run_setlist(const std::vector<std::string>& args, Env env = {},
 inline std::vector<std::string> fast_sim_args(std::vector<std::string> extra = {}) {
   std::vector<std::string> a = {"--latency", "400ms", "--latency-jitter", "100ms", "--duration", "2s..4s",
                                 "--seed", "11"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+// Certificates made by scripts/gen-test-certs.sh into DIR/certs (ca.pem, server.pem, ...).
+inline fs::path make_certs(const TempDir& dir) {
+  auto certs = dir / "certs";
+  auto r = run({(source_dir() / "scripts" / "gen-test-certs.sh").string(), certs.string()});
+  if (r.exit_code != 0) throw std::runtime_error("gen-test-certs.sh failed: " + r.err);
+  return certs;
+}
+
+// Fast simulator settings serving https with certificate NAME (.pem/.key) of `certs`.
+inline std::vector<std::string> tls_args(const fs::path& certs, const std::string& name,
+                                         std::vector<std::string> extra = {}) {
+  auto a = fast_sim_args({"--tls-cert", (certs / (name + ".pem")).string(), "--tls-key",
+                          (certs / (name + ".key")).string()});
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }

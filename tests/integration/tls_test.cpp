@@ -11,23 +11,6 @@
 using namespace setlist::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-fs::path make_certs(const TempDir& dir) {
-  auto certs = dir / "certs";
-  auto r = run({(source_dir() / "scripts" / "gen-test-certs.sh").string(), certs.string()});
-  if (r.exit_code != 0) throw std::runtime_error("gen-test-certs.sh failed: " + r.err);
-  return certs;
-}
-
-std::vector<std::string> tls_args(const fs::path& certs, const std::string& name) {
-  auto a = fast_sim_args();
-  a.insert(a.end(), {"--tls-cert", (certs / (name + ".pem")).string(), "--tls-key", (certs / (name + ".key")).string()});
-  return a;
-}
-
-}  // namespace
-
 TEST(Tls, ValidChainWithCacertCompletesOverHttps) {
   TempDir dir;
   auto certs = make_certs(dir);

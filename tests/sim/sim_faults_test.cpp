@@ -14,6 +14,10 @@ json::value complete_clip(Sim& sim) {
   return clips.empty() ? json::value() : clips[0];
 }
 
+std::string clip_sha256(const Sim& sim, const std::string& id) {
+  return std::string(sim.stats().at("clips").at(id).at("sha256").as_string());
+}
+
 std::uint64_t fired(const json::value& stats, const std::string& rule) {
   auto* f = stats.at("faults_fired").as_object().if_contains(rule);
   return f ? f->to_number<std::uint64_t>() : 0;
@@ -107,7 +111,7 @@ TEST(SimFaults, TrickleSendsTheBodySlowlyButWhole) {
   TempDir dir;
   Sim sim(dir.path(), fast({"--duration", "0.5s", "--fault", "trickle=20ms@n1"}));
   auto c = complete_clip(sim);
-  auto full_sha = std::string(sim.stats().at("clips").at(str(c, "id")).at("sha256").as_string());
+  auto full_sha = clip_sha256(sim, str(c, "id"));
   auto t0 = steady_clock::now();
   auto a = http_get(str(c, "audio_url"));
   auto took = steady_clock::now() - t0;
@@ -225,4 +229,53 @@ TEST(SimFaults, ServiceUnavailableWithRetryAfter) {
   auto ok = http_get(get_url(sim, {"x"}), auth());
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.headers.count("retry-after"), 0u);
+}
+
+TEST(SimFaults, HugeJsonIsValidJsonOfTheGivenSize) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "huge-json=1MiB/get@n2"}));
+  auto ids = ids_of(submit(sim));
+  auto normal = http_get(get_url(sim, ids), auth());
+  auto huge = http_get(get_url(sim, ids), auth());
+  ASSERT_EQ(huge.status, 200);
+  EXPECT_EQ(huge.body.size(), 1u << 20);
+  EXPECT_EQ(huge.headers["content-length"], std::to_string(1u << 20));
+  EXPECT_EQ(json::parse(huge.body).as_array().size(), json::parse(normal.body).as_array().size());
+}
+
+TEST(SimFaults, HugeLengthAnnouncesMoreThanItSends) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "huge-length=100MiB@n1"}));
+  auto c = complete_clip(sim);
+  auto a = http_get(str(c, "audio_url"));
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.headers["content-length"], std::to_string(100u << 20));
+  EXPECT_EQ(sha256_hex(a.body), clip_sha256(sim, str(c, "id")));
+  EXPECT_FALSE(a.error.empty());  // closed long before the announced end
+}
+
+TEST(SimFaults, NoLengthEndsTheBodyByClosing) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "no-length@n1"}));
+  auto c = complete_clip(sim);
+  auto raw = raw_exchange(sim.cdn_url(), raw_get(str(c, "audio_url").substr(sim.cdn_url().size())));
+  auto head_end = raw.data.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  auto head = raw.data.substr(0, head_end);
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+  EXPECT_EQ(sha256_hex(raw.data.substr(head_end + 4)), clip_sha256(sim, str(c, "id")));
+}
+
+TEST(SimFaults, RedirectToAnyUrl) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "redirect-to=file:///etc/passwd@n1", "--fault",
+                            "redirect-to=http://cdn.example.test/x.mp3/audio@n2"}));
+  auto c = complete_clip(sim);
+  auto a = http_get(str(c, "audio_url"));
+  EXPECT_EQ(a.status, 302);
+  EXPECT_EQ(a.headers["location"], "file:///etc/passwd");
+  auto b = http_get(str(c, "audio_url"));
+  EXPECT_EQ(b.status, 302);
+  EXPECT_EQ(b.headers["location"], "http://cdn.example.test/x.mp3");
+  EXPECT_EQ(http_get(str(c, "audio_url")).status, 200);
 }

@@ -149,6 +149,7 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, std::chrono:
   }
   r.exit_code = p.exit_code();
   r.signal = p.term_signal();
+  r.max_rss_kb = p.usage().max_rss_kb;
   r.out = p.out();
   r.err += p.err();
   return r;

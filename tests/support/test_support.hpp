@@ -34,6 +34,7 @@ using Env = std::map<std::string, std::string>;
 struct RunResult {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
+  long max_rss_kb = 0;  // peak resident memory of the process
   std::string out;
   std::string err;
 };

@@ -40,6 +40,20 @@ TEST(ParseDuration, RejectsBareNumbersAndJunk) {
   EXPECT_FALSE(parse_duration("99999h"));
 }
 
+TEST(ParseSize, BytesOrBinaryUnits) {
+  EXPECT_EQ(parse_size("512MiB"), 512ull << 20);
+  EXPECT_EQ(parse_size(" 64 kib "), 64ull << 10);
+  EXPECT_EQ(parse_size("1GiB"), 1ull << 30);
+  EXPECT_EQ(parse_size("1_000_000"), 1000000u);
+  EXPECT_EQ(parse_size("100B"), 100u);
+  EXPECT_FALSE(parse_size("1MB"));  // MB or MiB? Say which
+  EXPECT_FALSE(parse_size("-1KiB"));
+  EXPECT_FALSE(parse_size("MiB"));
+  EXPECT_FALSE(parse_size("99999999999999GiB"));
+  EXPECT_EQ(check_setting("max_download_size", "100"),
+            "invalid size \"100\" (expected at least 1KiB: 512MiB, 64KiB, 1GiB)");
+}
+
 TEST(ParseRate, AcceptsPerSecondMinuteHour) {
   EXPECT_DOUBLE_EQ(*parse_rate("10/s"), 10.0);
   EXPECT_DOUBLE_EQ(*parse_rate("600/min"), 10.0);
@@ -55,7 +69,7 @@ TEST(ParseRate, AcceptsPerSecondMinuteHour) {
 
 TEST(Settings, NamesAndEnvironmentNames) {
   const auto& names = setting_names();
-  EXPECT_EQ(names.size(), 23u);
+  EXPECT_EQ(names.size(), 24u);
   EXPECT_NE(std::find(names.begin(), names.end(), "submit_rate"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "poll_burst"), names.end());
   EXPECT_EQ(setting_env_name("submit_rate"), "SETLIST_SUBMIT_RATE");
@@ -191,6 +205,7 @@ TEST(SettingValueText, FormatsEveryKind) {
   EXPECT_EQ(setting_value_text(s, "budget_tokens"), "1000");
   EXPECT_EQ(setting_value_text(s, "cost_per_request"), "200000");
   EXPECT_EQ(setting_value_text(s, "max_in_flight"), "32");
+  EXPECT_EQ(setting_value_text(s, "max_download_size"), "512MiB");
   EXPECT_EQ(setting_value_text(s, "nope"), "");
   s.budget_tokens.reset();
   EXPECT_EQ(setting_value_text(s, "budget_tokens"), "none");
