@@ -877,12 +877,19 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       std::string error;      // not published
       std::uint64_t bytes = 0;
       std::string sha256;
-      bool cover_published = false;
+      std::string source_sha256;  // the bytes as the CDN sent them, before tags
+      std::optional<std::pair<std::uint64_t, std::string>> cover;  // published cover: size, digest
     };
     const fs::path final_path = opt_.out_dir / rel, cover_path = opt_.out_dir / cover_rel;
     const bool have_cover = cover_dl.has_value();
     Finished done = co_await on_disk([&] {
       Finished f;
+      auto source = file_digest(part);
+      if (!source) {
+        f.error = source.error().message;
+        return f;
+      }
+      f.source_sha256 = source->second;
       info.cover_jpeg = have_cover ? slurp_small_file(cpart) : std::string();
       if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover;
       if (auto tagged = write_tags(part, info); !tagged) f.tag_error = tagged.error().message;
@@ -899,7 +906,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         f.error = pub.error().message;
         return f;
       }
-      f.cover_published = have_cover && publish(cpart, cover_path).ok();
+      if (have_cover)
+        if (auto cd = file_digest(cpart); cd && publish(cpart, cover_path)) f.cover = *cd;
       return f;
     });
     if (!done.tag_error.empty())
@@ -910,9 +918,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       continue;
     }
     ++published;
-    record_published(t, rel, c.id, "audio", done.bytes, done.sha256, r->sha256);
-    if (done.cover_published)
-      record_published(t, cover_rel, c.id, "cover", cover_dl->bytes, cover_dl->sha256, cover_dl->sha256);
+    record_published(t, rel, c.id, "audio", done.bytes, done.sha256, done.source_sha256);
+    if (done.cover) record_published(t, cover_rel, c.id, "cover", done.cover->first, done.cover->second, done.cover->second);
 
   }
 

@@ -20,7 +20,6 @@
 #include <charconv>
 #include <map>
 
-#include "common/hash.hpp"
 
 namespace setlist::http {
 
@@ -525,21 +524,8 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
 
     Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     if (fd.get() < 0) co_return io_error("cannot open " + file.string() + ": " + std::strerror(errno));
-    Sha256 hash;
     std::uint64_t total = 0;
     if (append) {
-      // Hash the prefix we keep, then append after it.
-      int rfd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-      Fd rf(rfd);
-      std::array<char, 65536> rb;
-      std::uint64_t left = existing;
-      while (rfd >= 0 && left > 0) {
-        ssize_t n = ::read(rfd, rb.data(), std::min<std::uint64_t>(rb.size(), left));
-        if (n <= 0) break;
-        hash.update(rb.data(), static_cast<std::size_t>(n));
-        left -= static_cast<std::uint64_t>(n);
-      }
-      if (left != 0) co_return io_error("cannot read back " + file.string());
       if (::ftruncate(fd.get(), static_cast<off_t>(existing)) != 0 ||
           ::lseek(fd.get(), static_cast<off_t>(existing), SEEK_SET) < 0)
         co_return io_error("cannot seek in " + file.string());
@@ -578,7 +564,6 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
         }
         if (!write_all(fd.get(), buf.data(), got))
           co_return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
-        hash.update(buf.data(), got);
         total += got;
       }
       if (rec) {
@@ -599,7 +584,6 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     // version it publishes durable; a blocking fsync would stall every other
     // transfer on this thread.
     d.bytes = total;
-    d.sha256 = hash.hex_digest();
     co_return d;
   }
   co_return proto_error("too many redirects (more than " + std::to_string(I.opt.max_redirects) + ")");

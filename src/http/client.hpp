@@ -53,7 +53,6 @@ struct ClientOptions {
 struct Download {
   int status = 0;              // final status (200 or 206)
   std::uint64_t bytes = 0;     // size of the file now
-  std::string sha256;          // of the whole file
   bool resumed = false;        // appended to an existing prefix
   std::string etag;
   std::string final_url;
@@ -78,7 +77,9 @@ class Client {
   boost::asio::awaitable<Result<Response>> request(std::string method, Url url, std::string body,
                                                    Millis timeout);
 
-  // Streams a GET body into `file`, following up to max_redirects redirects
+  // Streams a GET body into `file` (no digest: hashing 5 MB files on the
+  // network thread would slow every other transfer; the caller hashes the
+  // file where it has a core to spare), following up to max_redirects redirects
   // (without credentials off-origin). When the file already holds bytes and
   // `if_range` (an ETag) is known, asks for the rest with Range/If-Range:
   // a 206 starting at the file's size is appended, a 200 replaces the file,
