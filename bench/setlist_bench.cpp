@@ -610,6 +610,12 @@ void report_downloads(Report& rep, const Downloads& d, const Config& cfg) {
                        d.setlist.usage.cpu_seconds / d.curl.usage.cpu_seconds,
                        d.setlist_no_digest.usage.cpu_seconds / d.curl.usage.cpu_seconds, 3 * cfg.dl_rounds,
                        secs(d.sim.usage.cpu_seconds)));
+  if (ratio > 1.1)
+    rep.line(fmt::format(
+        "\nThe gap: the SHA-256 of every file, which setlist records and curl does not compute, costs {} of CPU "
+        "here, on the same cores as the simulator; without it the ratio is {:.2f}.",
+        secs(d.setlist.usage.cpu_seconds - d.setlist_no_digest.usage.cpu_seconds),
+        d.setlist_no_digest.usage.wall_seconds / d.curl.usage.wall_seconds));
   rep.targets.push_back(fmt::format("| B download wall, setlist ÷ curl | ≤ 1.1 | {:.2f} | {} |", ratio, ok(ratio <= 1.1)));
 }
 
