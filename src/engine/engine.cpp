@@ -740,6 +740,17 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     e.message = "unusable URL in clip";
     co_return e;
   }
+  // https only, unless the API itself is plain http on this machine (the
+  // simulator, a local suno-api) and so is the file.
+  if (!url->https()) {
+    auto api = http::Url::parse(base_url_);
+    if (!(api && !api->https() && api->is_loopback() && url->is_loopback())) {
+      Error e;
+      e.kind = ErrorKind::protocol;
+      e.message = "refusing to download over plain http (" + url->origin() + ") from an API that is not plain http on this machine";
+      co_return e;
+    }
+  }
   // The validator of the bytes already in `part`: the next attempt resumes
   // with Range/If-Range instead of restarting. It is kept in memory, and
   // beside `part` only after a failed attempt (so a later run resumes too):

@@ -145,6 +145,11 @@ FaultRule parse_fault(const std::string& raw) {
     r.kind = FaultKind::clip_error;
     r.message = param.empty() ? "Unable to generate: the prompt contained artist name" : param;
     def = Scope::clips;
+  } else if (kind == "audio-url") {
+    r.kind = FaultKind::audio_url;
+    r.location = param;
+    if (param.empty()) throw std::runtime_error("audio-url needs a URL: audio-url=URL");
+    def = Scope::clips;
   } else if (kind == "stuck") {
     r.kind = FaultKind::stuck;
     if (param == "streaming") r.stuck_streaming = true;
@@ -154,7 +159,7 @@ FaultRule parse_fault(const std::string& raw) {
     throw std::runtime_error("unknown fault kind '" + kind + "'");
   }
   r.scope = scope.empty() ? def : parse_scope(scope);
-  bool clip_kind = r.kind == FaultKind::clip_error || r.kind == FaultKind::stuck;
+  bool clip_kind = r.kind == FaultKind::clip_error || r.kind == FaultKind::stuck || r.kind == FaultKind::audio_url;
   if (clip_kind != (r.scope == Scope::clips))
     throw std::runtime_error("fault '" + raw + "': clip faults go with scope clips only");
   bool api_scope = r.scope == Scope::api || r.scope == Scope::generate || r.scope == Scope::get;

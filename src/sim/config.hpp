@@ -30,6 +30,7 @@ enum class FaultKind {
   html,       // 200 text/html page instead of the bytes
   clip_error, // clip ends in error, audio_url "None.mp3", error_message
   stuck,      // clip never leaves queued (or streaming with stuck=streaming)
+  audio_url,  // the complete clip's audio_url is `location`, whatever it is
   huge_json,    // the JSON answer padded with spaces to `size` bytes
   huge_length,  // Content-Length announces `size` bytes; the real body follows, then close
   no_length,    // no Content-Length: the body ends when the connection closes
@@ -44,7 +45,7 @@ struct FaultRule {
   Micros param{0};                 // delay / trickle interval / Retry-After of a 5xx
   int count = 1;                   // redirect hops
   std::string message;             // clip_error message
-  std::string location;            // redirect_to target
+  std::string location;            // redirect_to target, audio_url value
   std::uint64_t size = 0;          // huge_json / huge_length bytes
   bool stuck_streaming = false;
 };

@@ -366,6 +366,8 @@ Clip& Model::new_clip(TimePoint now) {
     if (f.kind == FaultKind::clip_error && !c.stuck) {
       c.fails = true;
       c.error_message = f.message;
+    } else if (f.kind == FaultKind::audio_url) {
+      c.audio_url = f.location;
     } else if (f.kind == FaultKind::stuck && !c.fails) {
       c.stuck = true;
       c.stuck_streaming = f.stuck_streaming;
@@ -385,7 +387,7 @@ json::object Model::clip_json(const Clip& c, TimePoint now) const {
     audio = cdn_base() + "/stream/" + c.id + ".mp3";
     image = cdn_base() + "/image/" + c.id + ".jpeg";
   } else if (st == Stage::complete) {
-    audio = cdn_base() + "/audio/" + c.id + ".mp3";
+    audio = c.audio_url.empty() ? cdn_base() + "/audio/" + c.id + ".mp3" : c.audio_url;
     image = cdn_base() + "/image/" + c.id + ".jpeg";
   } else if (st == Stage::error) {
     audio = "None.mp3";

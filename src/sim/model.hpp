@@ -77,6 +77,7 @@ struct Clip {
   std::string error_message;
   bool stuck = false;
   bool stuck_streaming = false;
+  std::string audio_url;  // when set: the audio_url once complete (fault audio-url)
   Mp3 mp3;
   mutable std::string sha;  // cached audio digest
 

@@ -215,6 +215,18 @@ TEST(Hostile, RedirectFromHttpsToPlainHttpIsNotFollowed) {
   EXPECT_EQ(plain.heads(), "") << "a request went out over plain http";
 }
 
+TEST(Hostile, PlainHttpAudioUrlFromAnHttpsApiIsNotFetched) {
+  TempDir dir;
+  auto certs = make_certs(dir);
+  ConnectProxy plain;  // a plain-http listener that records every request it gets
+  Sim sim(dir.path(), tls_args(certs, "server", {"--fault", "audio-url=" + plain.url() + "/a.mp3/clips@1"}));
+  auto a = run_album(dir, sim, 1, {"--cacert", (certs / "ca.pem").string(), "--retry-max-attempts", "2"});
+  EXPECT_EQ(a.run.exit_code, 1) << a.run.err;
+  EXPECT_EQ(a.status(), "failed");
+  EXPECT_TRUE(contains(a.reason(), "refusing to download over plain http (" + plain.url() + ")")) << a.reason();
+  EXPECT_EQ(plain.heads(), "") << "a request went out over plain http";
+}
+
 TEST(Hostile, RedirectToAFileUrlIsNotFollowed) {
   TempDir dir;
   Sim sim(dir.path(), fast_sim_args({"--fault", "redirect-to=file:///etc/passwd/audio@1"}));

@@ -243,6 +243,13 @@ TEST(SimFaults, HugeJsonIsValidJsonOfTheGivenSize) {
   EXPECT_EQ(json::parse(huge.body).as_array().size(), json::parse(normal.body).as_array().size());
 }
 
+TEST(SimFaults, AudioUrlIsWhateverTheRuleSays) {
+  TempDir dir;
+  Sim sim(dir.path(), fast({"--fault", "audio-url=http://cdn.example.test/x.mp3/clips@n1"}));
+  auto c = complete_clip(sim);
+  EXPECT_EQ(str(c, "audio_url"), "http://cdn.example.test/x.mp3");
+}
+
 TEST(SimFaults, HugeLengthAnnouncesMoreThanItSends) {
   TempDir dir;
   Sim sim(dir.path(), fast({"--fault", "huge-length=100MiB@n1"}));
