@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -13,6 +15,8 @@
 namespace setlist {
 
 struct Manifest;
+class StateStore;
+struct RunSummary;
 
 struct RunOptions {
   std::filesystem::path out_dir;
@@ -24,6 +28,15 @@ struct RunOptions {
   bool resubmit_uncertain = false;
   bool retry_failed = false;
   bool handle_signals = true;  // SIGINT/SIGTERM: polite stop, then hard stop
+  // After the first signal, requests on the wire and downloads have this long
+  // to finish before everything left is cancelled.
+  std::chrono::milliseconds stop_grace{1500};
+  // Signals that arrived before the engine took over SIGINT/SIGTERM (the CLI
+  // counts them from the start of `run`): each is handled as soon as it can be.
+  std::function<int()> early_signals;
+  // Called once the run has ended and every song row is final, while the run
+  // still holds OUT's lock (the CLI writes the reports here).
+  std::function<void(StateStore&, const RunSummary&)> before_unlock;
 };
 
 struct Event {

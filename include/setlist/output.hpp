@@ -14,6 +14,9 @@
 
 namespace setlist {
 
+struct Manifest;
+struct Song;
+
 struct NameFields {
   std::string album;
   std::string artist;
@@ -73,5 +76,17 @@ struct TagInfo {
 // and APE tags are stripped). The file is rewritten in place: call it on a
 // temporary file before publishing.
 Status write_tags(const std::filesystem::path& mp3, const TagInfo& info);
+
+// What a song's files are called and hold, beyond the naming template.
+// The ID3 tag of take `take` (0 = A) of `song`.
+TagInfo tag_info_for(const Manifest& m, const Song& song, const std::string& song_key, const std::string& clip_id,
+                     int take);
+// The lyrics beside the takes: "01 - Title (A).mp3" -> "01 - Title.txt".
+std::filesystem::path lyrics_path_for(const std::filesystem::path& first_take);
+// A take's letter: A, B, ... Z, then AA, AB ...
+std::string take_label(int take);
+// The whole of a small local file; empty when missing, not a regular file or
+// larger than `limit`.
+std::string read_small_file(const std::filesystem::path& p, std::uintmax_t limit = 16u << 20);
 
 }  // namespace setlist

@@ -17,7 +17,7 @@ struct Song;
 struct PlannedSong {
   const Song* song = nullptr;
   std::string key;
-  // new | changed | unchanged | in progress | failed before | uncertain | retry failed | resubmit uncertain
+  // decide_resume()'s label (lifecycle.hpp), or new / changed for a song state does not know
   std::string action;
   std::string route;     // the generate route it would call
   int generate_requests = 0;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -24,6 +25,12 @@ namespace fs = std::filesystem;
 using namespace setlist;
 
 namespace {
+
+// SIGINT/SIGTERM during `run` before the engine takes them over (loading the
+// manifest, opening state): counted here and handed to the engine, so a
+// Ctrl-C at any moment ends in the same clean stop.
+volatile std::sig_atomic_t g_early_signals = 0;
+extern "C" void count_early_signal(int) { g_early_signals = g_early_signals + 1; }
 
 const char* kExitCodes =
     "Exit codes:\n"
@@ -410,14 +417,22 @@ int main(int argc, char** argv) {
       std::cout << (out / "report.json").string() << "\n";
       return exit_code::ok;
     }
-    std::cout << fmt::format("{:>5}  {:<10} {:>8}  {}\n", "track", "status", "attempts", "title");
-    for (auto& s : st.value()->songs())
-      std::cout << fmt::format("{:>5}  {:<10} {:>8}  {}{}\n", s.track, s.status, s.attempts, s.title,
-                               s.reason.empty() ? "" : "  (" + s.reason + ")");
+    // The same lifecycle verdict as `plan` and `run` (as if no flag were given).
+    std::cout << fmt::format("{:>5}  {:<10} {:>8}  {:<22} {}\n", "track", "status", "requests", "next run", "title");
+    for (auto& s : st.value()->songs()) {
+      if (s.status == SongStatus::superseded) continue;
+      auto facts = song_facts(*st.value(), s.key, out, 1);
+      facts.requests_needed = std::max(1, facts.acked);
+      auto next = decide_resume(facts, ResumeOptions{});
+      std::cout << fmt::format("{:>5}  {:<10} {:>8}  {:<22} {}{}\n", s.track, to_string(s.status), s.attempts,
+                               next.label, s.title, s.reason.empty() ? "" : "  (" + s.reason + ")");
+    }
     return exit_code::ok;
   }
 
   // run
+  std::signal(SIGINT, count_early_signal);
+  std::signal(SIGTERM, count_early_signal);
   auto manifest = load_or_report(manifest_path);
   if (!manifest) return exit_code::usage;
   auto rs = settings_or_report(&*manifest, run, run_c);
@@ -452,24 +467,26 @@ int main(int argc, char** argv) {
   };
   opt.https_proxy = env_either("HTTPS_PROXY", "https_proxy");
   opt.no_proxy = env_either("NO_PROXY", "no_proxy");
+  opt.early_signals = [] { return static_cast<int>(g_early_signals); };
   opt.resubmit_uncertain = resubmit_uncertain;
   opt.retry_failed = retry_failed;
+  // Reports are written while the run still holds OUT's lock, whenever it got
+  // as far as its state (even when aborted); never when another run holds OUT.
+  opt.before_unlock = [&](StateStore& st, const RunSummary& s) {
+    auto w = write_reports(out_dir, st, &*manifest, &s);
+    if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";
+  };
   RunSummary summary;
   {
     ProgressSink sink(quiet ? -1 : verbose, log_format == "json", static_cast<int>(manifest->songs.size()));
     summary = run_album(*manifest, opt, sink);
   }
 
-  // Reports are written whenever this run got as far as its state, even when
-  // it was aborted; never when another run holds OUT (its reports are its own).
-  auto db = fs::path(out_dir) / ".setlist" / "state.db";
-  if (summary.ran && fs::exists(db)) {
-    if (auto st = StateStore::open(db)) {
-      auto w = write_reports(out_dir, *st.value(), &*manifest, &summary);
-      if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";
-    }
+  if (!summary.ran) {
+    // Refused before it started (no key, lock held, OUT not writable): nothing to count.
+    std::cerr << "setlist: " << summary.abort_reason << "\n";
+    return exit_code::cannot_run;
   }
-
   auto report_path = fs::path(out_dir) / "report.json";
   if (log_format == "json") {
     boost::json::object o = boost::json::parse(run_summary_json(summary)).as_object();

@@ -98,7 +98,7 @@ Result<std::filesystem::path> render_name(std::string_view tmpl, const NameField
       } else if (name == "title") {
         value = f.title;
       } else if (name == "take") {
-        value = f.take == 0 ? "A" : f.take == 1 ? "B" : std::string(1, static_cast<char>('A' + f.take));
+        value = take_label(f.take);
       } else if (name == "clip_id") {
         value = f.clip_id;
       } else if (name == "song_id") {

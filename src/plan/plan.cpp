@@ -17,51 +17,36 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
     e.message = "unknown or unsupported provider '" + settings.provider + "'";
     return e;
   }
-  std::map<std::string, SongRow> by_key;
-  std::map<std::string, std::string> key_by_id;
+  std::unique_ptr<StateStore> state;
+  std::map<std::string, std::string> key_by_id;  // song id -> its key in state
   auto db = out_dir / ".setlist" / "state.db";
   if (std::filesystem::exists(db)) {
-    auto state = StateStore::open(db);
-    if (!state) return state.error();
-    for (auto& row : state.value()->songs()) {
-      by_key[row.key] = row;
-      if (row.status != "superseded") key_by_id[row.song_id] = row.key;
-    }
+    auto opened = StateStore::open(db);
+    if (!opened) return opened.error();
+    state = std::move(opened.value());
+    for (auto& row : state->songs())
+      if (row.status != SongStatus::superseded) key_by_id[row.song_id] = row.key;
   }
   Plan plan;
   plan.budget = settings.budget_tokens;
+  const ResumeOptions ro{options.retry_failed, options.resubmit_uncertain};
   for (auto& song : manifest.songs) {
     PlannedSong p;
     p.song = &song;
     auto payload = provider->payload(song, settings.model);
     p.key = song_key(provider->info().name, payload);
     p.route = payload.route;
-    auto it = by_key.find(p.key);
-    bool submit = true;
-    if (it == by_key.end() || it->second.status == "superseded") {
-      p.action = key_by_id.count(song.id) ? "changed" : "new";
-    } else {
-      const auto& st = it->second.status;
-      if (st == "complete") {
-        p.action = "unchanged";
-        submit = false;
-      } else if (st == "submitted") {
-        p.action = "in progress";
-        submit = false;
-      } else if (st == "failed") {
-        p.action = options.retry_failed ? "retry failed" : "failed before";
-        submit = options.retry_failed;
-      } else if (st == "uncertain" || st == "submitting") {
-        p.action = options.resubmit_uncertain ? "resubmit uncertain" : "uncertain";
-        submit = options.resubmit_uncertain;
-      } else {
-        p.action = "new";  // pending or skipped earlier
-      }
-    }
-    if (submit) {
-      p.generate_requests = 1;
-      p.tokens = settings.cost_per_request;
-    }
+    const int needed = 1;
+    SongFacts facts;
+    facts.requests_needed = needed;
+    if (state) facts = song_facts(*state, p.key, out_dir, needed);
+    if (facts.known && facts.status == SongStatus::superseded) facts = SongFacts{.requests_needed = needed};
+    // The same decision the engine takes (lifecycle.hpp).
+    auto d = decide_resume(facts, ro);
+    p.action = std::string(d.label);
+    if (!facts.known) p.action = key_by_id.count(song.id) ? "changed" : "new";
+    p.generate_requests = d.paid_requests;
+    p.tokens = static_cast<long long>(d.paid_requests) * settings.cost_per_request;
     plan.generate_requests += p.generate_requests;
     plan.tokens += p.tokens;
     plan.songs.push_back(std::move(p));

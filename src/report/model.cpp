@@ -110,7 +110,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     s.id = row->song_id;
     s.title = row->title;
     s.track = row->track;
-    s.status = row->status;
+    s.status = std::string(to_string(row->status));
     s.reason = row->reason;
     s.attempts = row->attempts;
     s.created_at = row->created_at;
@@ -123,14 +123,11 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
         s.lyrics = file_info(out_dir, f);
         if (s.lyrics->exists) s.lyrics_text = read_text(out_dir / f.path);
       }
-    auto all = state.clips(key);
-    std::int64_t latest = 0;
-    for (auto& c : all) latest = std::max(latest, c.submission_id);
-    for (auto& c : all) {
-      if (c.submission_id != latest) continue;  // earlier attempts' clips are history
+    int take = 0;
+    for (auto& c : state.attempt_clips(key)) {  // earlier attempts' clips are history
       ClipInfo ci;
       ci.id = c.clip_id;
-      ci.take = c.take;
+      ci.take = take++;
       ci.status = c.status;
       ci.duration = c.duration;
       ci.error_message = c.error_message;

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "setlist/provider.hpp"
 
@@ -122,6 +124,20 @@ CREATE TABLE files(
 CREATE INDEX files_song ON files(song_key);
 )sql";
 
+// v2: attempts (a paid retry is a new attempt; its clips are the song's
+// takes), file modification times (a changed file is repaired), credits.
+// A v1 submission's attempt is its rank among the song's answered or open
+// submissions, so the current attempt is the latest one, as v1 read it.
+const char* kSchemaV2 = R"sql(
+ALTER TABLE submissions ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE songs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE files ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE clips ADD COLUMN credits_used INTEGER;
+UPDATE submissions SET attempt = MAX(1, (SELECT COUNT(*) FROM submissions s2
+  WHERE s2.song_key = submissions.song_key AND s2.id <= submissions.id AND s2.state != 'rejected'));
+UPDATE songs SET attempt = COALESCE((SELECT MAX(attempt) FROM submissions s WHERE s.song_key = songs.song_key), 1);
+)sql";
+
 }  // namespace
 
 struct StateStore::Impl {
@@ -196,6 +212,12 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
         s->impl_->exec("PRAGMA user_version=1");
       });
     }
+    if (version < 2) {
+      s->impl_->durable([&] {
+        s->impl_->exec(kSchemaV2);
+        s->impl_->exec("PRAGMA user_version=2");
+      });
+    }
   } catch (const StateError& ex) {
     Error e;
     e.kind = ErrorKind::io;
@@ -212,17 +234,19 @@ SongRow read_song(Stmt& st) {
   r.song_id = st.text(1);
   r.title = st.text(2);
   r.track = static_cast<int>(st.i64(3));
-  r.status = st.text(4);
+  r.status = parse_song_status(st.text(4));
   r.reason = st.text(5);
   r.attempts = static_cast<int>(st.i64(6));
   r.created_at = st.i64(7);
   r.updated_at = st.i64(8);
   r.submitted_at = st.i64(9);
   r.completed_at = st.i64(10);
+  r.attempt = static_cast<int>(st.i64(11));
   return r;
 }
 constexpr const char* kSongCols =
-    "song_key, song_id, title, track, status, reason, attempts, created_at, updated_at, submitted_at, completed_at";
+    "song_key, song_id, title, track, status, reason, attempts, created_at, updated_at, submitted_at, completed_at, "
+    "attempt";
 
 ClipRow read_clip(Stmt& st) {
   ClipRow c;
@@ -237,11 +261,12 @@ ClipRow read_clip(Stmt& st) {
   c.error_message = st.text(8);
   c.raw_json = st.text(9);
   c.updated_at = st.i64(10);
+  if (auto credits = st.opt_double(11)) c.credits_used = static_cast<long long>(*credits);
   return c;
 }
 constexpr const char* kClipCols =
     "clip_id, song_key, submission_id, take, status, audio_url, image_url, duration, error_message, raw_json, "
-    "updated_at";
+    "updated_at, credits_used";
 
 SubmissionRow read_submission(Stmt& st) {
   SubmissionRow r;
@@ -253,9 +278,11 @@ SubmissionRow read_submission(Stmt& st) {
   r.error = st.text(5);
   r.created_at = st.i64(6);
   r.acked_at = st.i64(7);
+  r.attempt = static_cast<int>(st.i64(8));
   return r;
 }
-constexpr const char* kSubCols = "id, song_key, payload_hash, state, http_status, error, created_at, acked_at";
+constexpr const char* kSubCols =
+    "id, song_key, payload_hash, state, http_status, error, created_at, acked_at, attempt";
 }  // namespace
 
 std::optional<SongRow> StateStore::song(const std::string& key) {
@@ -277,26 +304,41 @@ void StateStore::upsert_song(const SongRow& row) {
   Stmt st(impl_->db,
           "INSERT INTO songs(song_key, song_id, title, track, status, created_at, updated_at) VALUES(?,?,?,?,?,?,?) "
           "ON CONFLICT(song_key) DO UPDATE SET song_id=excluded.song_id, title=excluded.title, track=excluded.track");
-  st.bind(1, row.key).bind(2, row.song_id).bind(3, row.title).bind(4, row.track).bind(5, row.status).bind(6, now).bind(
+  st.bind(1, row.key).bind(2, row.song_id).bind(3, row.title).bind(4, row.track).bind(5, std::string(to_string(row.status))).bind(6, now).bind(
       7, now);
   st.run();
 }
 
-void StateStore::set_song_status(const std::string& key, const std::string& status, const std::string& reason) {
+void StateStore::set_song_status(const std::string& key, SongStatus status, const std::string& reason) {
   auto now = unix_millis_now();
+  const std::string text(to_string(status));
   Stmt st(impl_->db,
           "UPDATE songs SET status=?, reason=?, updated_at=?, "
           "completed_at=CASE WHEN ?='complete' THEN ? ELSE completed_at END WHERE song_key=?");
-  st.bind(1, status).bind(2, reason).bind(3, now).bind(4, status).bind(5, now).bind(6, key);
+  st.bind(1, text).bind(2, reason).bind(3, now).bind(4, text).bind(5, now).bind(6, key);
   st.run();
 }
 
-std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash) {
+int StateStore::new_attempt(const std::string& key) {
+  int attempt = 1;
+  impl_->durable([&] {
+    Stmt up(impl_->db, "UPDATE songs SET attempt=attempt+1, updated_at=? WHERE song_key=?");
+    up.bind(1, unix_millis_now()).bind(2, key);
+    up.run();
+    Stmt q(impl_->db, "SELECT attempt FROM songs WHERE song_key=?");
+    q.bind(1, key);
+    if (q.step()) attempt = static_cast<int>(q.i64(0));
+  });
+  return attempt;
+}
+
+std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash, int attempt) {
   std::int64_t id = 0;
   impl_->durable([&] {
     auto now = unix_millis_now();
-    Stmt ins(impl_->db, "INSERT INTO submissions(song_key, payload_hash, state, created_at) VALUES(?,?,'intent',?)");
-    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now);
+    Stmt ins(impl_->db,
+             "INSERT INTO submissions(song_key, payload_hash, state, created_at, attempt) VALUES(?,?,'intent',?,?)");
+    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now).bind(4, attempt);
     ins.run();
     id = sqlite3_last_insert_rowid(impl_->db);
     Stmt up(impl_->db,
@@ -340,19 +382,27 @@ void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>&
 }
 
 void StateStore::record_rejected(std::int64_t submission_id, int http_status, const std::string& error) {
-  close_submission(submission_id, "rejected", http_status, error);
+  close_submission(submission_id, "rejected", http_status, error, true);
 }
 
 void StateStore::record_uncertain(std::int64_t submission_id, const std::string& error) {
-  close_submission(submission_id, "uncertain", 0, error);
+  close_submission(submission_id, "uncertain", 0, error, false);
 }
 
 void StateStore::close_submission(std::int64_t submission_id, const char* state, int http_status,
-                                  const std::string& error) {
+                                  const std::string& error, bool refused) {
   impl_->durable([&] {
     Stmt up(impl_->db, "UPDATE submissions SET state=?, http_status=?, error=? WHERE id=?");
     up.bind(1, std::string(state)).bind(2, http_status).bind(3, error).bind(4, submission_id);
     up.run();
+    if (refused) {
+      // Nothing was accepted: the song is back where it was before the intent.
+      Stmt song(impl_->db,
+                "UPDATE songs SET status='pending', updated_at=? WHERE status='submitting' AND song_key="
+                "(SELECT song_key FROM submissions WHERE id=?)");
+      song.bind(1, unix_millis_now()).bind(2, submission_id);
+      song.run();
+    }
   });
 }
 
@@ -371,6 +421,18 @@ std::vector<SubmissionRow> StateStore::dangling_intents() {
   return out;
 }
 
+std::vector<ClipRow> StateStore::attempt_clips(const std::string& song_key) {
+  Stmt st(impl_->db, (std::string("SELECT ") + kClipCols +
+                      " FROM clips WHERE song_key=? AND submission_id IN (SELECT s.id FROM submissions s JOIN songs g "
+                      "ON g.song_key=s.song_key WHERE s.song_key=? AND s.attempt=g.attempt) "
+                      "ORDER BY submission_id, take")
+                         .c_str());
+  st.bind(1, song_key).bind(2, song_key);
+  std::vector<ClipRow> out;
+  while (st.step()) out.push_back(read_clip(st));
+  return out;
+}
+
 void StateStore::update_clips(const std::vector<Clip>& clips) {
   if (clips.empty()) return;
   impl_->transaction([&] {
@@ -378,9 +440,11 @@ void StateStore::update_clips(const std::vector<Clip>& clips) {
     for (auto& c : clips) {
       Stmt up(impl_->db,
               "UPDATE clips SET status=?, audio_url=?, image_url=?, duration=COALESCE(?, duration), "
-              "error_message=?, raw_json=?, updated_at=? WHERE clip_id=?");
+              "error_message=?, raw_json=?, updated_at=?, credits_used=COALESCE(?, credits_used) WHERE clip_id=?");
       up.bind(1, std::string(to_string(c.status))).bind(2, c.audio_url).bind(3, c.image_url).bind(4, c.duration);
-      up.bind(5, c.error_message).bind(6, c.raw_json).bind(7, now).bind(8, c.id);
+      up.bind(5, c.error_message).bind(6, c.raw_json).bind(7, now);
+      up.bind(8, std::optional<double>{});  // MERGE: c.credits_used once Clip has it
+      up.bind(9, c.id);
       up.run();
     }
   });
@@ -406,20 +470,20 @@ void StateStore::record_file(const FileRow& row) {
   // Not a money receipt: a row lost to a power cut means a download again.
   impl_->transaction([&] {
     Stmt st(impl_->db,
-            "INSERT INTO files(path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at) "
-            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET song_key=excluded.song_key, "
+            "INSERT INTO files(path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at, mtime_ns) "
+            "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET song_key=excluded.song_key, "
             "clip_id=excluded.clip_id, kind=excluded.kind, bytes=excluded.bytes, sha256=excluded.sha256, "
-            "source_sha256=excluded.source_sha256, created_at=excluded.created_at");
+            "source_sha256=excluded.source_sha256, created_at=excluded.created_at, mtime_ns=excluded.mtime_ns");
     st.bind(1, row.path).bind(2, row.song_key).bind(3, row.clip_id).bind(4, row.kind);
     st.bind(5, static_cast<std::int64_t>(row.bytes)).bind(6, row.sha256).bind(7, row.source_sha256);
-    st.bind(8, row.created_at ? row.created_at : unix_millis_now());
+    st.bind(8, row.created_at ? row.created_at : unix_millis_now()).bind(9, row.mtime_ns);
     st.run();
   });
 }
 
 std::vector<FileRow> StateStore::files(const std::string& song_key) {
   std::string sql =
-      "SELECT path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at FROM files" +
+      "SELECT path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at, mtime_ns FROM files" +
       std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY path";
   Stmt st(impl_->db, sql.c_str());
   if (!song_key.empty()) st.bind(1, song_key);
@@ -434,6 +498,7 @@ std::vector<FileRow> StateStore::files(const std::string& song_key) {
     f.sha256 = st.text(5);
     f.source_sha256 = st.text(6);
     f.created_at = st.i64(7);
+    f.mtime_ns = st.i64(8);
     out.push_back(std::move(f));
   }
   return out;
@@ -484,6 +549,48 @@ Result<std::unique_ptr<RunLock>> RunLock::acquire(const std::filesystem::path& d
     // The lock itself is held; the pid is only informative.
   }
   return std::unique_ptr<RunLock>(new RunLock(fd));
+}
+
+bool file_intact(const std::filesystem::path& out_dir, const FileRow& f) {
+  struct stat st {};
+  if (::lstat((out_dir / f.path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (static_cast<std::uint64_t>(st.st_size) != f.bytes) return false;
+  const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return f.mtime_ns == 0 || f.mtime_ns == mtime;
+}
+
+SongFacts song_facts(StateStore& state, const std::string& key, const std::filesystem::path& out_dir,
+                     int requests_needed) {
+  SongFacts f;
+  f.requests_needed = requests_needed;
+  auto row = state.song(key);
+  if (!row) return f;
+  f.known = true;
+  f.status = row->status;
+  std::set<std::int64_t> acked;
+  for (auto& s : state.submissions(key)) {
+    if (s.attempt != row->attempt) continue;
+    if (s.state == "acked")
+      acked.insert(s.id);
+    else if (s.state == "intent" || s.state == "uncertain")
+      ++f.unanswered;
+  }
+  f.acked = static_cast<int>(acked.size());
+  auto files = state.files(key);
+  for (auto& c : state.attempt_clips(key)) {
+    auto status = parse_clip_status(c.status);
+    if (status == ClipStatus::error) {
+      ++f.clips_failed;
+    } else if (!is_terminal(status)) {
+      ++f.clips_waiting;
+    } else {
+      bool on_disk = false;
+      for (auto& file : files)
+        if (file.clip_id == c.clip_id && file.kind == "audio") on_disk = file_intact(out_dir, file);
+      ++(on_disk ? f.clips_published : f.clips_to_fetch);
+    }
+  }
+  return f;
 }
 
 RunLock::~RunLock() {

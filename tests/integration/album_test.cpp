@@ -154,8 +154,10 @@ TEST(Album, PlanPredictsWhatTheRunCharges) {
   auto again = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string(), "--budget-tokens", "100000"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("total: 1 generate request(s), 200000 tokens"), std::string::npos) << again.out;
-  EXPECT_NE(again.out.find("changed"), std::string::npos) << again.out;
-  EXPECT_NE(again.out.find("unchanged"), std::string::npos) << again.out;
+  // Whole table cells: "unchanged" alone would also match a search for "changed".
+  EXPECT_NE(again.out.find("    3  changed "), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("    1  unchanged "), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("    1  changed "), std::string::npos) << again.out;
   EXPECT_NE(again.out.find("does NOT fit"), std::string::npos) << again.out;
 }
 

@@ -2,6 +2,10 @@
 // real `setlist` binary run against a real `setlist-sim`.
 #pragma once
 
+#include <boost/json.hpp>
+
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -70,6 +74,47 @@ inline std::vector<std::string> fast_run_args(const Sim& sim, const fs::path& ma
                                 "--retry-base",  "50ms",            "--retry-cap", "500ms"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
+}
+
+// Sets `flag`'s value in an argument list, replacing the one already there.
+inline std::vector<std::string> with_arg(std::vector<std::string> a, const std::string& flag, const std::string& value) {
+  for (std::size_t i = 0; i + 1 < a.size(); ++i)
+    if (a[i] == flag) {
+      a[i + 1] = value;
+      return a;
+    }
+  a.push_back(flag);
+  a.push_back(value);
+  return a;
+}
+
+// report.json's songs, and each song's status by title.
+inline boost::json::array report_songs(const fs::path& out) {
+  return read_json(out / "report.json").as_object().at("songs").as_array();
+}
+inline std::map<std::string, std::string> statuses(const fs::path& out) {
+  std::map<std::string, std::string> m;
+  for (auto& s : report_songs(out))
+    m[std::string(s.at("title").as_string())] = std::string(s.at("status").as_string());
+  return m;
+}
+
+// Sim payload hash -> song title, from the simulator's clip table.
+inline std::map<std::string, std::string> payload_titles(const boost::json::object& stats) {
+  std::map<std::string, std::string> m;
+  for (auto& [id, c] : stats.at("clips").as_object())
+    m[std::string(c.at("payload").as_string())] = std::string(c.at("title").as_string());
+  return m;
+}
+
+// `setlist ARGS` as a child process (stdout/stderr in DIR/TAG.out, .err), with the test key.
+inline std::unique_ptr<Process> start_setlist(const TempDir& dir, const std::vector<std::string>& args,
+                                              const std::string& tag, Env env = {}) {
+  std::vector<std::string> argv = {setlist_bin().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (!env.count("AIML_API_KEY")) env["AIML_API_KEY"] = kTestKey;
+  if (!env.count("GITHUB_STEP_SUMMARY")) env["GITHUB_STEP_SUMMARY"] = "\x01unset";
+  return std::make_unique<Process>(argv, env, dir / (tag + ".out"), dir / (tag + ".err"));
 }
 
 }  // namespace setlist::test

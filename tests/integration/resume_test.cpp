@@ -14,29 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-json::array report_songs(const fs::path& out) { return read_json(out / "report.json").as_object().at("songs").as_array(); }
-
-std::map<std::string, std::string> statuses(const fs::path& out) {
-  std::map<std::string, std::string> m;
-  for (auto& s : report_songs(out))
-    m[std::string(s.at("title").as_string())] = std::string(s.at("status").as_string());
-  return m;
-}
-
-// Sim payload hash -> song title, from the simulator's clip table.
-std::map<std::string, std::string> payload_titles(const json::object& stats) {
-  std::map<std::string, std::string> m;
-  for (auto& [id, c] : stats.at("clips").as_object())
-    m[std::string(c.at("payload").as_string())] = std::string(c.at("title").as_string());
-  return m;
-}
-
-std::unique_ptr<Process> start_setlist(const TempDir& dir, const std::vector<std::string>& args, const std::string& tag) {
-  std::vector<std::string> argv = {setlist_bin().string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return std::make_unique<Process>(argv, Env{{"AIML_API_KEY", kTestKey}}, dir / (tag + ".out"), dir / (tag + ".err"));
-}
-
 }  // namespace
 
 // The crash test of issue 6: kill -9 at random moments, resume after each,
@@ -117,6 +94,55 @@ TEST(Resume, KillNineAtRandomMomentsLosesNothingAndPaysOnce) {
   }
   auto v = run_setlist({"verify", out.string()});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// Kills while a song waits to try again after a refusal (429 or 503 with
+// Retry-After): every request of that song was refused, so it is never
+// "uncertain", and the album completes without paying anything twice.
+TEST(Resume, KillNineDuringBackoffAfterRefusalsNeverLeavesASongUncertain) {
+  const std::vector<std::vector<std::string>> refusals = {
+      {"--generate-rate", "0.5", "--generate-burst", "1", "--retry-after", "seconds"},
+      {"--fault", "503=2s/generate@n2,n3,n5,n6,n8,n9,n11,n12,n14,n15"},
+  };
+  for (auto& refusal : refusals) {
+    TempDir dir;
+    write_file(dir / "album.yaml", album_yaml(5));
+    Sim sim(dir.path(), fast_sim_args(refusal));
+    auto out = dir / "out";
+    auto args = with_arg(with_arg(fast_run_args(sim, dir / "album.yaml", out,
+                                                {"-v", "--submit-rate", "50/s", "--submit-burst", "5", "--max-in-flight", "1"}),
+                                  "--retry-base", "2s"),
+                         "--retry-cap", "4s");
+    int kills = 0;
+    for (int i = 0; i < 8 && kills < 5; ++i) {
+      auto p = start_setlist(dir, args, "run" + std::to_string(i));
+      bool backing_off = false;
+      for (int t = 0; t < 1500 && p->running(); ++t) {
+        if (p->err().find("retrying in") != std::string::npos) {
+          backing_off = true;
+          break;
+        }
+        std::this_thread::sleep_for(10ms);
+      }
+      if (!backing_off) {
+        ASSERT_TRUE(p->wait(60s));
+        continue;
+      }
+      p->signal(SIGKILL);
+      ASSERT_TRUE(p->wait(10s));
+      ++kills;
+      auto status = run_setlist({"status", out.string()});
+      EXPECT_EQ(status.out.find("uncertain"), std::string::npos) << refusal[0] << " after kill " << kills << "\n"
+                                                                  << status.out;
+      auto plan = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string()});
+      EXPECT_EQ(plan.out.find("uncertain"), std::string::npos) << plan.out;
+    }
+    EXPECT_GE(kills, 2) << refusal[0];
+    auto last = run_setlist(args);
+    ASSERT_EQ(last.exit_code, 0) << refusal[0] << "\n" << last.err;
+    for (auto& [title, st] : statuses(out)) EXPECT_EQ(st, "complete") << title;
+    EXPECT_EQ(sim.stats().as_object().at("duplicate_submissions").as_int64(), 0) << refusal[0];
+  }
 }
 
 TEST(Resume, SecondRunOnTheSameOutExitsThreeNamingThePid) {

@@ -162,6 +162,7 @@ TEST(Proxy, DeadProxyIsAClearPerRequestError) {
   auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", dir / "out",
                                      {"--cacert", (certs / "ca.pem").string(), "--retry-max-attempts", "2"}),
                        {{"HTTPS_PROXY", dead}, {"NO_PROXY", "\x01unset"}, {"no_proxy", "\x01unset"}});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // the API was never reached: said once, songs left pending
   EXPECT_NE(r.err.find("cannot connect to proxy 127.0.0.1:"), std::string::npos) << r.err;
+  EXPECT_EQ(statuses(dir / "out").at("Song 1"), "pending");
 }

@@ -186,7 +186,7 @@ TEST(ReportWrite, RebuildFromStateWritesEveryOutput) {
   row.track = 1;
   s.upsert_song(row);
   s.set_meta("manifest_keys", "[\"key-1\"]");
-  auto id = s.record_intent("key-1", "h");
+  auto id = s.record_intent("key-1", "h", 1);
   Clip a, b;
   a.id = "ca";
   a.status = ClipStatus::complete;
@@ -196,7 +196,7 @@ TEST(ReportWrite, RebuildFromStateWritesEveryOutput) {
   b.duration = 4.0;
   s.record_ack(id, {a, b});
   s.update_clips({a, b});
-  s.set_song_status("key-1", "complete");
+  s.set_song_status("key-1", SongStatus::complete);
   for (auto [name, clip] : {std::pair{"01 - One (A).mp3", "ca"}, std::pair{"01 - One (B).mp3", "cb"}}) {
     test::write_file(out / name, "audio");
     FileRow f;

@@ -18,8 +18,8 @@ TEST(State, IntentAckAndReopen) {
     row.title = "One";
     row.track = 1;
     s.value()->upsert_song(row);
-    auto id = s.value()->record_intent("k1", "k1");
-    EXPECT_EQ(s.value()->song("k1")->status, "submitting");
+    auto id = s.value()->record_intent("k1", "k1", 1);
+    EXPECT_EQ(s.value()->song("k1")->status, SongStatus::submitting);
     EXPECT_EQ(s.value()->dangling_intents().size(), 1u);
     Clip a, b;
     a.id = "ca";
@@ -32,7 +32,7 @@ TEST(State, IntentAckAndReopen) {
   ASSERT_TRUE(s);
   auto song = s.value()->song("k1");
   ASSERT_TRUE(song);
-  EXPECT_EQ(song->status, "submitted");
+  EXPECT_EQ(song->status, SongStatus::submitted);
   EXPECT_EQ(song->attempts, 1);
   EXPECT_TRUE(s.value()->dangling_intents().empty());
   auto clips = s.value()->clips("k1");
@@ -50,14 +50,14 @@ TEST(State, CrashBetweenIntentAndAckLeavesADanglingIntent) {
     SongRow row;
     row.key = "k";
     s.value()->upsert_song(row);
-    s.value()->record_intent("k", "k");
+    s.value()->record_intent("k", "k", 1);
     // no ack: the process "dies" here
   }
   auto s = StateStore::open(db);
   auto d = s.value()->dangling_intents();
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].song_key, "k");
-  EXPECT_EQ(s.value()->song("k")->status, "submitting");
+  EXPECT_EQ(s.value()->song("k")->status, SongStatus::submitting);
 }
 
 TEST(State, RefusesANewerSchema) {

@@ -1,0 +1,257 @@
+// Downloading: each complete take not yet on disk as recorded is fetched
+// (resumable .part files), tagged and published on the disk thread, so the
+// network never waits for a disk. Takes already on disk are kept as they are.
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "engine/engine_impl.hpp"
+#include "common/hash.hpp"
+#include "setlist/output.hpp"
+
+namespace setlist::engine {
+
+namespace {
+
+std::int64_t mtime_ns(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+DownloadOutcome outcome_of(const Error& e) {
+  if (e.kind == ErrorKind::io) return DownloadOutcome::local;
+  if (e.kind == ErrorKind::tls) return DownloadOutcome::local;  // an unverifiable CDN does not pass by retrying
+  if (e.kind == ErrorKind::http && (e.http_status == 404 || e.http_status == 410)) return DownloadOutcome::gone;
+  if (e.kind == ErrorKind::network || e.kind == ErrorKind::protocol) return DownloadOutcome::retryable;
+  if (e.kind == ErrorKind::http && (policy::is_retryable(e.http_status) || e.http_status == 403))
+    return DownloadOutcome::retryable;
+  return DownloadOutcome::gone;
+}
+
+}  // namespace
+
+void Engine::record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id, const char* kind,
+                              std::uint64_t bytes, const std::string& sha256, const std::string& source_sha256) {
+  FileRow f;
+  f.path = rel.generic_string();
+  f.song_key = t.key;
+  f.clip_id = clip_id;
+  f.kind = kind;
+  f.bytes = bytes;
+  f.sha256 = sha256;
+  f.source_sha256 = source_sha256;
+  f.mtime_ns = mtime_ns(opt_.out_dir / rel);
+  state_.record_file(f);
+}
+
+// Writes a small file atomically under OUT and records it.
+asio::awaitable<bool> Engine::write_and_record(const SongTask& t, fs::path rel, std::string data, std::string clip_id,
+                                               const char* kind) {
+  const fs::path path = opt_.out_dir / rel;
+  bool written = co_await on_disk([&] {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    return write_file_atomic(path, data).ok();
+  });
+  if (!written) co_return false;
+  auto sha = sha256_hex(data);
+  record_published(t, rel, clip_id, kind, data.size(), sha, sha);
+  co_return true;
+}
+
+asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& t, const std::string& url_text,
+                                                                      const fs::path& part, http::Expect expect) {
+  auto url = http::Url::parse(url_text);
+  if (!url) {
+    Error e;
+    e.kind = ErrorKind::protocol;
+    e.message = "unusable URL in clip";
+    co_return e;
+  }
+  // https only, unless the API itself is plain http on this machine (the
+  // simulator, a local suno-api) and so is the file.
+  if (!url->https()) {
+    auto api = http::Url::parse(base_url_);
+    if (!(api && !api->https() && api->is_loopback() && url->is_loopback())) {
+      Error e;
+      e.kind = ErrorKind::protocol;
+      e.message = "refusing to download over plain http (" + url->origin() +
+                  ") from an API that is not plain http on this machine";
+      co_return e;
+    }
+  }
+  // The validator of the bytes already in `part`: the next attempt resumes
+  // with Range/If-Range instead of restarting. It is kept in memory, and
+  // beside `part` only after a failed attempt (so a later run resumes too).
+  // A hint, not a record: a lost validator only means the whole file again.
+  auto etag_file = part;
+  etag_file += ".etag";
+  std::string validator;
+  if (std::ifstream in(etag_file); in) std::getline(in, validator);
+  const bool had_file = !validator.empty();
+  auto keep_etag = [&validator](const std::string& etag) { validator = etag; };
+  for (int attempt = 0;; ++attempt) {
+    ++requests_["download"];
+    auto r = co_await client_.download(*url, part, validator, expect, s_.request_timeout, keep_etag);
+    if (r) {
+      std::error_code ec;
+      if (had_file || attempt > 0) fs::remove(etag_file, ec);
+      co_return r;
+    }
+    if (r.error().kind == ErrorKind::protocol && (r.error().http_status == 416 || r.error().http_status == 206))
+      validator.clear();  // the partial file cannot be continued: restart from zero
+    if (validator.empty()) {
+      std::error_code ec;
+      fs::remove(etag_file, ec);
+    } else {
+      std::ofstream(etag_file, std::ios::trunc) << validator;
+    }
+    const bool attempts_left = attempt + 1 < s_.retry_max_attempts && !stopping();
+    if (!download_should_retry(outcome_of(r.error()), attempts_left)) co_return r;
+    ++retries_;
+    auto delay = policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
+                                       std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+    emit(Event::Kind::retry, &t, "download: " + r.error().message + "; retrying");
+    co_await sleep(delay);
+  }
+}
+
+asio::awaitable<bool> Engine::download_song(SongTask& t) {
+  t.phase = SongTask::Phase::downloading;
+  co_await downloads_.acquire();
+  SlotGuard slot(downloads_);
+
+  auto partial_dir = opt_.out_dir / ".setlist" / "partial";
+  fs::create_directories(partial_dir);
+  std::string failures;
+  auto fail = [&](std::string why) { failures += (failures.empty() ? "" : "; ") + why; };
+  int published = 0;
+  const auto recorded = state_.files(t.key);
+  emit(Event::Kind::downloading, &t, "downloading");
+  for (std::size_t take = 0; take < t.clips.size(); ++take) {
+    auto& c = t.clips[take];
+    const std::string label = take_label(static_cast<int>(take));
+    if (test_fault_ == "throw-in-download") throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
+    // The clip as the API described it (failed ones too), for later inspection.
+    if (!c.raw_json.empty())
+      co_await write_and_record(t, fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json"), c.raw_json,
+                                c.id, "clip_json");
+    if (c.status != ClipStatus::complete) {
+      fail("take " + label + " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message));
+      continue;
+    }
+    // Already on disk as recorded (a resumed or repaired song): keep it.
+    const FileRow* have = nullptr;
+    for (auto& f : recorded)
+      if (f.clip_id == c.id && f.kind == "audio") have = &f;
+    if (have && file_intact(opt_.out_dir, *have)) {
+      ++published;
+      continue;
+    }
+    if (c.audio_url.empty()) {
+      fail("clip " + c.id + " is complete but has no audio_url");
+      continue;
+    }
+    fs::path rel = have ? fs::path(have->path) : audio_path(t, take);
+    if (have) {
+      // Changed or replaced since it was published: keep that file aside, never lose it.
+      auto from = opt_.out_dir / rel;
+      std::error_code ec;
+      if (fs::exists(fs::symlink_status(from, ec))) {
+        auto to = opt_.out_dir / ".setlist" / "superseded" / t.key.substr(0, 16) / "changed" / rel;
+        fs::create_directories(to.parent_path(), ec);
+        fs::rename(from, to, ec);
+        emit(Event::Kind::warning, &t,
+             rel.generic_string() + " changed since it was published: downloading it again (the changed file is in " +
+                 fs::relative(to, opt_.out_dir).generic_string() + ")");
+      }
+    }
+    const std::string safe_id = safe_component(c.id);
+    auto part = partial_dir / (safe_id + ".mp3.part");
+
+    // The cover first: it goes into the audio's tag (APIC).
+    auto cover_rel = rel;
+    cover_rel.replace_extension(".jpg");
+    auto cpart = partial_dir / (safe_id + ".jpg.part");
+    std::optional<http::Download> cover_dl;
+    if (!c.image_url.empty()) {
+      auto cr = co_await download_with_retries(t, c.image_url, cpart, http::Expect::jpeg);
+      if (cr)
+        cover_dl = *cr;
+      else
+        emit(Event::Kind::warning, &t, "cover not downloaded: " + cr.error().message);
+    }
+
+    auto r = co_await download_with_retries(t, c.audio_url, part, http::Expect::mp3);
+    if (!r) {
+      fail("take " + label + " download failed: " + r.error().message);
+      continue;
+    }
+    // Tag the temporary file, then publish: the file under its final name is
+    // always the tagged one. bytes/sha256 describe it as published;
+    // source_sha256 the bytes the API sent.
+    auto info = tag_info_for(m_, *t.song, t.key, c.id, static_cast<int>(take));
+    struct Finished {
+      std::string tag_error;  // published without tags
+      std::string error;      // not published
+      std::uint64_t bytes = 0;
+      std::string sha256;
+      std::string source_sha256;
+      std::optional<std::pair<std::uint64_t, std::string>> cover;  // published cover: size, digest
+    };
+    const fs::path final_path = opt_.out_dir / rel, cover_path = opt_.out_dir / cover_rel;
+    const bool have_cover = cover_dl.has_value();
+    Finished done = co_await on_disk([&] {
+      Finished f;
+      auto source = file_digest(part);
+      if (!source) {
+        f.error = source.error().message;
+        return f;
+      }
+      f.source_sha256 = source->second;
+      info.cover_jpeg = have_cover ? read_small_file(cpart) : std::string();
+      if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover_;
+      if (auto tagged = write_tags(part, info); !tagged) f.tag_error = tagged.error().message;
+      auto digest = file_digest(part);
+      if (!digest) {
+        f.error = digest.error().message;
+        return f;
+      }
+      f.bytes = digest->first;
+      f.sha256 = digest->second;
+      std::error_code ec;
+      fs::create_directories(final_path.parent_path(), ec);
+      if (auto pub = publish(part, final_path); !pub) {
+        f.error = pub.error().message;
+        return f;
+      }
+      if (have_cover)
+        if (auto cd = file_digest(cpart); cd && publish(cpart, cover_path)) f.cover = *cd;
+      return f;
+    });
+    if (!done.tag_error.empty())
+      emit(Event::Kind::warning, &t, "take " + label + " published without tags: " + done.tag_error);
+    if (!done.error.empty()) {
+      fail(done.error);
+      continue;
+    }
+    ++published;
+    record_published(t, rel, c.id, "audio", done.bytes, done.sha256, done.source_sha256);
+    if (done.cover)
+      record_published(t, cover_rel, c.id, "cover", done.cover->first, done.cover->second, done.cover->second);
+  }
+
+  if (published > 0 && t.song->lyrics) {
+    auto lyr_rel = lyrics_path_for(audio_path(t, 0));
+    std::string text = *t.song->lyrics;
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    if (!co_await write_and_record(t, lyr_rel, text, "", "lyrics"))
+      emit(Event::Kind::warning, &t, "lyrics file not written: " + lyr_rel.generic_string());
+  }
+  const SongStatus st = status_after_downloads(published, static_cast<int>(t.clips.size()));
+  set_status(t, st, st == SongStatus::complete ? std::string() : failures);
+  co_return st == SongStatus::complete;
+}
+
+}  // namespace setlist::engine

@@ -1,0 +1,175 @@
+// The engine's parts (private to src/engine/):
+//   run.cpp       running: the io_context, signals, structured shutdown, the summary
+//   prepare.cpp   preparing: songs, resume decisions, superseded versions
+//   submit.cpp    submitting: limiter, budget, intents and their verdicts
+//   poll.cpp      polling: the batching poller, long polls, waiting for clips
+//   download.cpp  downloading: files, tags, publishing on the disk thread
+//   async.hpp     the small async tools (semaphore, sleep, the disk hop)
+// What a song costs is decided in lifecycle.hpp; the engine performs it.
+#pragma once
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/async.hpp"
+#include "http/client.hpp"
+#include "setlist/engine.hpp"
+#include "setlist/lifecycle.hpp"
+#include "setlist/manifest.hpp"
+#include "setlist/policy.hpp"
+#include "setlist/provider.hpp"
+#include "setlist/state.hpp"
+
+namespace setlist::engine {
+
+namespace fs = std::filesystem;
+using policy::Micros;
+
+Micros now_us();
+std::string human_duration(Micros d);
+
+struct SongTask {
+  enum class Phase { queued, sending, waiting, downloading, done };
+
+  const Song* song = nullptr;
+  std::string key;
+  SubmitPayload payload;
+  int requests_needed = 1;
+  ResumeDecision decision;
+  int attempt = 1;
+  std::vector<Clip> clips;             // the current attempt's clips, in take order
+  std::vector<fs::path> audio_paths;   // per take, relative to OUT
+  std::unique_ptr<asio::steady_timer> wake;
+  Micros last_change{0};
+  Phase phase = Phase::queued;
+  std::optional<SongStatus> final;     // what this run left it as
+  asio::cancellation_signal cancel;    // ends its coroutine (shutdown)
+};
+
+class Engine {
+ public:
+  Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state, const Provider& provider,
+         std::string base_url);
+  // Runs every coroutine to its end before any member is destroyed.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void prepare();
+  RunSummary run();
+
+ private:
+  // --- run.cpp: running and stopping
+  void spawn(SongTask& t);
+  void on_coroutine_end(std::exception_ptr ep);
+  void on_signal(int count);
+  void polite_stop();
+  void hard_stop();
+  void song_finished();
+  void fail_run(const std::string& why);
+  RunSummary finish();
+
+  // --- prepare.cpp
+  void supersede_old_versions(const std::set<std::string>& planned_paths);
+  void start_new_attempt(SongTask& t);
+  void settle_without_work(SongTask& t);
+  fs::path audio_path(SongTask& t, std::size_t take);
+
+  // --- submit.cpp
+  asio::awaitable<void> song_main(SongTask& t);
+  asio::awaitable<bool> submit(SongTask& t);
+  asio::awaitable<void> acquire(policy::TokenBucket& bucket);
+  std::optional<Micros> note_retry_after(const http::Response& r);
+  void on_throttled();
+
+  // --- poll.cpp
+  asio::awaitable<bool> wait_clips(SongTask& t);
+  asio::awaitable<bool> long_poll_clips(SongTask& t);
+  asio::awaitable<void> poller();
+  bool on_poll_failure(const Result<http::Response>& r, const SongTask* t);
+  bool apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates);
+  void watch(SongTask& t);
+  void unwatch(SongTask& t);
+
+  // --- download.cpp
+  asio::awaitable<bool> download_song(SongTask& t);
+  asio::awaitable<Result<http::Download>> download_with_retries(SongTask& t, const std::string& url,
+                                                                const fs::path& part, http::Expect expect);
+  asio::awaitable<bool> write_and_record(const SongTask& t, fs::path rel, std::string data, std::string clip_id,
+                                         const char* kind);
+  void record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id, const char* kind,
+                        std::uint64_t bytes, const std::string& sha256, const std::string& source_sha256);
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F&>> on_disk(F f) {
+    co_return co_await run_on(disk_.get_executor(), std::move(f));
+  }
+
+  // --- shared
+  void emit(Event::Kind k, const SongTask* t, std::string msg);
+  void set_status(SongTask& t, SongStatus status, const std::string& reason = {});
+  asio::awaitable<void> sleep(Micros d) { co_await sleep_for(io_.get_executor(), d); }
+  double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+  bool stopping() const { return interrupted_ || aborted_ || hard_stopped_; }
+  http::ClientOptions client_options() const;
+
+  // The io_context first: it is destroyed last, after every member that
+  // holds its sockets and timers (and ~Engine has run every frame to its end).
+  asio::io_context io_{1};
+  const Manifest& m_;
+  const RunOptions& opt_;
+  const Settings& s_;
+  EventSink& sink_;
+  StateStore& state_;
+  const Provider& provider_;
+  std::string base_url_;
+  http::Client client_;
+  policy::TokenBucket submit_bucket_;
+  policy::TokenBucket poll_bucket_;
+  policy::AdaptiveRate rate_;
+  policy::RetryBudget retry_budget_;
+  policy::HostGate api_gate_;
+  Semaphore in_flight_;
+  Semaphore downloads_;
+  asio::steady_timer poller_timer_;
+  asio::steady_timer grace_timer_;
+  asio::cancellation_signal poller_cancel_;
+  std::optional<asio::signal_set> signals_;
+  steady::time_point next_poll_ = steady::time_point::max();
+  std::mt19937_64 rng_;
+  // One thread, so TagLib and the file system see one writer at a time.
+  asio::thread_pool disk_{1};
+
+  std::vector<std::unique_ptr<SongTask>> tasks_;
+  std::map<std::string, SongTask*> watched_;
+  std::string album_cover_;  // the bytes of album.cover, read once
+  int coroutines_ = 0;       // song coroutines and the poller still running
+  int songs_running_ = 0;
+  int signal_count_ = 0;
+  bool stop_submitting_ = false;
+  bool interrupted_ = false;
+  bool aborted_ = false;
+  bool hard_stopped_ = false;
+  bool api_answered_ = false;  // any HTTP answer from the API in this run
+  int unreachable_in_a_row_ = 0;
+  std::string abort_reason_;
+  std::string stop_reason_;
+  std::string test_fault_;  // SETLIST_TEST_FAULT: a fault injected by the stop tests
+  long long charged_ = 0;
+  long long reserved_ = 0;
+  std::map<std::string, std::uint64_t> requests_;
+  std::uint64_t retries_ = 0;
+  std::uint64_t throttled_ = 0;
+};
+
+}  // namespace setlist::engine

@@ -1,0 +1,193 @@
+// Polling: one batching poller for the ids of every waiting song, long polls
+// for flavors whose server holds the GET, and the wait of each song for its
+// clips. A failed poll never causes a resubmission.
+#include "engine/engine_impl.hpp"
+
+namespace setlist::engine {
+
+// A poll that failed: honour Retry-After and 429s; stop the run on a
+// rejected key or an unverifiable server (returns false).
+bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t) {
+  if (!r) {
+    if (r.error().kind == ErrorKind::tls) {
+      fail_run(r.error().message);
+      return false;
+    }
+    emit(Event::Kind::retry, t, "poll failed: " + r.error().message);
+    return true;
+  }
+  api_answered_ = true;
+  note_retry_after(*r);
+  std::string msg = provider_.error_message(r->status, r->body);
+  if (r->status == 429) on_throttled();
+  if (policy::classify(r->status, msg) == policy::Action::abort_run) {
+    fail_run("the API rejected the key while polling (HTTP " + std::to_string(r->status) + ": " + msg + "); check " +
+             provider_.info().key_env);
+    return false;
+  }
+  emit(Event::Kind::retry, t, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+  return true;
+}
+
+// Applies a polled clip to its song; true when its status or URL changed.
+bool Engine::apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates) {
+  for (auto& mine : t.clips) {
+    if (mine.id != c.id || (mine.status == c.status && mine.audio_url == c.audio_url)) continue;
+    if (mine.status != c.status) t.last_change = now_us();  // progress resets the stall clock
+    mine = c;
+    updates.push_back(c);
+    return true;
+  }
+  return false;
+}
+
+void Engine::watch(SongTask& t) {
+  for (auto& c : t.clips)
+    if (!is_terminal(c.status)) watched_[c.id] = &t;
+  // New work: poll soon rather than after a long backoff.
+  auto soon = steady::now() + s_.poll_interval;
+  if (soon < next_poll_) {
+    next_poll_ = soon;
+    poller_timer_.cancel();
+  }
+}
+
+void Engine::unwatch(SongTask& t) {
+  for (auto& c : t.clips) watched_.erase(c.id);
+}
+
+// Long-poll flavors: the song asks the server to hold a GET until its clips are
+// done (or the server's limit passes), instead of joining the shared poller.
+asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
+  const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
+  const auto hold = std::max<Millis>(s_.request_timeout, Millis(150'000));  // the server holds up to 2 min
+  int failures = 0;
+  for (;;) {
+    std::vector<std::string> ids;
+    for (auto& c : t.clips)
+      if (!is_terminal(c.status)) ids.push_back(c.id);
+    if (ids.empty()) co_return true;
+    if (stopping()) co_return false;
+    if (now_us() - t.last_change >= stall) {
+      set_status(t, SongStatus::failed, "stalled: no progress for " + human_duration(now_us() - t.last_change));
+      co_return false;
+    }
+    co_await acquire(poll_bucket_);
+    auto req = provider_.poll_request(ids);
+    auto url = http::join(base_url_, req.target);
+    ++requests_["poll"];
+    auto r = co_await client_.request(req.method, *url, req.body, hold);
+    bool changed = false;
+    if (r && r->status / 100 == 2) {
+      api_answered_ = true;
+      auto clips = provider_.parse_poll(r->body);
+      if (clips) {
+        failures = 0;
+        std::vector<Clip> updates;
+        for (auto& c : clips.value()) changed |= apply_clip(t, c, updates);
+        state_.update_clips(updates);
+        if (changed) emit(Event::Kind::progress, &t, std::string(to_string(t.clips.front().status)));
+      } else {
+        emit(Event::Kind::warning, &t, "poll answer unreadable: " + clips.error().message);
+      }
+    } else if (!on_poll_failure(r, &t)) {
+      co_return false;
+    }
+    if (!changed) {
+      // An answer without progress (or a failure): do not spin.
+      auto delay = policy::backoff_delay(std::min(failures++, 6), std::chrono::duration_cast<Micros>(s_.poll_interval),
+                                         std::chrono::duration_cast<Micros>(s_.poll_interval_max),
+                                         0.5 + unit_random() / 2);
+      co_await sleep(delay);
+    }
+  }
+}
+
+asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
+  t.phase = SongTask::Phase::waiting;
+  if (stopping()) co_return false;
+  if (t.last_change == Micros(0)) t.last_change = now_us();
+  if (provider_.info().long_poll) co_return co_await long_poll_clips(t);
+  struct Unwatch {
+    Engine& e;
+    SongTask& t;
+    ~Unwatch() { e.unwatch(t); }
+  } unwatch_on_exit{*this, t};
+  watch(t);
+  const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
+  for (;;) {
+    bool all_terminal = std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); });
+    if (all_terminal) co_return true;
+    if (stopping()) co_return false;
+    auto idle = now_us() - t.last_change;
+    if (idle >= stall) {
+      std::string which;
+      for (auto& c : t.clips)
+        if (!is_terminal(c.status))
+          which += (which.empty() ? "" : ", ") + c.id + " (" + std::string(to_string(c.status)) + ")";
+      set_status(t, SongStatus::failed, "stalled: no progress for " + human_duration(idle) + " on " + which);
+      co_return false;
+    }
+    t.wake->expires_after(stall - idle);
+    auto [ec] = co_await t.wake->async_wait(use_tuple);
+    (void)ec;  // woken by the poller, or cancelled: the loop looks again
+  }
+}
+
+asio::awaitable<void> Engine::poller() {
+  struct End {
+    Engine& e;
+    ~End() { e.next_poll_ = steady::time_point::max(); }
+  } end{*this};
+  policy::PollSchedule schedule(std::chrono::duration_cast<Micros>(s_.poll_interval),
+                                std::chrono::duration_cast<Micros>(s_.poll_interval_max));
+  std::size_t batch = s_.poll_batch > 0 ? static_cast<std::size_t>(s_.poll_batch) : provider_.info().poll_batch;
+  batch = std::clamp<std::size_t>(batch, 1, provider_.info().max_poll_batch);
+  while (songs_running_ > 0 && !stopping()) {
+    if (watched_.empty() || steady::now() < next_poll_) {
+      if (watched_.empty()) next_poll_ = steady::time_point::max();
+      poller_timer_.expires_at(next_poll_);
+      auto [ec] = co_await poller_timer_.async_wait(use_tuple);
+      (void)ec;
+      continue;  // re-check: new work may have moved next_poll_ earlier
+    }
+    std::vector<std::string> ids;
+    for (auto& [id, task] : watched_) ids.push_back(id);
+    bool changed_any = false;
+    for (std::size_t i = 0; i < ids.size() && !stopping(); i += batch) {
+      std::span<const std::string> chunk(ids.data() + i, std::min(batch, ids.size() - i));
+      co_await acquire(poll_bucket_);
+      auto req = provider_.poll_request(chunk);
+      auto url = http::join(base_url_, req.target);
+      ++requests_["poll"];
+      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
+      if (!r || r->status / 100 != 2) {
+        if (!on_poll_failure(r, nullptr)) break;
+        continue;
+      }
+      api_answered_ = true;
+      auto clips = provider_.parse_poll(r->body);
+      if (!clips) {
+        emit(Event::Kind::warning, nullptr, "poll answer unreadable: " + clips.error().message);
+        continue;
+      }
+      std::vector<Clip> updates;
+      std::set<SongTask*> woken;
+      for (auto& c : clips.value()) {
+        auto it = watched_.find(c.id);
+        if (it == watched_.end() || !apply_clip(*it->second, c, updates)) continue;
+        woken.insert(it->second);
+        changed_any = true;
+      }
+      state_.update_clips(updates);
+      for (auto* t : woken) {
+        emit(Event::Kind::progress, t, std::string(to_string(t->clips.front().status)));
+        t->wake->cancel();
+      }
+    }
+    schedule.on_poll(changed_any);
+    next_poll_ = steady::now() + std::chrono::duration_cast<steady::duration>(schedule.next_delay());
+  }
+}
+
+}  // namespace setlist::engine

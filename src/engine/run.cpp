@@ -1,0 +1,305 @@
+// Running: the io_context, signals, structured shutdown and the summary.
+//
+// Shutdown never stops the io_context from outside. Every song coroutine
+// and the poller are spawned with a cancellation slot; stopping emits on
+// them, each frame leaves its wait with an exception and unwinds while the
+// Engine is alive, and io_context::run() returns once the last one is done.
+//   first signal   stop submitting; songs queued or waiting for clips end at
+//                  once (their rows are already consistent); requests on the
+//                  wire and downloads get `stop_grace` to finish
+//   second signal, the grace's end, an internal error: cancel everything left
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "engine/engine_impl.hpp"
+#include "http/url.hpp"
+#include "setlist/output.hpp"
+
+namespace setlist {
+namespace engine {
+
+Micros now_us() { return std::chrono::duration_cast<Micros>(steady::now().time_since_epoch()); }
+
+std::string human_duration(Micros d) {
+  auto s = d.count() / 1'000'000;
+  if (s < 120) return std::to_string(s) + " s";
+  return std::to_string(s / 60) + " min";
+}
+
+Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state, const Provider& provider,
+               std::string base_url)
+    : m_(m),
+      opt_(opt),
+      s_(opt.settings),
+      sink_(sink),
+      state_(state),
+      provider_(provider),
+      base_url_(std::move(base_url)),
+      client_(io_.get_executor(), client_options()),
+      submit_bucket_(s_.submit_rate, s_.submit_burst, now_us()),
+      poll_bucket_(s_.poll_rate, s_.poll_burst, now_us()),
+      rate_(s_.submit_rate, std::max(0.01, s_.submit_rate / 64), s_.submit_rate),
+      retry_budget_(std::max(20.0, 4.0 * static_cast<double>(m.songs.size())), 0.2, 0.5, now_us()),
+      in_flight_(io_.get_executor(), std::max(1, s_.max_in_flight)),
+      downloads_(io_.get_executor(), std::max(1, s_.download_concurrency)),
+      poller_timer_(io_, steady::time_point::max()),
+      grace_timer_(io_, steady::time_point::max()),
+      rng_(std::random_device{}()) {
+  if (!opt_.api_key.empty()) {
+    auto u = http::Url::parse(base_url_);
+    if (u) client_.set_credential(u->origin(), "Bearer " + opt_.api_key);
+  }
+  if (const char* f = std::getenv("SETLIST_TEST_FAULT")) test_fault_ = f;
+  album_cover_ = read_small_file(m_.album.cover);
+}
+
+Engine::~Engine() {
+  // Normally run() returned with every frame finished. If not (an exception
+  // escaped run()), finish them now, while everything they refer to exists.
+  if (coroutines_ > 0) {
+    hard_stop();
+    io_.restart();
+    io_.run();
+  }
+  disk_.join();
+}
+
+http::ClientOptions Engine::client_options() const {
+  http::ClientOptions o;
+  o.resolve_timeout = s_.connect_timeout;
+  o.connect_timeout = s_.connect_timeout;
+  o.max_download = s_.max_download_size;
+  o.cacert = opt_.cacert;
+  o.https_proxy = opt_.https_proxy;
+  o.no_proxy = opt_.no_proxy;
+  return o;
+}
+
+void Engine::emit(Event::Kind k, const SongTask* t, std::string msg) {
+  Event e;
+  e.kind = k;
+  if (t) {
+    e.track = t->song->track;
+    e.title = t->song->title;
+  }
+  e.message = std::move(msg);
+  sink_.on_event(e);
+}
+
+void Engine::set_status(SongTask& t, SongStatus status, const std::string& reason) {
+  t.final = status;
+  state_.set_song_status(t.key, status, reason);
+  switch (status) {
+    case SongStatus::complete: emit(Event::Kind::song_done, &t, "complete"); break;
+    case SongStatus::failed:
+    case SongStatus::uncertain:
+      emit(Event::Kind::song_failed, &t, std::string(to_string(status)) + ": " + reason);
+      break;
+    case SongStatus::skipped: emit(Event::Kind::warning, &t, "skipped: " + reason); break;
+    default: break;
+  }
+}
+
+void Engine::fail_run(const std::string& why) {
+  if (!aborted_) {
+    aborted_ = true;
+    abort_reason_ = why;
+  }
+  stop_submitting_ = true;
+  // Songs waiting for a slot or for clips have nothing to finish.
+  for (auto& t : tasks_)
+    if (t->phase == SongTask::Phase::queued || t->phase == SongTask::Phase::waiting)
+      t->cancel.emit(asio::cancellation_type::terminal);
+  poller_cancel_.emit(asio::cancellation_type::terminal);
+}
+
+void Engine::spawn(SongTask& t) {
+  ++coroutines_;
+  ++songs_running_;
+  t.wake = std::make_unique<asio::steady_timer>(io_, steady::time_point::max());
+  asio::co_spawn(io_, song_main(t),
+                 asio::bind_cancellation_slot(t.cancel.slot(), [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
+}
+
+void Engine::on_coroutine_end(std::exception_ptr ep) {
+  --coroutines_;
+  if (!ep) return;
+  try {
+    std::rethrow_exception(ep);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == asio::error::operation_aborted) return;  // stopped: its row is already consistent
+    fail_run(std::string("internal error: ") + e.what());
+  } catch (const StateError& e) {
+    fail_run(std::string("state database error: ") + e.what());
+  } catch (const std::exception& e) {
+    fail_run(std::string("internal error: ") + e.what());
+  }
+  hard_stop();
+}
+
+void Engine::on_signal(int count) {
+  if (count == 1)
+    polite_stop();
+  else
+    hard_stop();
+}
+
+void Engine::polite_stop() {
+  if (interrupted_) return;
+  interrupted_ = true;
+  stop_submitting_ = true;
+  emit(Event::Kind::warning, nullptr,
+       "interrupted: no new requests; answers on the wire are recorded, then it stops (again to stop at once)");
+  for (auto& t : tasks_)
+    if (t->phase == SongTask::Phase::queued || t->phase == SongTask::Phase::waiting)
+      t->cancel.emit(asio::cancellation_type::terminal);
+  poller_cancel_.emit(asio::cancellation_type::terminal);
+  if (songs_running_ == 0) return;
+  grace_timer_.expires_after(opt_.stop_grace);
+  grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) hard_stop();
+  });
+}
+
+void Engine::hard_stop() {
+  if (!interrupted_ && !aborted_) interrupted_ = true;
+  hard_stopped_ = true;
+  stop_submitting_ = true;
+  for (auto& t : tasks_)
+    if (t->phase != SongTask::Phase::done) t->cancel.emit(asio::cancellation_type::terminal);
+  poller_cancel_.emit(asio::cancellation_type::terminal);
+}
+
+// The last song to end lets the poller, the grace timer and the signal wait
+// go, so that run() returns.
+void Engine::song_finished() {
+  if (--songs_running_ > 0) return;
+  poller_timer_.cancel();
+  grace_timer_.cancel();
+  if (signals_) signals_->cancel();
+}
+
+RunSummary Engine::run() {
+  std::function<void()> arm;
+  if (opt_.handle_signals) {
+    signals_.emplace(io_, SIGINT, SIGTERM);
+    arm = [this, &arm] {
+      signals_->async_wait([this, &arm](const boost::system::error_code& e, int) {
+        if (e) return;
+        on_signal(++signal_count_);
+        arm();
+      });
+    };
+    arm();
+  }
+  for (auto& t : tasks_)
+    if (!t->final) spawn(*t);
+  if (opt_.handle_signals && opt_.early_signals)
+    for (int i = opt_.early_signals(); i > 0; --i) on_signal(++signal_count_);
+  if (songs_running_ > 0) {
+    ++coroutines_;
+    asio::co_spawn(io_, poller(),
+                   asio::bind_cancellation_slot(poller_cancel_.slot(),
+                                                [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
+  } else if (signals_) {
+    signals_->cancel();
+  }
+  io_.run();  // until every coroutine has ended
+  // The signal set stays registered (not waiting) until the Engine goes, so
+  // a Ctrl-C while the reports are written is counted, not fatal.
+  return finish();
+}
+
+RunSummary Engine::finish() {
+  RunSummary s;
+  s.songs = static_cast<int>(tasks_.size());
+  for (auto& t : tasks_) {
+    SongStatus st = t->final ? *t->final : SongStatus::pending;
+    if (!t->final)
+      if (auto row = state_.song(t->key)) st = row->status;
+    switch (st) {
+      case SongStatus::complete: ++s.complete; break;
+      case SongStatus::failed: ++s.failed; break;
+      case SongStatus::skipped: ++s.skipped; break;
+      case SongStatus::uncertain: ++s.uncertain; break;
+      default: ++s.pending; break;
+    }
+  }
+  s.tokens_charged = charged_;
+  s.requests = requests_;
+  s.retries = retries_;
+  s.throttled = throttled_;
+  s.interrupted = interrupted_ && !aborted_;
+  s.aborted = aborted_ || !stop_reason_.empty();
+  s.abort_reason = aborted_ ? abort_reason_ : stop_reason_;
+  return s;
+}
+
+}  // namespace engine
+
+RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventSink& events) {
+  RunSummary failed;
+  failed.started_at = unix_millis_now();
+  failed.songs = static_cast<int>(manifest.songs.size());
+  auto fail = [&](std::string why) {
+    failed.aborted = true;
+    failed.abort_reason = std::move(why);
+    failed.ended_at = unix_millis_now();
+    failed.pending = failed.songs;
+    return failed;
+  };
+
+  auto provider = make_provider(options.settings.provider);
+  if (!provider) return fail("unknown or unsupported provider '" + options.settings.provider + "'");
+  std::string base_url = options.settings.base_url.empty() ? provider->info().default_base_url : options.settings.base_url;
+  if (!http::Url::parse(base_url)) return fail("invalid base URL '" + base_url + "'");
+  if (provider->info().key_required && options.api_key.empty())
+    return fail("no API key: set " + provider->info().key_env + " (or use --api-key-file)");
+  if (auto bad = check_template(options.settings.output_template)) return fail(*bad);
+
+  std::error_code ec;
+  engine::fs::create_directories(options.out_dir / ".setlist", ec);
+  if (ec) return fail("cannot create " + (options.out_dir / ".setlist").string() + ": " + ec.message());
+  auto lock = RunLock::acquire(options.out_dir / ".setlist");
+  if (!lock) return fail(lock.error().message);
+  auto state = StateStore::open(options.out_dir / ".setlist" / "state.db");
+  if (!state) return fail(state.error().message);
+
+  RunSummary s;
+  // The engine stays until the reports are written: its signal set keeps a
+  // Ctrl-C meanwhile from killing the process half-way. When it goes, Asio
+  // puts back the default action; the caller's handlers are restored with
+  // the signals blocked, so none falls in between.
+  struct sigaction old_int {}, old_term {};
+  ::sigaction(SIGINT, nullptr, &old_int);
+  ::sigaction(SIGTERM, nullptr, &old_term);
+  std::optional<engine::Engine> engine;
+  try {
+    engine.emplace(manifest, options, events, *state.value(), *provider, base_url);
+    engine->prepare();
+    s = engine->run();
+  } catch (const StateError& e) {
+    s = fail(std::string("state database error: ") + e.what());
+  }
+  s.ran = true;  // the lock is ours: reports may describe what state holds
+  s.started_at = failed.started_at;
+  s.ended_at = unix_millis_now();
+  if (options.before_unlock) options.before_unlock(*state.value(), s);
+  sigset_t stop_signals, previous;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+  engine.reset();
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return s;
+}
+
+}  // namespace setlist

@@ -1,0 +1,270 @@
+// Submitting: one coroutine per song, the rate limiter, the budget, and the
+// intent → answer receipts whose verdicts lifecycle.hpp gives.
+#include "engine/engine_impl.hpp"
+
+namespace setlist::engine {
+
+namespace {
+
+// What one answer to a generate request means (see lifecycle.hpp).
+struct Answer {
+  SubmitOutcome outcome = SubmitOutcome::maybe_accepted;
+  int http_status = 0;
+  std::string why;
+  bool unreadable = false;  // an answer came but could not be read (over the size cap...)
+  std::vector<Clip> clips;
+};
+
+Answer read_answer(const Result<http::Response>& r, const Provider& provider) {
+  Answer a;
+  if (!r) {
+    a.why = r.error().message;
+    if (r.error().kind == ErrorKind::tls)
+      a.outcome = SubmitOutcome::unverifiable;
+    else if (r.error().request_sent || r.error().kind != ErrorKind::network)
+      a.outcome = SubmitOutcome::maybe_accepted;  // it may have reached the server: paying twice is worse than asking
+    else
+      a.outcome = SubmitOutcome::not_sent;
+    a.unreadable = r.error().kind == ErrorKind::protocol;
+    return a;
+  }
+  a.http_status = r->status;
+  if (r->status / 100 == 2) {
+    auto clips = provider.parse_submit(r->body);
+    if (!clips) {
+      a.outcome = SubmitOutcome::accepted_unreadable;
+      a.why = clips.error().message;
+      return a;
+    }
+    a.outcome = SubmitOutcome::accepted;
+    a.clips = std::move(clips.value());
+    return a;
+  }
+  a.why = provider.error_message(r->status, r->body);
+  if (r->status == 504) {
+    a.outcome = SubmitOutcome::maybe_accepted;  // a gateway timeout: the backend may have taken it
+    return a;
+  }
+  switch (policy::classify(r->status, a.why)) {
+    case policy::Action::retry:
+      a.outcome = r->status == 429 ? SubmitOutcome::throttled : SubmitOutcome::refused_retryable;
+      break;
+    case policy::Action::fail_song: a.outcome = SubmitOutcome::refused_song; break;
+    case policy::Action::abort_run: a.outcome = SubmitOutcome::bad_key; break;
+    case policy::Action::stop_submitting: a.outcome = SubmitOutcome::out_of_credits; break;
+  }
+  return a;
+}
+
+bool retryable(SubmitOutcome o) {
+  return o == SubmitOutcome::not_sent || o == SubmitOutcome::throttled || o == SubmitOutcome::refused_retryable;
+}
+
+}  // namespace
+
+asio::awaitable<void> Engine::song_main(SongTask& t) {
+  struct Done {
+    Engine& e;
+    SongTask& t;
+    ~Done() {
+      // What a finished song no longer needs goes now, so memory follows the
+      // songs in flight, not the album.
+      t.phase = SongTask::Phase::done;
+      t.clips = {};
+      t.payload = {};
+      t.audio_paths = {};
+      e.song_finished();
+    }
+  } done{*this, t};
+
+  co_await in_flight_.acquire();
+  SlotGuard slot(in_flight_);
+  for (int i = 0; i < t.decision.paid_requests; ++i)
+    if (!co_await submit(t)) co_return;
+  for (int regenerated = 0;; ++regenerated) {
+    if (!co_await wait_clips(t)) co_return;
+    auto errored = std::find_if(t.clips.begin(), t.clips.end(),
+                                [](const Clip& c) { return c.status == ClipStatus::error; });
+    if (errored == t.clips.end() || regenerated >= s_.regenerate_on_error || stop_submitting_) break;
+    // regenerate_on_error: pay for another try (off by default), and say so.
+    emit(Event::Kind::warning, &t,
+         "a take ended in error (" +
+             (errored->error_message.empty() ? std::string("no reason given") : errored->error_message) +
+             "); regenerating, " + std::to_string(regenerated + 1) + " of " + std::to_string(s_.regenerate_on_error));
+    start_new_attempt(t);
+    t.clips.clear();
+    t.last_change = Micros(0);
+    for (int i = 0; i < t.requests_needed; ++i)
+      if (!co_await submit(t)) co_return;
+  }
+  co_await download_song(t);
+}
+
+asio::awaitable<void> Engine::acquire(policy::TokenBucket& bucket) {
+  for (;;) {
+    auto now = now_us();
+    auto wait = std::max(bucket.wait_time(now), api_gate_.wait_time(now));
+    if (wait == Micros(0) && bucket.try_take(now)) co_return;
+    co_await sleep(std::max(wait, Micros(1000)));
+  }
+}
+
+std::optional<Micros> Engine::note_retry_after(const http::Response& r) {
+  auto v = r.header("retry-after");
+  if (v.empty()) return std::nullopt;
+  auto now_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto d = policy::parse_retry_after(v, now_unix, std::chrono::duration_cast<Micros>(s_.retry_after_max));
+  if (d) api_gate_.defer_until(now_us() + *d);
+  return d;
+}
+
+void Engine::on_throttled() {
+  ++throttled_;
+  rate_.on_throttled(now_us());
+  submit_bucket_.set_rate(rate_.rate(), now_us());
+}
+
+// Sends one generate request for `t`, retrying what was provably refused.
+// True when it was accepted and its clips joined t.clips.
+asio::awaitable<bool> Engine::submit(SongTask& t) {
+  const long long cost = s_.cost_per_request;
+  for (int attempt = 0;; ++attempt) {
+    t.phase = SongTask::Phase::queued;
+    if (stop_submitting_) {
+      if (interrupted_ || aborted_) {
+        // Not sent: still pending, for the next run.
+        state_.set_song_status(t.key, SongStatus::pending,
+                               interrupted_ ? "interrupted before submission" : abort_reason_);
+      } else {
+        set_status(t, SongStatus::skipped, stop_reason_);
+      }
+      co_return false;
+    }
+    if (s_.budget_tokens && charged_ + reserved_ + cost > *s_.budget_tokens) {
+      set_status(t, SongStatus::skipped,
+                 "budget: submitting would cross --budget-tokens " + std::to_string(*s_.budget_tokens));
+      co_return false;
+    }
+    struct Reservation {  // holds the budget while waiting for the limiter and the answer
+      long long& reserved;
+      long long cost;
+      ~Reservation() { reserved -= cost; }
+    } reservation{reserved_, cost};
+    reserved_ += cost;
+    co_await acquire(submit_bucket_);
+    if (stop_submitting_) continue;
+    auto req = provider_.submit_request(t.payload, t.song->wait_audio);
+    auto url = http::join(base_url_, req.target);
+    if (!url) {
+      fail_run("invalid base URL " + base_url_);
+      co_return false;
+    }
+    if (test_fault_ == "throw-in-submit") throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
+
+    t.phase = SongTask::Phase::sending;
+    auto sub_id = state_.record_intent(t.key, t.key, t.attempt);
+    ++requests_["generate"];
+    emit(Event::Kind::submitted, &t, "submitting");
+    auto timeout = s_.request_timeout;
+    if (t.song->wait_audio) timeout = std::max<Millis>(timeout, Millis(130'000));
+    auto r = co_await client_.request(req.method, *url, req.body, timeout);
+    t.phase = SongTask::Phase::queued;
+
+    Answer a = read_answer(r, provider_);
+    std::optional<Micros> retry_after;
+    if (r) {
+      api_answered_ = true;
+      unreachable_in_a_row_ = 0;
+      retry_after = note_retry_after(*r);
+    } else if (a.outcome == SubmitOutcome::not_sent) {
+      ++unreachable_in_a_row_;
+    }
+    bool can_retry = false;
+    if (retryable(a.outcome)) {
+      // An API that has never answered and keeps refusing connections is
+      // unreachable: say so once instead of failing song after song.
+      const bool unreachable = !api_answered_ && unreachable_in_a_row_ >= std::min(3, s_.retry_max_attempts);
+      can_retry = !unreachable && attempt + 1 < s_.retry_max_attempts && retry_budget_.try_spend(now_us());
+    }
+    const SubmitVerdict v = submit_verdict(a.outcome, can_retry, api_answered_);
+    const std::string what = a.http_status ? "HTTP " + std::to_string(a.http_status) + ": " + a.why : a.why;
+
+    switch (v.receipt) {
+      case Receipt::acked: state_.record_ack(sub_id, a.clips); break;
+      case Receipt::rejected: state_.record_rejected(sub_id, a.http_status, a.why); break;
+      case Receipt::uncertain: state_.record_uncertain(sub_id, what); break;
+    }
+    if (v.charged) charged_ += cost;
+    if (a.outcome == SubmitOutcome::throttled) on_throttled();
+
+    if (a.outcome == SubmitOutcome::accepted) {
+      retry_budget_.on_success();
+      rate_.on_success(now_us());
+      submit_bucket_.set_rate(rate_.rate(), now_us());
+      for (auto& c : a.clips) t.clips.push_back(std::move(c));
+      t.last_change = now_us();
+      t.final = SongStatus::submitted;
+      co_return true;
+    }
+    if (v.retry) {
+      ++retries_;
+      auto delay = policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
+                                         std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+      if (retry_after) delay = std::max(delay, *retry_after);
+      emit(a.outcome == SubmitOutcome::throttled ? Event::Kind::throttled : Event::Kind::retry, &t,
+           what + "; retrying in " + std::to_string(delay.count() / 1000) + " ms");
+      co_await sleep(delay);
+      continue;
+    }
+
+    // The end of this song's submission in this run.
+    std::string reason;
+    switch (a.outcome) {
+      case SubmitOutcome::accepted_unreadable:
+        reason = "the server accepted the request but its answer could not be read (" + a.why +
+                 "); the clips may exist and be charged. Run with --resubmit-uncertain to submit again";
+        break;
+      case SubmitOutcome::maybe_accepted:
+        reason = a.http_status == 504
+                     ? "the gateway timed out (504) after forwarding the request; it may have been accepted and "
+                       "charged. Run with --resubmit-uncertain to submit again"
+                     : std::string(a.unreadable ? "the answer to the generate request could not be read ("
+                                                : "no answer to the generate request (") +
+                           a.why +
+                           "); it may have been accepted and charged. Run with --resubmit-uncertain to submit again";
+        break;
+      case SubmitOutcome::not_sent:
+        reason = "could not reach the API (" + a.why + "); nothing was sent";
+        break;
+      case SubmitOutcome::unverifiable: reason = "the API server could not be verified: " + a.why; break;
+      case SubmitOutcome::throttled:
+      case SubmitOutcome::refused_retryable:
+        reason = "gave up after " + std::to_string(attempt + 1) + " attempts: " + what;
+        break;
+      case SubmitOutcome::refused_song: reason = "the API refused the request: " + what; break;
+      case SubmitOutcome::bad_key:
+        reason = "the API rejected the key (" + what + "); check " + provider_.info().key_env;
+        break;
+      case SubmitOutcome::out_of_credits: reason = "out of credits (" + what + ")"; break;
+      case SubmitOutcome::gone: reason = "the API no longer serves this request: " + what; break;
+      case SubmitOutcome::accepted: break;
+    }
+    if (v.run == RunEffect::abort_run) {
+      fail_run(a.outcome == SubmitOutcome::not_sent ? "cannot reach the API at " + base_url_ + ": " + a.why
+                                                     : reason);
+    } else if (v.run == RunEffect::stop_submitting) {
+      if (stop_reason_.empty()) stop_reason_ = reason;
+      stop_submitting_ = true;
+    }
+    if (v.song == SongStatus::pending) {
+      t.final = SongStatus::pending;
+      state_.set_song_status(t.key, SongStatus::pending, reason);  // nothing was taken: the next run sends it
+    } else {
+      set_status(t, v.song, v.song == SongStatus::skipped && !stop_reason_.empty() ? stop_reason_ : reason);
+    }
+    co_return false;
+  }
+}
+
+}  // namespace setlist::engine
