@@ -181,7 +181,7 @@ Response Model::music_submit(Call& call) {
   c.title = spec.prompt.substr(0, 40);
   c.lyric = spec.lyrics;
   c.tags = spec.prompt;
-  double secs = spec.seconds > 0 ? spec.seconds : c.audio.seconds();  // else --duration, from the id
+  double secs = spec.seconds > 0 ? spec.seconds : drawn_duration(c.id);
   if (spec.wav) c.audio = Wav(c.id, secs, spec.rate, spec.channels);
   else c.audio = Mp3(c.id, secs);
 

@@ -314,8 +314,7 @@ Clip& Model::new_clip(TimePoint now) {
   c.to_queued = Micros(static_cast<std::int64_t>(total * f1));
   c.to_streaming = Micros(static_cast<std::int64_t>(total * f2));
   c.to_complete = Micros(static_cast<std::int64_t>(total));
-  double u = static_cast<double>(hash64(id, 0x647572) >> 11) / static_cast<double>(1ull << 53);
-  c.audio = Mp3(id, cfg_.duration_min + (cfg_.duration_max - cfg_.duration_min) * u);
+  c.audio = Mp3(id, drawn_duration(id));
   // clip faults
   for (std::size_t i = 0; i < cfg_.faults.size(); ++i) {
     const FaultRule& f = cfg_.faults[i];
@@ -331,6 +330,11 @@ Clip& Model::new_clip(TimePoint now) {
     }
   }
   return c;
+}
+
+double Model::drawn_duration(const std::string& id) const {
+  double u = static_cast<double>(hash64(id, 0x647572) >> 11) / static_cast<double>(1ull << 53);
+  return cfg_.duration_min + (cfg_.duration_max - cfg_.duration_min) * u;
 }
 
 std::int64_t Model::cost_of(const std::string& model, std::int64_t fallback) const {

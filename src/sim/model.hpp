@@ -208,6 +208,7 @@ class Model {
   Task& new_task(const Call& call, int n, const std::string& payload_hash, std::int64_t cost,
                  const std::string& model, const std::vector<std::string>& texts, bool own_id);
   std::int64_t cost_of(const std::string& model, std::int64_t fallback) const;
+  double drawn_duration(const std::string& clip_id) const;  // --duration, a function of the id
   bool expired(const Clip& c, TimePoint now) const;
 
   // flavor_legacy.cpp: the Suno flavors of api.md (aimlapi v1, aimlapi-v2, suno-api)
