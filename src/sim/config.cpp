@@ -154,6 +154,7 @@ FaultRule parse_fault(const std::string& raw) {
     def = Scope::clips;
   } else if (kind == "maintenance" || kind == "455") {
     r.kind = FaultKind::maintenance;
+    if (!param.empty()) r.param = parse_duration(param);  // Retry-After, as for a 5xx
   } else if (kind == "moderation") {
     r.kind = FaultKind::moderation;
     r.message = param.empty() ? "The prompt contains sensitive words and was refused by moderation" : param;
