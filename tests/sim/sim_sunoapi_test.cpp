@@ -423,3 +423,23 @@ TEST(SimSunoapi, ShippedScenarioHasTheDocumentedLimit) {
   EXPECT_EQ(code_of(r), 430);
   EXPECT_FALSE(r.headers["retry-after"].empty());
 }
+
+TEST(SimSunoapi, TheFirstTrackIsAlwaysTheFirstToBeFinal) {
+  TempDir dir;
+  Sim sim(dir.path(), suno({"--latency", "10s", "--latency-jitter", "5s"}));
+  std::vector<std::string> tasks;
+  for (int i = 0; i < 12; ++i) tasks.push_back(task_id(sim, suno_body("V5", "t" + std::to_string(i))));
+  auto s = sim.stats();
+  int checked = 0;
+  for (auto& task : tasks) {
+    auto data = json::parse(record_info(sim, task).body).at("data");
+    auto& tracks = data.at("response").at("sunoData").as_array();
+    ASSERT_EQ(tracks.size(), 2u);
+    auto& a = s.at("clips").at(str(tracks[0], "id"));
+    auto& b = s.at("clips").at(str(tracks[1], "id"));
+    EXPECT_EQ(std::string(a.at("task").as_string()), task);
+    EXPECT_LE(a.at("latency_ms").to_number<double>(), b.at("latency_ms").to_number<double>()) << task;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 12);
+}
