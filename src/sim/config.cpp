@@ -181,11 +181,15 @@ FaultRule parse_fault(const std::string& raw) {
   }
   r.scope = scope.empty() ? def : parse_scope(scope);
   bool clip_kind = r.kind == FaultKind::clip_error || r.kind == FaultKind::stuck || r.kind == FaultKind::audio_url;
-  if (clip_kind != (r.scope == Scope::clips))
-    throw std::runtime_error("fault '" + raw + "': clip faults go with scope clips only");
   bool task_kind = r.kind == FaultKind::moderation || r.kind == FaultKind::task_fail;
-  if (task_kind != (r.scope == Scope::tasks))
+  if (clip_kind && r.scope != Scope::clips)
+    throw std::runtime_error("fault '" + raw + "': clip faults go with scope clips only");
+  if (task_kind && r.scope != Scope::tasks)
     throw std::runtime_error("fault '" + raw + "': moderation and task-fail go with scope tasks only");
+  if (r.scope == Scope::clips && !clip_kind)
+    throw std::runtime_error("fault '" + raw + "': scope clips takes clip-error, stuck and audio-url only");
+  if (r.scope == Scope::tasks && !task_kind)
+    throw std::runtime_error("fault '" + raw + "': scope tasks takes moderation and task-fail only");
   bool api_scope = r.scope == Scope::api || r.scope == Scope::generate || r.scope == Scope::get;
   if (r.kind == FaultKind::huge_json && !api_scope)
     throw std::runtime_error("fault '" + raw + "': huge-json goes with scope api, generate or get");

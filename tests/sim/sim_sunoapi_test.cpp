@@ -443,3 +443,25 @@ TEST(SimSunoapi, TheFirstTrackIsAlwaysTheFirstToBeFinal) {
   }
   EXPECT_EQ(checked, 12);
 }
+
+TEST(SimSunoapi, BadNewSettingsAreRejectedAtStartup) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {{"--fault", "task-fail=NOPE@n1"}, "CREATE_TASK_FAILED"},
+      {{"--fault", "moderation/clips@n1"}, "scope tasks"},
+      {{"--fault", "503/tasks@n1"}, "scope tasks"},
+      {{"--rate-limit-code", "429"}, "430 or 405"},
+      {{"--model-cost", "google/lyria2"}, "MODEL=N"},
+      {{"--flavor", "sunoapi.org"}, "unknown --flavor"},
+  };
+  for (auto& c : cases) {
+    std::vector<std::string> argv = {sim_bin().string(), "--port", "0", "--cdn-port", "0"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = run(argv, {}, std::chrono::seconds(5));
+    EXPECT_EQ(r.exit_code, 2) << c.args[0];
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  }
+}
