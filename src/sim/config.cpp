@@ -39,6 +39,7 @@ Scope parse_scope(const std::string& s) {
   if (s == "audio") return Scope::audio;
   if (s == "image") return Scope::image;
   if (s == "clips") return Scope::clips;
+  if (s == "tasks") return Scope::tasks;
   throw std::runtime_error("unknown fault scope '" + s + "'");
 }
 
@@ -57,6 +58,7 @@ Micros parse_duration(const std::string& raw) {
   else if (unit == "s") us = v * 1e6;
   else if (unit == "m" || unit == "min") us = v * 60e6;
   else if (unit == "h") us = v * 3600e6;
+  else if (unit == "d") us = v * 86400e6;
   else throw std::runtime_error("bad duration unit in '" + raw + "'");
   return Micros(static_cast<std::int64_t>(std::llround(us)));
 }
@@ -87,7 +89,7 @@ FaultRule parse_fault(const std::string& raw) {
   auto eq = head.find('=');
   if (slash != std::string::npos && (eq == std::string::npos || slash > eq)) {
     std::string s = head.substr(slash + 1);
-    static const char* scopes[] = {"api", "generate", "get", "cdn", "audio", "image", "clips"};
+    static const char* scopes[] = {"api", "generate", "get", "cdn", "audio", "image", "clips", "tasks"};
     bool known = std::find(std::begin(scopes), std::end(scopes), s) != std::end(scopes);
     if (known || eq == std::string::npos) {  // a '/' inside a message is part of the message
       scope = s;
@@ -150,6 +152,25 @@ FaultRule parse_fault(const std::string& raw) {
     r.location = param;
     if (param.empty()) throw std::runtime_error("audio-url needs a URL: audio-url=URL");
     def = Scope::clips;
+  } else if (kind == "maintenance" || kind == "455") {
+    r.kind = FaultKind::maintenance;
+    if (!param.empty()) r.param = parse_duration(param);  // Retry-After, as for a 5xx
+  } else if (kind == "moderation") {
+    r.kind = FaultKind::moderation;
+    r.message = param.empty() ? "The prompt contains sensitive words and was refused by moderation" : param;
+    def = Scope::tasks;
+  } else if (kind == "task-fail" || kind == "task_fail") {
+    r.kind = FaultKind::task_fail;
+    auto colon = param.find(':');
+    r.status = param.substr(0, colon);
+    if (colon != std::string::npos) r.message = param.substr(colon + 1);
+    static const char* statuses[] = {"CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED", "CALLBACK_EXCEPTION",
+                                     "SENSITIVE_WORD_ERROR"};
+    if (std::find(std::begin(statuses), std::end(statuses), r.status) == std::end(statuses))
+      throw std::runtime_error("task-fail=STATUS[:MESSAGE] with STATUS one of CREATE_TASK_FAILED, "
+                               "GENERATE_AUDIO_FAILED, CALLBACK_EXCEPTION, SENSITIVE_WORD_ERROR");
+    if (r.message.empty()) r.message = "task failed: " + r.status;
+    def = Scope::tasks;
   } else if (kind == "stuck") {
     r.kind = FaultKind::stuck;
     if (param == "streaming") r.stuck_streaming = true;
@@ -160,8 +181,15 @@ FaultRule parse_fault(const std::string& raw) {
   }
   r.scope = scope.empty() ? def : parse_scope(scope);
   bool clip_kind = r.kind == FaultKind::clip_error || r.kind == FaultKind::stuck || r.kind == FaultKind::audio_url;
-  if (clip_kind != (r.scope == Scope::clips))
+  bool task_kind = r.kind == FaultKind::moderation || r.kind == FaultKind::task_fail;
+  if (clip_kind && r.scope != Scope::clips)
     throw std::runtime_error("fault '" + raw + "': clip faults go with scope clips only");
+  if (task_kind && r.scope != Scope::tasks)
+    throw std::runtime_error("fault '" + raw + "': moderation and task-fail go with scope tasks only");
+  if (r.scope == Scope::clips && !clip_kind)
+    throw std::runtime_error("fault '" + raw + "': scope clips takes clip-error, stuck and audio-url only");
+  if (r.scope == Scope::tasks && !task_kind)
+    throw std::runtime_error("fault '" + raw + "': scope tasks takes moderation and task-fail only");
   bool api_scope = r.scope == Scope::api || r.scope == Scope::generate || r.scope == Scope::get;
   if (r.kind == FaultKind::huge_json && !api_scope)
     throw std::runtime_error("fault '" + raw + "': huge-json goes with scope api, generate or get");
@@ -222,13 +250,18 @@ void scenario_tokens(const std::string& file, std::vector<std::string>& out, std
     } else if (v.IsScalar()) {
       std::string s = v.as<std::string>();
       if (s == "true" || s == "false") {
-        if (key == "log" || key == "help") {
+        if (key == "log" || key == "help" || key == "deprecated-chirp" || key == "body-codes-http200") {
           if (s == "true") out.push_back("--" + key);
           continue;
         }
       }
       out.push_back("--" + key);
       out.push_back(s);
+    } else if (v.IsMap() && key == "model-cost") {  // model_cost: {google/lyria2: 50000}
+      for (auto m : v) {
+        out.push_back("--model-cost");
+        out.push_back(m.first.as<std::string>() + "=" + m.second.as<std::string>());
+      }
     } else if (v.IsNull()) {
       continue;
     } else {
@@ -265,7 +298,7 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   app.add_option("--cdn-host", c.cdn_host,
                  "host name put in CDN URLs, e.g. localhost so the CDN is another host than the API "
                  "(default: --host)");
-  app.add_option("--flavor", c.flavor, "aimlapi (default), aimlapi-v2 or suno-api");
+  app.add_option("--flavor", c.flavor, "aimlapi (default), aimlapi-v2, suno-api or sunoapi");
   app.add_option("--seed", c.seed, "seed for every random choice");
   app.add_option("--latency", latency, "mean time from submit to complete (default 20s)");
   app.add_option("--latency-jitter", jitter, "spread of that time (default 5s)");
@@ -276,6 +309,20 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
                  "environment variable holding an accepted key (comma-separated keys allowed); repeatable")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--cost", c.cost, "tokens charged per generate request (default 200000)");
+  std::vector<std::string> model_costs;
+  app.add_option("--model-cost", model_costs,
+                 "MODEL=N: charge per request of that model (AIML music default 120000, others --cost); repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--deprecated-chirp", c.deprecated_chirp,
+               "legacy chirp-* routes answer 404 'model is deprecated and no longer available'");
+  app.add_flag("--body-codes-http200", c.body_codes_http200,
+               "sunoapi: every answer is HTTP 200, errors included; the code is only in the body");
+  app.add_option("--rate-limit-code", c.rate_limit_code, "sunoapi: body code when rate limited (430 or 405)");
+  std::string file_ttl = "14d";
+  app.add_option("--file-ttl", file_ttl, "CDN files vanish this long after their clip completed (default 14d; 0: never)");
+  app.add_option("--sensitive-word", c.sensitive_words,
+                 "a prompt, lyrics, style or title containing WORD is moderated; repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--balance", c.balance, "starting balance of each key in tokens (default -1: unlimited)");
   app.add_option("--generate-rate", c.generate_rate, "generate requests per second per key (0: unlimited)");
   app.add_option("--generate-burst", c.generate_burst, "generate bucket size (default: max(1, rate))");
@@ -341,7 +388,18 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   if (c.generate_burst <= 0) c.generate_burst = std::max(1.0, c.generate_rate);
   if (c.get_burst <= 0) c.get_burst = std::max(1.0, c.get_rate);
   if (c.cost < 0) throw std::runtime_error("--cost must be >= 0");
-  if (c.flavor != "aimlapi" && c.flavor != "aimlapi-v2" && c.flavor != "suno-api")
+  for (auto& mc : model_costs) {
+    auto eq = mc.rfind('=');
+    if (eq == std::string::npos || eq == 0) throw std::runtime_error("--model-cost MODEL=N, got '" + mc + "'");
+    double n = parse_number(trim(mc.substr(eq + 1)), "model cost");
+    if (n < 0) throw std::runtime_error("--model-cost must be >= 0");
+    c.model_cost[trim(mc.substr(0, eq))] = static_cast<std::int64_t>(n);
+  }
+  c.file_ttl = parse_duration(file_ttl);
+  if (c.rate_limit_code != 430 && c.rate_limit_code != 405) throw std::runtime_error("--rate-limit-code must be 430 or 405");
+  for (auto& w : c.sensitive_words)
+    for (auto& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (c.flavor != "aimlapi" && c.flavor != "aimlapi-v2" && c.flavor != "suno-api" && c.flavor != "sunoapi")
     throw std::runtime_error("unknown --flavor '" + c.flavor + "'");
   if (c.tls_cert.empty() != c.tls_key.empty()) throw std::runtime_error("--tls-cert and --tls-key go together");
   for (auto& f : faults) c.faults.push_back(parse_fault(f));

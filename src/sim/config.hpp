@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,9 +13,15 @@ namespace sim {
 
 using Micros = std::chrono::microseconds;
 
+// What an AIML music model costs per request unless --model-cost says otherwise
+// (the only figure published: the schema example's credits_used).
+inline constexpr std::int64_t kDefaultMusicCost = 120000;
+
 // Where a fault rule looks: it counts the requests (or clips) of its scope
 // and fires on the n-th of them or with a probability.
-enum class Scope { api, generate, get, cdn, audio, image, clips };
+// `tasks` counts accepted generate requests (one task each, whatever the
+// number of clips it makes).
+enum class Scope { api, generate, get, cdn, audio, image, clips, tasks };
 
 enum class FaultKind {
   http500,
@@ -34,6 +41,9 @@ enum class FaultKind {
   huge_json,    // the JSON answer padded with spaces to `size` bytes
   huge_length,  // Content-Length announces `size` bytes; the real body follows, then close
   no_length,    // no Content-Length: the body ends when the connection closes
+  maintenance,  // the flavor's maintenance answer (sunoapi: code 455; others: 503)
+  moderation,   // task: every clip ends in error as moderated (sunoapi: SENSITIVE_WORD_ERROR)
+  task_fail,    // task: ends in `status` (sunoapi status name) with `message`
 };
 
 struct FaultRule {
@@ -44,7 +54,8 @@ struct FaultRule {
   std::vector<std::uint64_t> nth;  // 1-based indices within the scope
   Micros param{0};                 // delay / trickle interval / Retry-After of a 5xx
   int count = 1;                   // redirect hops
-  std::string message;             // clip_error message
+  std::string message;             // clip_error / moderation / task_fail message
+  std::string status;              // task_fail: CREATE_TASK_FAILED, GENERATE_AUDIO_FAILED, CALLBACK_EXCEPTION, ...
   std::string location;            // redirect_to target, audio_url value
   std::uint64_t size = 0;          // huge_json / huge_length bytes
   bool stuck_streaming = false;
@@ -71,6 +82,15 @@ struct Config {
 
   std::int64_t cost = 200000;
   std::int64_t balance = -1;  // per key; -1 unlimited
+  // Per-model charge (AIML music models, sunoapi models); models not listed
+  // cost `cost`, except AIML music models: kDefaultMusicCost.
+  std::map<std::string, std::int64_t> model_cost;
+
+  bool deprecated_chirp = false;    // legacy chirp-* routes answer 404 "deprecated"
+  bool body_codes_http200 = false;  // sunoapi: every answer is HTTP 200, the code only in the body
+  int rate_limit_code = 430;        // sunoapi: body code of a rate-limited answer (430 or 405)
+  Micros file_ttl = std::chrono::hours(24 * 14);  // CDN files of a clip vanish this long after it completed; 0: never
+  std::vector<std::string> sensitive_words;  // texts containing one are moderated (case-insensitive)
 
   double generate_rate = 0, generate_burst = 0;  // tokens/s; 0 = unlimited
   double get_rate = 0, get_burst = 0;
@@ -89,7 +109,7 @@ struct Config {
   Micros idle_timeout = std::chrono::seconds(120);
 };
 
-// Parses "250ms", "2s", "1.5s", "100us", "1m"; a bare number means milliseconds.
+// Parses "250ms", "2s", "1.5s", "100us", "1m", "14d"; a bare number means milliseconds.
 Micros parse_duration(const std::string& text);
 // Parses "16MiB", "512KiB", "1GiB", "100B" or a bare number of bytes.
 std::uint64_t parse_size(const std::string& text);

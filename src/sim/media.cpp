@@ -99,13 +99,15 @@ std::string Mp3::bytes(std::uint64_t offset, std::size_t n) const {
   return s;
 }
 
-std::string Mp3::sha256() const {
+namespace {
+template <class Media>
+std::string digest_of(const Media& m) {
   std::unique_ptr<EVP_MD_CTX, MdDeleter> ctx(EVP_MD_CTX_new());
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(frame_bytes * 256);
-  for (std::uint64_t off = 0; off < size(); off += buf.size()) {
-    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size() - off));
-    fill(off, buf.data(), n);
+  std::vector<char> buf(Mp3::frame_bytes * 256);
+  for (std::uint64_t off = 0; off < m.size(); off += buf.size()) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), m.size() - off));
+    m.fill(off, buf.data(), n);
     EVP_DigestUpdate(ctx.get(), buf.data(), n);
   }
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -113,6 +115,68 @@ std::string Mp3::sha256() const {
   EVP_DigestFinal_ex(ctx.get(), md, &len);
   return hex(md, len);
 }
+}  // namespace
+
+std::string Mp3::sha256() const { return digest_of(*this); }
+
+// ---------------------------------------------------------------------------
+// WAV
+
+Wav::Wav(std::string_view clip_id, double secs, std::uint32_t r, std::uint16_t ch)
+    : key(hash64(clip_id, 0x776176)), rate(r), channels(ch) {
+  frames = static_cast<std::uint64_t>(std::llround(secs * rate));
+  if (frames == 0) frames = 1;
+}
+
+void Wav::fill(std::uint64_t offset, char* out, std::size_t n) const {
+  std::uint64_t end = std::min<std::uint64_t>(offset + n, size());
+  if (offset >= end) return;
+  unsigned char head[header_bytes];
+  auto le32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) head[at + static_cast<std::size_t>(i)] = static_cast<unsigned char>((v >> (8 * i)) & 0xFF);
+  };
+  auto le16 = [&](std::size_t at, std::uint16_t v) {
+    head[at] = static_cast<unsigned char>(v & 0xFF);
+    head[at + 1] = static_cast<unsigned char>(v >> 8);
+  };
+  std::memcpy(head, "RIFF", 4);
+  le32(4, static_cast<std::uint32_t>(size() - 8));
+  std::memcpy(head + 8, "WAVEfmt ", 8);
+  le32(16, 16);             // fmt chunk size
+  le16(20, 1);              // PCM
+  le16(22, channels);
+  le32(24, rate);
+  le32(28, rate * channels * 2u);  // byte rate
+  le16(32, static_cast<std::uint16_t>(channels * 2));  // block align
+  le16(34, 16);             // bits per sample
+  std::memcpy(head + 36, "data", 4);
+  le32(40, static_cast<std::uint32_t>(data_bytes()));
+  std::uint64_t pos = offset;
+  for (; pos < end && pos < header_bytes; ++pos) out[pos - offset] = static_cast<char>(head[pos]);
+  // samples: quiet noise (|s| < 128), four 16-bit samples per 64-bit word
+  while (pos < end) {
+    std::uint64_t d = pos - header_bytes;
+    std::uint64_t sample = d / 2;
+    std::uint64_t word = splitmix64(key + sample / 4);
+    auto v = static_cast<std::int16_t>(static_cast<int>((word >> (16 * (sample % 4))) & 0xFF) - 128);
+    auto u = static_cast<std::uint16_t>(v);
+    out[pos - offset] = static_cast<char>(d % 2 == 0 ? (u & 0xFF) : (u >> 8));
+    ++pos;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Audio
+
+std::string Audio::bytes(std::uint64_t offset, std::size_t n) const {
+  if (offset >= size()) return {};
+  n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size() - offset));
+  std::string s(n, '\0');
+  fill(offset, s.data(), n);
+  return s;
+}
+
+std::string Audio::sha256() const { return wav_ ? digest_of(wavd_) : digest_of(mp3_); }
 
 // ---------------------------------------------------------------------------
 // JPEG

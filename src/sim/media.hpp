@@ -33,6 +33,51 @@ struct Mp3 {
   std::string sha256() const;
 };
 
+// RIFF/WAVE, PCM 16-bit little-endian: a 44-byte header (RIFF, fmt, data
+// chunks with their exact sizes) and quiet noise from the clip id.
+struct Wav {
+  static constexpr std::size_t header_bytes = 44;
+
+  std::uint64_t key = 0;
+  std::uint64_t frames = 0;  // sample frames (one sample per channel)
+  std::uint32_t rate = 44100;
+  std::uint16_t channels = 1;
+
+  Wav() = default;
+  Wav(std::string_view clip_id, double seconds, std::uint32_t rate, std::uint16_t channels);
+  std::uint64_t data_bytes() const { return frames * channels * 2; }
+  std::uint64_t size() const { return header_bytes + data_bytes(); }
+  double seconds() const { return static_cast<double>(frames) / rate; }
+  void fill(std::uint64_t offset, char* out, std::size_t n) const;
+};
+
+// The audio of one clip: MP3 or WAV, random access.
+class Audio {
+ public:
+  Audio() = default;
+  Audio(const Mp3& m) : wav_(false), mp3_(m) {}  // NOLINT: implicit on purpose
+  Audio(const Wav& w) : wav_(true), wavd_(w) {}  // NOLINT
+  bool is_wav() const { return wav_; }
+  const Mp3& mp3() const { return mp3_; }
+  std::uint64_t key() const { return wav_ ? wavd_.key : mp3_.key; }
+  std::uint64_t size() const { return wav_ ? wavd_.size() : mp3_.size(); }
+  double seconds() const { return wav_ ? wavd_.seconds() : mp3_.seconds(); }
+  void fill(std::uint64_t offset, char* out, std::size_t n) const {
+    if (wav_) wavd_.fill(offset, out, n);
+    else mp3_.fill(offset, out, n);
+  }
+  std::string bytes(std::uint64_t offset, std::size_t n) const;
+  std::string sha256() const;
+  const char* content_type() const { return wav_ ? "audio/wav" : "audio/mpeg"; }
+  const char* extension() const { return wav_ ? ".wav" : ".mp3"; }
+  const char* format() const { return wav_ ? "wav" : "mp3"; }
+
+ private:
+  bool wav_ = false;
+  Mp3 mp3_;
+  Wav wavd_;
+};
+
 // A 64x64 baseline JPEG (YCbCr 4:4:4, DC-only 8x8 blocks) with colours from the id.
 std::string make_jpeg(std::string_view clip_id);
 

@@ -1,5 +1,7 @@
 #include "sim/model.hpp"
 
+#include "sim/util.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,96 +18,6 @@
 namespace sim {
 
 namespace json = boost::json;
-
-namespace {
-
-constexpr const char* kCustomPath = "/generate/custom-mode";
-constexpr const char* kDescPath = "/generate";
-constexpr const char* kV2Generate = "/v2/generate/audio/suno-ai/clip";
-constexpr const char* kV2Clips = "/v2/generate/audio/suno-ai/clips";
-
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms));
-}
-
-std::string http_date(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
-std::string uuid_from(std::uint64_t a, std::uint64_t b) {
-  a = (a & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
-  b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF, b >> 48,
-                     b & 0xFFFFFFFFFFFFull);
-}
-
-// JSON with object keys sorted, so equal payloads hash equally.
-void canonical(const json::value& v, std::string& out) {
-  if (v.is_object()) {
-    std::vector<std::pair<std::string_view, const json::value*>> items;
-    for (auto& kv : v.get_object()) items.emplace_back(kv.key(), &kv.value());
-    std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    out += '{';
-    bool first = true;
-    for (auto& [k, val] : items) {
-      if (!first) out += ',';
-      first = false;
-      out += json::serialize(json::string(k));
-      out += ':';
-      canonical(*val, out);
-    }
-    out += '}';
-  } else if (v.is_array()) {
-    out += '[';
-    bool first = true;
-    for (auto& e : v.get_array()) {
-      if (!first) out += ',';
-      first = false;
-      canonical(e, out);
-    }
-    out += ']';
-  } else {
-    out += json::serialize(v);
-  }
-}
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-// Clients send `ids[0]=...` with raw brackets; RFC 3986 wants them escaped.
-// Percent-encode whatever a strict parser would refuse, then parse.
-std::string lenient_target(const std::string& t) {
-  static const char* ok = "-._~!$&'()*+,;=:@/?%";
-  std::string out;
-  out.reserve(t.size() + 16);
-  for (unsigned char c : t) {
-    if (std::isalnum(c) || std::strchr(ok, c)) out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", static_cast<unsigned>(c));
-  }
-  return out;
-}
-
-std::string lyrics_for(const std::string& description, std::uint64_t h) {
-  static const char* lines[] = {"the night is long and the road is wide", "we sing it loud, we sing it true",
-                                "under neon rain", "hold the line until the morning comes",
-                                "every echo finds its way back home", "count the stars we never named"};
-  std::string s = "[Verse]\n";
-  for (int i = 0; i < 4; ++i) s += std::string(lines[(h >> (i * 8)) % 6]) + "\n";
-  s += "[Chorus]\n" + description.substr(0, 60) + "\n";
-  return s;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Clip
@@ -132,7 +44,7 @@ std::optional<TimePoint> Clip::settled_at() const {
   return t0 + to_complete;
 }
 
-static const char* stage_name(Stage s) {
+const char* stage_name(Stage s) {
   switch (s) {
     case Stage::submitted: return "submitted";
     case Stage::queued: return "queued";
@@ -146,7 +58,21 @@ static const char* stage_name(Stage s) {
 // ---------------------------------------------------------------------------
 // Model
 
-Model::Model(Config cfg) : cfg_(std::move(cfg)), rng_(splitmix64(cfg_.seed)), rules_(cfg_.faults.size()) {}
+Model::Model(Config cfg) : cfg_(std::move(cfg)), rng_(splitmix64(cfg_.seed)), rules_(cfg_.faults.size()) {
+  auto add = [&](const std::vector<Route>& table) { routes_.insert(routes_.end(), table.begin(), table.end()); };
+  if (cfg_.flavor == "aimlapi") {
+    add(aiml_legacy_routes());
+    add(aiml_music_routes());
+  } else if (cfg_.flavor == "aimlapi-v2") {
+    add(aiml_v2_routes());
+  } else if (cfg_.flavor == "suno-api") {
+    add(suno_api_routes());
+    style_ = ErrorStyle::suno_api;
+  } else if (cfg_.flavor == "sunoapi") {
+    add(sunoapi_routes());
+    style_ = ErrorStyle::sunoapi;
+  }
+}
 
 void Model::set_ports(int api_port, int cdn_port, bool tls) {
   api_port_ = api_port;
@@ -189,17 +115,59 @@ Response Model::error(int status, const std::string& message, const std::string&
   Response r;
   r.status = status;
   json::object o;
-  if (cfg_.flavor == "suno-api") {
-    o["error"] = message;
-  } else {
-    o["message"] = message;
-    o["path"] = path;
-    o["requestId"] = new_request_id();
-    o["statusCode"] = status;
-    o["timestamp"] = iso_now();
+  switch (style_) {
+    case ErrorStyle::suno_api: o["error"] = message; break;
+    case ErrorStyle::aiml:
+      o["message"] = message;
+      o["path"] = path;
+      o["requestId"] = new_request_id();
+      o["statusCode"] = status;
+      o["timestamp"] = iso_now();
+      break;
+    case ErrorStyle::sunoapi:
+      // the code lives in the body; the HTTP status says the same unless
+      // the service answers 200 whatever happened
+      o["code"] = status;
+      o["msg"] = message;
+      o["data"] = nullptr;
+      r.code = status;
+      if (cfg_.body_codes_http200) r.status = 200;
+      if (r.status == 430) r.reason = "Call Frequency Too High";
+      if (r.status == 455) r.reason = "System Maintenance";
+      break;
   }
   r.body = json::serialize(o);
   return r;
+}
+
+Response Model::fail(Fail f, const std::string& message, const std::string& path) {
+  bool sunoapi = style_ == ErrorStyle::sunoapi;
+  int status = 500;
+  switch (f) {
+    case Fail::bad_request: status = 400; break;
+    case Fail::too_long: status = sunoapi ? 413 : 400; break;
+    case Fail::unauthorized: status = 401; break;
+    case Fail::no_credits: status = sunoapi ? 429 : style_ == ErrorStyle::suno_api ? 402 : 403; break;
+    case Fail::not_found: status = 404; break;
+    case Fail::rate_limited: status = sunoapi ? cfg_.rate_limit_code : 429; break;
+    case Fail::server_error: status = 500; break;
+    case Fail::unavailable: status = 503; break;
+    case Fail::maintenance: status = sunoapi ? 455 : 503; break;
+  }
+  return error(status, message, path);
+}
+
+bool Model::draw(std::size_t i) {
+  const FaultRule& f = cfg_.faults[i];
+  auto& st = rules_[i];
+  ++st.seen;
+  bool fire = std::find(f.nth.begin(), f.nth.end(), st.seen) != f.nth.end();
+  if (!fire && f.probability > 0) fire = std::uniform_real_distribution<double>(0, 1)(rng_) < f.probability;
+  if (fire) {
+    ++st.fired;
+    faults_fired_[f.text]++;
+  }
+  return fire;
 }
 
 std::vector<const FaultRule*> Model::draw_faults(bool is_generate, bool is_get, bool is_audio, bool is_image,
@@ -215,18 +183,10 @@ std::vector<const FaultRule*> Model::draw_faults(bool is_generate, bool is_get, 
       case Scope::cdn: in = is_cdn; break;
       case Scope::audio: in = is_audio; break;
       case Scope::image: in = is_image; break;
-      case Scope::clips: in = false; break;
+      case Scope::clips:
+      case Scope::tasks: in = false; break;
     }
-    if (!in) continue;
-    auto& st = rules_[i];
-    ++st.seen;
-    bool fire = std::find(f.nth.begin(), f.nth.end(), st.seen) != f.nth.end();
-    if (!fire && f.probability > 0) fire = std::uniform_real_distribution<double>(0, 1)(rng_) < f.probability;
-    if (fire) {
-      ++st.fired;
-      faults_fired_[f.text]++;
-      fired.push_back(&f);
-    }
+    if (in && draw(i)) fired.push_back(&f);
   }
   return fired;
 }
@@ -239,7 +199,7 @@ bool Model::authorize(const Request& req, std::string& key) {
   } else {
     key.clear();
   }
-  if (cfg_.flavor == "suno-api" && cfg_.accept_keys.empty()) {
+  if (style_ == ErrorStyle::suno_api && cfg_.accept_keys.empty()) {
     key = "(none)";
     return true;
   }
@@ -271,9 +231,10 @@ std::optional<Response> Model::rate_limit(const std::string& key, bool generate,
     b.tokens -= 1.0;
     return std::nullopt;
   }
-  return too_many(b, (1.0 - b.tokens) / rate,
-                  cfg_.flavor == "suno-api" ? "Too Many Requests" : "Too many requests, please slow down", path,
-                  now);
+  const char* message = style_ == ErrorStyle::suno_api ? "Too Many Requests"
+                        : style_ == ErrorStyle::sunoapi ? "Your call frequency is too high. Please try again later."
+                                                        : "Too many requests, please slow down";
+  return too_many(b, (1.0 - b.tokens) / rate, message, path, now);
 }
 
 std::optional<Response> Model::hourly_limit(const std::string& key, const std::string& path, TimePoint now) {
@@ -292,7 +253,7 @@ Response Model::too_many(Bucket& b, double wait, const std::string& message, con
   ++rate_limited_;
   auto secs = static_cast<std::int64_t>(std::ceil(wait));
   if (secs < 1) secs = 1;
-  Response r = error(429, message, path);
+  Response r = fail(Fail::rate_limited, message, path);
   // only a 429 outside an earlier Retry-After window opens a grace period, so a
   // client hammering every few ms cannot slide the window along
   if (now >= b.retry_not_before) b.limited_at = now;
@@ -309,18 +270,21 @@ Response Model::too_many(Bucket& b, double wait, const std::string& message, con
   return r;
 }
 
-std::optional<Response> Model::bill(const std::string& key, const std::string& path) {
+std::optional<Response> Model::bill(const std::string& key, std::int64_t cost, const std::string& path) {
   KeyState& ks = keys_[key];
   if (cfg_.balance >= 0) {
     if (ks.balance == -1) ks.balance = cfg_.balance;  // first sight of this key
-    if (ks.balance < cfg_.cost) {
+    if (ks.balance < cost) {
       ++exhausted_;
-      if (cfg_.flavor == "suno-api") return error(402, "Payment Required: insufficient credits", path);
-      return error(403, "resource limit exhausted", path);
+      const char* message = style_ == ErrorStyle::suno_api ? "Payment Required: insufficient credits"
+                            : style_ == ErrorStyle::sunoapi
+                                ? "Insufficient credits: the balance is too low for this request"
+                                : "resource limit exhausted";
+      return fail(Fail::no_credits, message, path);
     }
-    ks.balance -= cfg_.cost;
+    ks.balance -= cost;
   }
-  tokens_charged_ += cfg_.cost;
+  tokens_charged_ += cost;
   return std::nullopt;
 }
 
@@ -350,19 +314,11 @@ Clip& Model::new_clip(TimePoint now) {
   c.to_queued = Micros(static_cast<std::int64_t>(total * f1));
   c.to_streaming = Micros(static_cast<std::int64_t>(total * f2));
   c.to_complete = Micros(static_cast<std::int64_t>(total));
-  double u = static_cast<double>(hash64(id, 0x647572) >> 11) / static_cast<double>(1ull << 53);
-  c.mp3 = Mp3(id, cfg_.duration_min + (cfg_.duration_max - cfg_.duration_min) * u);
+  c.audio = Mp3(id, drawn_duration(id));
   // clip faults
   for (std::size_t i = 0; i < cfg_.faults.size(); ++i) {
     const FaultRule& f = cfg_.faults[i];
-    if (f.scope != Scope::clips) continue;
-    auto& st = rules_[i];
-    ++st.seen;
-    bool fire = std::find(f.nth.begin(), f.nth.end(), st.seen) != f.nth.end();
-    if (!fire && f.probability > 0) fire = std::uniform_real_distribution<double>(0, 1)(rng_) < f.probability;
-    if (!fire) continue;
-    ++st.fired;
-    faults_fired_[f.text]++;
+    if (f.scope != Scope::clips || !draw(i)) continue;
     if (f.kind == FaultKind::clip_error && !c.stuck) {
       c.fails = true;
       c.error_message = f.message;
@@ -376,182 +332,140 @@ Clip& Model::new_clip(TimePoint now) {
   return c;
 }
 
-json::object Model::clip_json(const Clip& c, TimePoint now) const {
-  Stage st = c.stage(now);
-  json::object o;
-  o["id"] = c.id;
-  o["title"] = c.title;
-  o["status"] = stage_name(st);
-  std::string audio, image, video;
-  if (st == Stage::streaming) {
-    audio = cdn_base() + "/stream/" + c.id + ".mp3";
-    image = cdn_base() + "/image/" + c.id + ".jpeg";
-  } else if (st == Stage::complete) {
-    audio = c.audio_url.empty() ? cdn_base() + "/audio/" + c.id + ".mp3" : c.audio_url;
-    image = cdn_base() + "/image/" + c.id + ".jpeg";
-  } else if (st == Stage::error) {
-    audio = "None.mp3";
-  }
-  o["audio_url"] = audio;
-  o["image_url"] = image;
-  o["video_url"] = video;
-  o["lyric"] = c.lyric;
-  json::value duration = nullptr;
-  if (st == Stage::complete) duration = std::round(c.mp3.seconds() * 1000.0) / 1000.0;
-  bool v2 = cfg_.flavor == "aimlapi-v2";
-  if (v2) {
-    json::object meta;
-    meta["prompt"] = c.lyric;
-    meta["tags"] = c.tags;
-    meta["duration"] = duration;
-    if (c.description_mode) meta["gpt_description_prompt"] = c.description;
-    o["metadata"] = std::move(meta);
+double Model::drawn_duration(const std::string& id) const {
+  double u = static_cast<double>(hash64(id, 0x647572) >> 11) / static_cast<double>(1ull << 53);
+  return cfg_.duration_min + (cfg_.duration_max - cfg_.duration_min) * u;
+}
+
+std::int64_t Model::cost_of(const std::string& model, std::int64_t fallback) const {
+  auto it = cfg_.model_cost.find(model);
+  return it == cfg_.model_cost.end() ? fallback : it->second;
+}
+
+std::optional<Response> Model::admit(const Call& call, const json::object& body, std::int64_t cost,
+                                     std::string& payload_hash) {
+  if (auto r = hourly_limit(call.key, call.path, call.now)) return r;
+  if (auto r = bill(call.key, cost, call.path)) return r;
+  auto& accepted = keys_[call.key].accepted;
+  accepted.push_back(call.now);
+  if (accepted.size() > 100000) accepted.pop_front();
+  json::object hashed = body;
+  hashed.erase("wait_audio");
+  std::string canon = call.path + " ";
+  canonical(hashed, canon);
+  payload_hash = sha256_hex(canon).substr(0, 16);
+  submissions_by_payload_[payload_hash]++;
+  ++generate_accepted_;
+  return std::nullopt;
+}
+
+Task& Model::new_task(const Call& call, int n, const std::string& payload_hash, std::int64_t cost,
+                      const std::string& model, const std::vector<std::string>& texts, bool own_id) {
+  std::vector<Clip*> made;
+  for (int i = 0; i < n; ++i) made.push_back(&new_clip(call.now));
+  std::string id;
+  if (own_id) {
+    ++task_counter_;
+    id = fmt::format("{:016x}{:016x}", splitmix64(cfg_.seed ^ 0x7461736bull ^ task_counter_),
+                     splitmix64(task_counter_ * 0x9e37 + 3));
   } else {
-    o["prompt"] = c.lyric;
-    o["tags"] = c.tags;
-    o["duration"] = duration;
-    if (c.description_mode) o["gpt_description_prompt"] = c.description;
+    id = made.front()->id;
   }
-  o["model_name"] = c.model;
-  o["type"] = "gen";
-  o["created_at"] = c.created_at;
-  if (st == Stage::error) o["error_message"] = c.error_message;
-  else o["error_message"] = nullptr;
-  return o;
-}
-
-json::array Model::clips_json(const std::vector<std::string>& ids, TimePoint now) const {
-  json::array a;
-  for (auto& id : ids) {
-    auto it = clips_.find(id);
-    if (it != clips_.end()) a.push_back(clip_json(it->second, now));
-  }
-  return a;
-}
-
-Response Model::generate(const Request& req, const std::string& path, bool custom, TimePoint now,
-                         const std::string& key) {
-  ++generate_requests_;
-  if (auto r = rate_limit(key, true, path, now)) return *r;
-  json::value body;
-  boost::system::error_code ec;
-  body = json::parse(req.body, ec);
-  if (ec || !body.is_object()) return error(400, "body must be a JSON object", path);
-  auto& o = body.as_object();
-  auto str = [&](const char* k, std::string& out, bool& bad) {
-    if (auto* v = o.if_contains(k)) {
-      if (v->is_string()) out = std::string(v->as_string());
-      else if (!v->is_null()) bad = true;
+  Task& t = tasks_[id];
+  t.id = id;
+  t.model = model;
+  t.param = call.req.body;
+  t.cost = cost;
+  t.create_ms = epoch_ms_now();
+  auto fail_all = [&](const std::string& name, const std::string& message, bool moderated) {
+    for (Clip* c : made) {
+      c->fails = true;
+      c->stuck = false;
+      c->error_name = name;
+      c->error_message = message;
+      c->moderated = moderated;
     }
   };
-  bool bad = false;
-  std::string prompt, tags, title, model = "chirp-v3-5", desc;
-  bool instrumental = false, wait_audio = false;
-  bool v2 = cfg_.flavor == "aimlapi-v2";
-  str("prompt", prompt, bad);
-  str("tags", tags, bad);
-  str("title", title, bad);
-  str("gpt_description_prompt", desc, bad);
-  if (auto* v = o.if_contains("model")) {
-    if (!v->is_string()) bad = true;
-    else model = std::string(v->as_string());
-  }
-  if (auto* v = o.if_contains("make_instrumental")) {
-    if (v->is_bool()) instrumental = v->as_bool();
-    else if (!v->is_null()) bad = true;
-  }
-  if (auto* v = o.if_contains("wait_audio")) {
-    if (v->is_bool()) wait_audio = v->as_bool();
-    else if (!v->is_null()) bad = true;
-  }
-  if (bad) return error(400, "body validation failed: wrong field type", path);
-  if (v2) {
-    custom = desc.empty();
-    if (!custom) prompt.clear();
-  }
-  if (prompt.empty() && (custom || !v2)) {
-    return error(400, v2 && !custom ? "gpt_description_prompt is required" : "prompt is required", path);
-  }
-  if (custom && title.empty() && !v2) return error(400, "title is required", path);
-  if (model != "chirp-v3-5" && model != "chirp-v3-0")
-    return error(400, "model must be one of chirp-v3-5, chirp-v3-0", path);
-  if (auto r = hourly_limit(key, path, now)) return *r;
-  if (auto r = bill(key, path)) return *r;
-  keys_[key].accepted.push_back(now);
-  if (keys_[key].accepted.size() > 100000) keys_[key].accepted.pop_front();
-
-  json::object hashed = o;
-  hashed.erase("wait_audio");
-  std::string canon = path + " ";
-  canonical(hashed, canon);
-  std::string phash = sha256_hex(canon).substr(0, 16);
-  submissions_by_payload_[phash]++;
-  ++generate_accepted_;
-
-  std::vector<std::string> ids;
-  for (int i = 0; i < 2; ++i) {
-    Clip& c = new_clip(now);
-    c.payload_hash = phash;
-    c.model = model;
-    c.instrumental = instrumental;
-    c.tags = tags;
-    c.description_mode = !custom;
-    if (custom) {
-      c.title = title;
-      c.lyric = prompt;
-    } else {
-      c.description = v2 ? desc : prompt;
-      c.title = title.empty() ? c.description.substr(0, 40) : title;
-      c.lyric = instrumental ? "" : lyrics_for(c.description, hash64(c.id));
+  for (std::size_t i = 0; i < cfg_.faults.size(); ++i) {
+    const FaultRule& f = cfg_.faults[i];
+    if (f.scope != Scope::tasks || !draw(i)) continue;
+    if (f.kind == FaultKind::moderation) {
+      fail_all("ContentModerationError", f.message, true);
+    } else if (f.kind == FaultKind::task_fail) {
+      t.fail_status = f.status;
+      t.fail_message = f.message;
+      if (f.status == "SENSITIVE_WORD_ERROR") fail_all("ContentModerationError", f.message, true);
+      else if (f.status != "CALLBACK_EXCEPTION" || style_ != ErrorStyle::sunoapi)
+        fail_all("GenerationError", f.message, false);
     }
-    ids.push_back(c.id);
   }
-  Response r;
-  if (v2) {
-    json::object out;
-    json::array a;
-    for (auto& id : ids) a.push_back(json::string(id));
-    out["clip_ids"] = std::move(a);
-    r.body = json::serialize(out);
-    return r;
+  for (auto& text : texts) {
+    std::string low = lower(text);
+    for (auto& w : cfg_.sensitive_words)
+      if (!w.empty() && low.find(w) != std::string::npos) {
+        fail_all("ContentModerationError", "Your input contains sensitive words: \"" + w + "\"", true);
+        break;
+      }
   }
-  if (wait_audio) {
-    r.wait = true;
-    r.wait_ids = ids;
-    TimePoint until = now + cfg_.wait_max;
-    TimePoint latest = now;
-    for (auto& id : ids) {
-      auto t = clips_[id].ready_at();
-      if (!t) latest = until;
-      else latest = std::max(latest, *t);
-    }
-    r.wait_until = std::min(latest, until);
-    return r;
+  for (Clip* c : made) {
+    c->task_id = id;
+    c->credits = cost;
+    c->payload_hash = payload_hash;
+    c->model = model;
+    t.clips.push_back(c->id);
   }
-  r.body = json::serialize(clips_json(ids, now));
-  return r;
+  return t;
 }
 
-namespace {
-
-// huge-json: spaces after the opening bracket keep the answer valid JSON.
-std::string pad_json(std::string body, std::uint64_t size) {
-  if (size > body.size() && !body.empty()) body.insert(1, static_cast<std::size_t>(size - body.size()), ' ');
-  return body;
-}
-
-}  // namespace
-
-std::string Model::render_wait(const Response& r, TimePoint now) {
-  if (r.wait_kind == 1) {
-    auto a = clips_json(r.wait_ids, now);
-    return pad_json(a.empty() ? "{}" : json::serialize(a[0]), r.json_size);
-  }
-  return pad_json(json::serialize(clips_json(r.wait_ids, now)), r.json_size);
+bool Model::expired(const Clip& c, TimePoint now) const {
+  return cfg_.file_ttl.count() > 0 && c.stage(now) == Stage::complete && now >= c.t0 + c.to_complete + cfg_.file_ttl;
 }
 
 Response Model::handle(const Request& req, TimePoint now) {
   return req.cdn ? handle_cdn(req, now) : handle_api(req, now);
+}
+
+std::optional<Response> Model::api_faults(bool is_gen, const std::string& path, Response& mods) {
+  for (const FaultRule* f : draw_faults(is_gen, !is_gen, false, false, false)) {
+    switch (f->kind) {
+      case FaultKind::http500:
+      case FaultKind::http502:
+      case FaultKind::http503:
+      case FaultKind::maintenance: {
+        Response r;
+        if (f->kind == FaultKind::http502) {  // from a proxy in front of the service: never its own shape
+          r.status = 502;
+          r.content_type = "text/html";
+          r.body = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n";
+        } else if (f->kind == FaultKind::maintenance) {
+          r = fail(Fail::maintenance, "The system is under maintenance, please try again later", path);
+        } else if (f->kind == FaultKind::http503) {
+          r = fail(Fail::unavailable, "Service Unavailable", path);
+        } else {
+          r = fail(Fail::server_error, "Internal server error", path);
+        }
+        if (f->param.count() > 0) {
+          auto secs = std::max<std::int64_t>(1, (f->param.count() + 999999) / 1000000);
+          r.headers.emplace_back("Retry-After", std::to_string(secs));
+        }
+        r.delay = mods.delay;
+        return r;
+      }
+      case FaultKind::reset: {
+        Response r;
+        r.action = Response::Action::reset;
+        return r;
+      }
+      case FaultKind::delay: mods.delay += f->param; break;
+      case FaultKind::trickle: mods.trickle = f->param; break;
+      case FaultKind::truncate: mods.truncate = true; break;
+      case FaultKind::no_length: mods.no_length = true; break;
+      case FaultKind::huge_length: mods.announce_length = f->size; break;
+      case FaultKind::huge_json: mods.json_size = f->size; break;
+      default: break;
+    }
+  }
+  return std::nullopt;
 }
 
 Response Model::handle_api(const Request& req, TimePoint now) {
@@ -563,10 +477,6 @@ Response Model::handle_api(const Request& req, TimePoint now) {
     return r;
   }
   std::string path = parsed->path();
-  const std::string& flavor = cfg_.flavor;
-  bool post = req.method == "POST";
-  bool get = req.method == "GET";
-
   if (path == "/__sim/health") {
     Response r;
     r.route = "GET /__sim/health";
@@ -580,145 +490,44 @@ Response Model::handle_api(const Request& req, TimePoint now) {
     return r;
   }
 
-  enum { none, gen_custom, gen_desc, get_clips, v2_one, v2_many } kind = none;
-  if (flavor == "aimlapi") {
-    if (post && path == kCustomPath) kind = gen_custom;
-    else if (post && path == kDescPath) kind = gen_desc;
-    else if (get && path == "/") kind = get_clips;
-  } else if (flavor == "suno-api") {
-    if (post && path == "/api/custom_generate") kind = gen_custom;
-    else if (post && path == "/api/generate") kind = gen_desc;
-    else if (get && path == "/api/get") kind = get_clips;
-  } else {
-    if (post && path == kV2Generate) kind = gen_custom;
-    else if (get && path == kV2Generate) kind = v2_one;
-    else if (get && path == kV2Clips) kind = v2_many;
-  }
-  if (kind == none) {
-    Response r = error(404, "Cannot " + req.method + " " + path, path);
+  const Route* route = nullptr;
+  for (auto& rt : routes_)
+    if (rt.method == req.method && rt.path == path) route = &rt;
+  if (!route) {
+    Response r = fail(Fail::not_found, "Cannot " + req.method + " " + path, path);
     r.route = "other";
     return r;
   }
-  bool is_gen = kind == gen_custom || kind == gen_desc;
-  std::string route = req.method + " " + path;
+  bool is_gen = route->cls == RouteClass::generate;
+  Call call{req, path, {}, {}, now, req.method + " " + path};
+  for (auto p : parsed->params()) call.params.emplace_back(std::string(p.key), std::string(p.value));
 
-  Response fault_mods;
-  for (const FaultRule* f : draw_faults(is_gen, !is_gen, false, false, false)) {
-    switch (f->kind) {
-      case FaultKind::http500:
-      case FaultKind::http502:
-      case FaultKind::http503: {
-        int code = f->kind == FaultKind::http500 ? 500 : f->kind == FaultKind::http502 ? 502 : 503;
-        Response r = code == 502 ? Response{} : error(code, code == 503 ? "Service Unavailable" : "Internal server error", path);
-        if (code == 502) {
-          r.status = 502;
-          r.content_type = "text/html";
-          r.body = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n";
-        }
-        if (f->param.count() > 0) {
-          auto secs = std::max<std::int64_t>(1, (f->param.count() + 999999) / 1000000);
-          r.headers.emplace_back("Retry-After", std::to_string(secs));
-        }
-        r.route = route;
-        r.delay = fault_mods.delay;
-        return r;
-      }
-      case FaultKind::reset: {
-        Response r;
-        r.action = Response::Action::reset;
-        r.route = route;
-        return r;
-      }
-      case FaultKind::delay: fault_mods.delay += f->param; break;
-      case FaultKind::trickle: fault_mods.trickle = f->param; break;
-      case FaultKind::truncate: fault_mods.truncate = true; break;
-      case FaultKind::no_length: fault_mods.no_length = true; break;
-      case FaultKind::huge_length: fault_mods.announce_length = f->size; break;
-      case FaultKind::huge_json: fault_mods.json_size = f->size; break;
-      default: break;
-    }
-  }
-
-  std::string key;
-  if (!authorize(req, key)) {
-    ++unauthorized_;
-    Response r = error(401, key.empty() ? "Missing or empty bearer token" : "Invalid API key", path);
-    if (flavor == "suno-api") r = error(401, "Unauthorized", path);
-    r.route = route;
-    r.delay = fault_mods.delay;
-    return r;
-  }
-
+  // Order: route, faults, key, rate limit, then the route's own checks.
   Response r;
-  if (is_gen) {
-    r = generate(req, path, kind == gen_custom, now, key);
+  Response mods;
+  if (auto final_answer = api_faults(is_gen, path, mods)) {
+    r = std::move(*final_answer);
+  } else if (!authorize(req, call.key)) {
+    ++unauthorized_;
+    r = style_ == ErrorStyle::suno_api ? error(401, "Unauthorized", path)
+        : fail(Fail::unauthorized, call.key.empty() ? "Missing or empty bearer token" : "Invalid API key", path);
+    r.delay = mods.delay;
   } else {
-    ++get_requests_;
-    if (auto limited = rate_limit(key, false, path, now)) {
-      r = *limited;
-    } else {
-      std::vector<std::string> ids;
-      for (auto p : parsed->params()) {
-        std::string k = p.key;
-        if (kind == get_clips && flavor == "aimlapi" && (k == "ids" || (starts_with(k, "ids[") && k.back() == ']')))
-          ids.push_back(p.value);
-        else if (kind == get_clips && flavor == "suno-api" && k == "ids") {
-          std::string v = p.value;
-          std::size_t pos = 0;
-          while (pos <= v.size()) {
-            auto comma = v.find(',', pos);
-            std::string id = v.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-            if (!id.empty()) ids.push_back(id);
-            if (comma == std::string::npos) break;
-            pos = comma + 1;
-          }
-        } else if (kind == v2_one && k == "clip_id") ids.push_back(p.value);
-        else if (kind == v2_many && (k == "clip_ids[]" || k == "clip_ids")) ids.push_back(p.value);
-      }
-      if (kind == get_clips) {
-        if (flavor == "suno-api" && ids.empty()) {
-          // the whole library, as the real server does
-          ids = clip_order_;
-        }
-        r.body = json::serialize(clips_json(ids, now));
-      } else {
-        if (ids.empty()) r = error(400, "clip_id is required", path);
-        else if (kind == v2_one && !clips_.count(ids[0])) r = error(404, "clip not found", path);
-        else if (kind == v2_many && ids.size() > 6) r = error(400, "at most 6 clip_ids per request", path);
-        else {
-          // long poll until every clip reached `status` (or a later stage), or wait-max
-          std::string want = "complete";
-          for (auto p : parsed->params())
-            if (p.key == "status") want = p.value;
-          r.wait = true;
-          r.wait_kind = kind == v2_one ? 1 : 2;
-          r.wait_ids = ids;
-          TimePoint until = now + cfg_.wait_max;
-          TimePoint latest = now;
-          for (auto& id : ids) {
-            auto it = clips_.find(id);
-            if (it == clips_.end()) continue;
-            std::optional<TimePoint> t;
-            if (want == "streaming") t = it->second.ready_at();
-            else if (want == "queued") t = it->second.t0 + it->second.to_queued;
-            else t = it->second.settled_at();
-            if (it->second.fails) t = it->second.t0 + it->second.to_streaming;
-            latest = t ? std::max(latest, *t) : until;
-          }
-          r.wait_until = std::min(latest, until);
-        }
-      }
-    }
+    if (is_gen) ++generate_requests_;
+    else ++get_requests_;
+    if (auto limited = rate_limit(call.key, is_gen, path, now)) r = std::move(*limited);
+    else if (auto gone = deprecated_chirp(call, *route)) r = std::move(*gone);
+    else r = (this->*(route->handler))(call);
+    r.key = call.key;
+    r.delay += mods.delay;
+    r.trickle = mods.trickle;
+    r.truncate = mods.truncate;
+    r.no_length = mods.no_length;
+    r.announce_length = mods.announce_length;
+    r.json_size = mods.json_size;
+    if (!r.wait) r.body = pad_json(std::move(r.body), r.json_size);
   }
-  r.route = route;
-  r.key = key;
-  r.delay += fault_mods.delay;
-  r.trickle = fault_mods.trickle;
-  r.truncate = fault_mods.truncate;
-  r.no_length = fault_mods.no_length;
-  r.announce_length = fault_mods.announce_length;
-  r.json_size = fault_mods.json_size;
-  if (!r.wait) r.body = pad_json(std::move(r.body), r.json_size);
+  r.route = call.route;
   return r;
 }
 
@@ -785,27 +594,32 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
   bool get = req.method == "GET" || req.method == "HEAD";
   r.head = req.method == "HEAD";
   enum { other, audio, stream, image } kind = other;
-  std::string id;
-  auto take = [&](std::string_view prefix, std::string_view suffix) {
-    if (starts_with(path, prefix) && path.size() > prefix.size() + suffix.size() &&
-        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  std::string id, ext;
+  auto take = [&](std::string_view prefix) {
+    auto dot = path.rfind('.');
+    if (starts_with(path, prefix) && dot != std::string::npos && dot > prefix.size()) {
+      id = path.substr(prefix.size(), dot - prefix.size());
+      ext = path.substr(dot);
       return true;
     }
     return false;
   };
-  if (get && take("/audio/", ".mp3")) kind = audio;
-  else if (get && take("/stream/", ".mp3")) kind = stream;
-  else if (get && take("/image/", ".jpeg")) kind = image;
+  if (get && take("/audio/")) kind = audio;
+  else if (get && take("/stream/")) kind = stream;
+  else if (get && take("/image/")) kind = image;
   r.route = kind == audio ? "CDN /audio" : kind == stream ? "CDN /stream" : kind == image ? "CDN /image" : "CDN other";
   auto it = clips_.find(id);
-  if (kind == other || it == clips_.end()) {
+  bool ext_ok = it != clips_.end() &&
+                (kind == image ? ext == ".jpeg" : kind == stream ? ext == ".mp3" && !it->second.audio.is_wav()
+                                                                 : ext == it->second.audio.extension());
+  if (kind == other || !ext_ok) {
     r.status = 404;
     r.body = "not found\n";
     return r;
   }
   const Clip& c = it->second;
   Stage st = c.stage(now);
+  if (kind == stream) ++stream_url_downloads_;  // a partial stream: a client should never fetch it
 
   // redirect hops left from an earlier 302 skip the fault draw
   int hops = -1;
@@ -823,6 +637,7 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
         case FaultKind::http500:
         case FaultKind::http502:
         case FaultKind::http503:
+        case FaultKind::maintenance:
           r.status = f->kind == FaultKind::http500 ? 500 : f->kind == FaultKind::http502 ? 502 : 503;
           r.body = "upstream error\n";
           return r;
@@ -855,6 +670,12 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
     }
   }
 
+  if (expired(c, now)) {  // --file-ttl: the files are gone, the task is still described
+    ++expired_requests_;
+    r.status = 404;
+    r.body = "not found\n";
+    return r;
+  }
   if (kind == image) {
     if (st == Stage::submitted || st == Stage::queued || st == Stage::error) {
       r.status = 404;
@@ -873,7 +694,7 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
       r.body = "not found\n";
       return r;
     }
-    size = c.mp3.size();
+    size = c.audio.size();
   } else {
     if (st != Stage::streaming && st != Stage::complete) {
       r.status = 404;
@@ -888,11 +709,11 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
     } else if (c.stuck) {
       frac = 0.3;
     }
-    size = static_cast<std::uint64_t>(static_cast<double>(c.mp3.frames) * frac) * Mp3::frame_bytes;
+    size = static_cast<std::uint64_t>(static_cast<double>(c.audio.mp3().frames) * frac) * Mp3::frame_bytes;
   }
-  r.content_type = "audio/mpeg";
-  r.media = c.mp3;
-  std::string etag = fmt::format("\"{:016x}-{:x}\"", c.mp3.key, size);
+  r.content_type = c.audio.content_type();
+  r.media = c.audio;
+  std::string etag = fmt::format("\"{:016x}-{:x}\"", c.audio.key(), size);
   r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Accept-Ranges", "bytes");
   Range range;
@@ -946,11 +767,14 @@ json::object Model::stats(TimePoint now) {
   o["retry_after_in_flight"] = retry_after_in_flight_;
   o["unauthorized"] = unauthorized_;
   o["balance_exhausted"] = exhausted_;
+  o["deprecated_refused"] = deprecated_refused_;
   o["connections"] = connections_;
   o["peak_connections"] = peak_connections_;
   o["connections_total"] = connections_total_;
   o["bytes_served"] = bytes_served_;
   o["cdn_requests_with_authorization"] = cdn_with_authorization_;
+  o["stream_url_downloads"] = stream_url_downloads_;
+  o["expired_file_requests"] = expired_requests_;
   json::object faults;
   for (auto& [t, n] : faults_fired_) faults[t] = n;
   o["faults_fired"] = std::move(faults);
@@ -962,13 +786,17 @@ json::object Model::stats(TimePoint now) {
     co["status"] = stage_name(st);
     co["title"] = c.title;
     co["payload"] = c.payload_hash;
-    co["bytes"] = c.mp3.size();
-    co["duration"] = std::round(c.mp3.seconds() * 1000.0) / 1000.0;
+    co["task"] = c.task_id;
+    co["model"] = c.model;
+    co["credits_used"] = c.credits;
+    co["format"] = c.audio.format();
+    co["bytes"] = c.audio.size();
+    co["duration"] = std::round(c.audio.seconds() * 1000.0) / 1000.0;
     // When it was created (ms since the simulator started) and the time it
     // was given to complete: what a benchmark's lower bound is made of.
     co["created_ms"] = std::chrono::duration<double, std::milli>(c.t0 - started_).count();
     co["latency_ms"] = std::chrono::duration<double, std::milli>(c.to_complete).count();
-    if (c.sha.empty()) c.sha = c.mp3.sha256();
+    if (c.sha.empty()) c.sha = c.audio.sha256();
     co["sha256"] = c.sha;
     clips[id] = std::move(co);
   }
@@ -978,8 +806,9 @@ json::object Model::stats(TimePoint now) {
 
 std::string Model::log_line(const Request& req, const Response& res) const {
   double t = std::chrono::duration<double>(Clock::now() - started_).count();
-  return fmt::format("+{:.3f}s {} {} {} -> {} {}", t, req.cdn ? "cdn" : "api", req.method, req.target,
-                     res.action == Response::Action::reset ? std::string("reset") : std::to_string(res.status),
+  std::string status = res.action == Response::Action::reset ? std::string("reset") : std::to_string(res.status);
+  if (res.code && res.code != res.status) status += fmt::format(" (code {})", res.code);
+  return fmt::format("+{:.3f}s {} {} {} -> {} {}", t, req.cdn ? "cdn" : "api", req.method, req.target, status,
                      res.body_size());
 }
 

@@ -63,8 +63,9 @@ beast::tcp_stream& tcp_of(beast::ssl_stream<beast::tcp_stream>& s) { return s.ne
 std::string header_block(const Response& r, bool keep_alive) {
   std::string h;
   h.reserve(256);
-  auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
-  h += fmt::format("HTTP/1.1 {} {}\r\n", r.status, std::string_view(reason.data(), reason.size()));
+  auto std_reason = http::obsolete_reason(static_cast<http::status>(r.status));
+  std::string_view reason = r.reason.empty() ? std::string_view(std_reason.data(), std_reason.size()) : r.reason;
+  h += fmt::format("HTTP/1.1 {} {}\r\n", r.status, reason);
   h += "Server: setlist-sim\r\n";
   if (!r.content_type.empty()) h += "Content-Type: " + r.content_type + "\r\n";
   if (!r.no_length) h += fmt::format("Content-Length: {}\r\n", r.announce_length ? r.announce_length : r.body_size());
@@ -157,7 +158,7 @@ asio::awaitable<void> serve(Stream& stream, bool cdn, Shared& sh) {
       res.body = sh.model.render_wait(res, Clock::now());
     }
     if (res.truncate || res.no_length || res.announce_length) keep_alive = false;
-    sh.model.count_response(res.route, res.status);
+    sh.model.count_response(res.route, res.code ? res.code : res.status);  // sunoapi: the body's code
     if (sh.log) std::cout << sh.model.log_line(req, res) << std::endl;
     std::string head = header_block(res, keep_alive);
     bool ok = co_await write_body(stream, res, head, sh);
