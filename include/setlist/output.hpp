@@ -109,7 +109,7 @@ Result<AudioCheck> check_audio_file(const std::filesystem::path& path);
 Result<double> audio_duration(const std::filesystem::path& path);
 
 // --- Tags ------------------------------------------------------------------------
-// ID3v2.4 tags written into one take. No TagLib types here.
+// Tags written into one take. No TagLib types here.
 struct TagInfo {
   std::string title;  // with the take, e.g. "Neon Rain (A)"
   std::string artist;
@@ -119,14 +119,20 @@ struct TagInfo {
   std::optional<int> year;
   std::string genre;
   std::string lyrics;      // USLT; none when empty
-  std::string cover_jpeg;  // APIC front cover bytes; none when empty
+  std::string cover_jpeg;  // APIC front cover bytes, JPEG or PNG (detected); none when empty
   std::string clip_id;     // TXXX SETLIST_CLIP_ID
   std::string song_key;    // TXXX SETLIST_SONG_KEY
 };
 
-// Replaces every tag of `mp3` with one ID3v2.4 tag holding `info` (ID3v1
-// and APE tags are stripped). The file is rewritten in place: call it on a
-// temporary file before publishing.
-Status write_tags(const std::filesystem::path& mp3, const TagInfo& info);
+// Tags a take according to its bytes (detect_audio_format), in place: call
+// it on a temporary file before publishing. Fsyncs the file.
+// - MP3: replaces every tag with one ID3v2.4 tag holding `info` (ID3v1 and
+//   APE tags are stripped).
+// - WAV: replaces every tag with an "ID3 " chunk (ID3v2.4, the same frames
+//   as for MP3) and a LIST INFO chunk: INAM title, IART artist, IPRD album,
+//   ITRK track number, ICRD year, IGNR genre (UTF-8 text). The audio data
+//   chunk is not touched.
+// - Anything else: an error, the file unchanged.
+Status write_tags(const std::filesystem::path& audio, const TagInfo& info);
 
 }  // namespace setlist
