@@ -14,6 +14,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev openssl procps
   # output tests: an independent ID3 reader and a headless browser for report.html
   eyed3 chromium
+  # WAV tags read back by independent readers (mutagen; ffprobe from ffmpeg),
+  # and real encoder output (ffmpeg) for the audio file check
+  python3-mutagen ffmpeg
   # benchmarks (and their smoke test): the peers a user would script by hand
   curl jq
 )

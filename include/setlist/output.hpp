@@ -57,7 +57,62 @@ Status write_file_atomic(const std::filesystem::path& path, const std::function<
 // Size and SHA-256 of a file on disk.
 Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path);
 
-// ID3v2.4 tags written into one take. No TagLib types here.
+// --- Audio formats ------------------------------------------------------------
+// What a downloaded take is, judged from its bytes (never from a URL or a
+// Content-Type): the APIs answer MP3 or WAV behind any URL.
+enum class AudioFormat { unknown, mp3, wav };
+
+// At least the first 12 bytes of a file (fewer only if the file is shorter).
+// mp3: an ID3v2 header ("ID3", version 2-4) or an MPEG audio frame header
+// (sync, a valid version, layer, bitrate and sample rate: ADTS AAC is not
+// MP3). wav: "RIFF" <size> "WAVE". Anything else (HTML, JSON, text, empty,
+// raw PCM, AVI ...) is unknown.
+AudioFormat detect_audio_format(std::string_view first_bytes);
+// ".mp3", ".wav"; "" for unknown.
+std::string_view extension(AudioFormat f);
+// "MP3", "WAV"; "unknown" for unknown.
+std::string_view format_name(AudioFormat f);
+// For messages about bytes that are not audio: "nothing (empty)", "an HTML
+// page", "JSON", "text", "an image", "binary data".
+std::string describe_content(std::string_view first_bytes);
+
+// What check_audio_file found.
+struct AudioCheck {
+  AudioFormat format = AudioFormat::unknown;
+  double duration_seconds = 0;  // from the audio itself (sample count / rate)
+  int sample_rate = 0;          // Hz
+  int channels = 0;
+  int bits_per_sample = 0;        // WAV only (0 for MP3)
+  std::uint64_t mpeg_frames = 0;  // MP3 only: MPEG frames walked (an Xing/Info frame included)
+  std::uint64_t audio_offset = 0;  // first MPEG frame, or the WAV data chunk's first sample
+  std::uint64_t audio_bytes = 0;   // MPEG frames, or the WAV data chunk's size
+};
+
+// Checks that a file is whole, playable-looking audio before it is tagged
+// and published; an error (ErrorKind::protocol; io when the file cannot be
+// read) means the download is bad and should be fetched again.
+// - WAV: the RIFF size plus 8 equals the file size (a truncated or padded
+//   file fails); every chunk fits in it; one "fmt " (consistent: byte rate =
+//   sample rate x block align for PCM and float) and one "data" chunk whose
+//   size is a whole number of sample frames. Streamed WAVs whose header sizes
+//   were never filled in (0 or 0xFFFFFFFF) fail. Chunks after the data (LIST
+//   INFO, "ID3 ", as write_tags adds) are fine.
+// - MP3: after any ID3v2 tags (and zero padding), at least 4 consecutive MPEG
+//   frames whose header-computed lengths chain exactly, all the same version,
+//   layer and sample rate, and from there frames to the end of the file; only
+//   an ID3v1, APE, Lyrics3 or appended ID3v2 tag may follow the last frame.
+//   A last frame cut short fails.
+// The duration is exact for WAV (data size / byte rate) and for MP3 counts
+// the frames (an Xing/Info/VBRI header frame is not audio). Reads the file
+// once, in blocks; safe on files of any size.
+Result<AudioCheck> check_audio_file(const std::filesystem::path& path);
+
+// The duration in seconds of an audio file (MP3 or WAV, tagged or not), read
+// from the audio: for reports and playlists when the API gives none.
+Result<double> audio_duration(const std::filesystem::path& path);
+
+// --- Tags ------------------------------------------------------------------------
+// Tags written into one take. No TagLib types here.
 struct TagInfo {
   std::string title;  // with the take, e.g. "Neon Rain (A)"
   std::string artist;
@@ -67,15 +122,21 @@ struct TagInfo {
   std::optional<int> year;
   std::string genre;
   std::string lyrics;      // USLT; none when empty
-  std::string cover_jpeg;  // APIC front cover bytes; none when empty
+  std::string cover_jpeg;  // APIC front cover bytes, JPEG or PNG (detected); none when empty
   std::string clip_id;     // TXXX SETLIST_CLIP_ID
   std::string song_key;    // TXXX SETLIST_SONG_KEY
 };
 
-// Replaces every tag of `mp3` with one ID3v2.4 tag holding `info` (ID3v1
-// and APE tags are stripped). The file is rewritten in place: call it on a
-// temporary file before publishing.
-Status write_tags(const std::filesystem::path& mp3, const TagInfo& info);
+// Tags a take according to its bytes (detect_audio_format), in place: call
+// it on a temporary file before publishing. Fsyncs the file.
+// - MP3: replaces every tag with one ID3v2.4 tag holding `info` (ID3v1 and
+//   APE tags are stripped).
+// - WAV: replaces every tag with an "ID3 " chunk (ID3v2.4, the same frames
+//   as for MP3) and a LIST INFO chunk: INAM title, IART artist, IPRD album,
+//   ITRK track number, ICRD year, IGNR genre (UTF-8 text). The audio data
+//   chunk is not touched.
+// - Anything else: an error, the file unchanged.
+Status write_tags(const std::filesystem::path& audio, const TagInfo& info);
 
 // What a song's files are called and hold, beyond the naming template.
 // The ID3 tag of take `take` (0 = A) of `song`.

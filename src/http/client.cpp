@@ -20,6 +20,7 @@
 #include <charconv>
 #include <map>
 
+#include "setlist/output.hpp"
 
 namespace setlist::http {
 
@@ -540,6 +541,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     c->buffer.reserve(buf.size());
     bool checked = append || expect == Expect::any;
     std::string head;
+    auto refused = [&] {
+      std::string ct(p.get()[bh::field::content_type]);
+      return proto_error(std::string("server sent something that is not ") +
+                         (expect == Expect::mp3     ? "MP3 audio"
+                          : expect == Expect::audio ? "MP3 or WAV audio: " + describe_content(head)
+                                                    : "a JPEG image") +
+                         (ct.empty() ? "" : " (Content-Type " + ct + ")"));
+    };
     while (!p.is_done()) {
       p.get().body().data = buf.data();
       p.get().body().size = buf.size();
@@ -550,14 +559,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       if (got > 0) {
         if (!checked) {
           head.append(buf.data(), std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
-          if (head.size() >= 4 || p.is_done()) {
-            bool ok = expect == Expect::mp3 ? looks_like_mp3(head) : looks_like_jpeg(head);
+          // "RIFF" <size> "WAVE" needs 12 bytes; the other signatures 4.
+          if (head.size() >= (expect == Expect::audio ? 12u : 4u) || p.is_done()) {
+            bool ok = expect == Expect::mp3     ? looks_like_mp3(head)
+                      : expect == Expect::audio ? detect_audio_format(head) != AudioFormat::unknown
+                                                : looks_like_jpeg(head);
             if (!ok) {
               (void)::ftruncate(fd.get(), 0);
-              std::string ct(p.get()[bh::field::content_type]);
-              co_return proto_error(std::string("server sent something that is not ") +
-                                    (expect == Expect::mp3 ? "MP3 audio" : "a JPEG image") +
-                                    (ct.empty() ? "" : " (Content-Type " + ct + ")"));
+              co_return refused();
             }
             checked = true;
           }
@@ -579,7 +588,11 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
                             true);
       }
     }
-    if (!checked) co_return proto_error("download is empty");
+    if (!checked && head.empty()) co_return proto_error("download is empty");
+    if (!checked) {  // a body shorter than the signature whose end came in a read of its own
+      (void)::ftruncate(fd.get(), 0);
+      co_return refused();
+    }
     // No fsync here: the caller rewrites the file (tags) and makes the
     // version it publishes durable; a blocking fsync would stall every other
     // transfer on this thread.

@@ -58,7 +58,11 @@ struct Download {
   std::string final_url;
 };
 
-enum class Expect { any, mp3, jpeg };
+// What a download's first bytes must be (checked before the file is kept):
+// mp3: looks_like_mp3; audio: MP3 or WAV (setlist::detect_audio_format);
+// jpeg: looks_like_jpeg. HTML, JSON and text are refused, saying which.
+// The first bytes only: a whole file is checked with setlist::check_audio_file.
+enum class Expect { any, mp3, jpeg, audio };
 
 class Client {
  public:
