@@ -16,6 +16,8 @@ namespace setlist {
 
 struct Manifest;
 struct Diagnostic;
+struct LoadOptions;
+struct ProviderOptions;
 
 using Millis = std::chrono::milliseconds;
 
@@ -23,6 +25,9 @@ struct Settings {
   std::string provider = "aimlapi";
   std::string base_url;          // empty: the provider's default
   std::string model;             // empty: the provider's default
+  // sunoapi requires a callBackUrl; setlist polls and never relies on it.
+  // Empty: this placeholder.
+  std::string callback_url = "https://example.invalid/setlist-callback";
   double submit_rate = 2.0;      // generate requests per second (starting rate)
   double submit_burst = 2.0;     // token-bucket capacity
   int max_in_flight = 32;        // songs submitted and not yet finished
@@ -74,9 +79,25 @@ EnvLookup process_environment();
 
 // Layers the sources. `flags` maps setting name -> textual value given on the
 // command line. Problems (bad values) are appended to `errors` as text.
+//
+// Where no layer set a value, the flavor serving the effective provider and
+// model may bring its own default (ProviderInfo::setting_defaults: sunoapi's
+// submit_rate, submit_burst, poll_interval, poll_interval_max; the AIML music
+// models' poll_interval, poll_interval_max), and cost_per_request becomes that
+// model's cost_estimate. Such a value keeps SettingSource::builtin, with a
+// detail saying whose default it is: "provider sunoapi's default".
 ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env,
                                   const std::map<std::string, std::string>& flags,
                                   std::vector<std::string>& errors);
+
+// The effective provider and model from the command line and the
+// environment (flags win), for load_manifest/parse_manifest, so validation
+// checks the songs against what the run will use. `flags` as for
+// resolve_settings: {"provider": "sunoapi"} for --provider sunoapi.
+LoadOptions effective_load_options(const EnvLookup& env, const std::map<std::string, std::string>& flags);
+
+// What the provider takes from the settings (make_provider(name, options)).
+ProviderOptions provider_options(const Settings& s);
 
 // Current value of a setting as text (for `setlist config`).
 std::string setting_value_text(const Settings& s, std::string_view name);

@@ -71,6 +71,7 @@ const std::vector<Descriptor>& descriptors() {
     s("provider", Kind::provider, &Settings::provider);
     s("base_url", Kind::url, &Settings::base_url);
     s("model", Kind::model, &Settings::model);
+    s("callback_url", Kind::url, &Settings::callback_url);
     d("submit_rate", Kind::rate, &Settings::submit_rate);
     d("submit_burst", Kind::positive_double, &Settings::submit_burst);
     i("max_in_flight", Kind::positive_int, &Settings::max_in_flight);
@@ -391,6 +392,27 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
     layer(name, value, SettingSource::flag, flag_name(name));
   }
 
+  // Defaults of the flavor that serves the effective provider and model,
+  // where nobody set a value.
+  if (const ProviderInfo* pinfo = find_provider_info(r.values.provider)) {
+    const std::string model = r.values.model.empty() ? pinfo->default_model : r.values.model;
+    const ProviderInfo& flavor = flavor_for_model(*pinfo, model);
+    const std::string whose = "provider " + pinfo->name + "'s default" +
+                              (&flavor == pinfo ? std::string() : " for " + model);
+    for (const auto& [name, value] : flavor.setting_defaults) {
+      const Descriptor* d = find_descriptor(name);
+      if (!d || r.origin[name].source != SettingSource::builtin || check_setting(name, value)) continue;
+      apply(r.values, *d, value);
+      r.origin[name] = SettingOrigin{SettingSource::builtin, whose};
+    }
+    const ModelLimits* limits = pinfo->find_model(model);
+    if (limits && limits->cost_estimate > 0 && r.origin["cost_per_request"].source == SettingSource::builtin) {
+      r.values.cost_per_request = limits->cost_estimate;
+      r.origin["cost_per_request"] =
+          SettingOrigin{SettingSource::builtin, "provider " + pinfo->name + "'s estimate for " + model};
+    }
+  }
+
   // Checks across settings, blamed on where the value came from.
   auto at = [&](const char* name) {
     const auto& o = r.origin[name];
@@ -421,6 +443,32 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
                      ") is less than retry_base (" + format_duration(s.retry_base) + ")");
   }
   return r;
+}
+
+LoadOptions effective_load_options(const EnvLookup& env, const std::map<std::string, std::string>& flags) {
+  LoadOptions o;
+  auto pick = [&](const char* name, std::string& value, std::string& origin) {
+    if (auto it = flags.find(name); it != flags.end() && !it->second.empty()) {
+      value = it->second;
+      origin = flag_name(name);
+      return;
+    }
+    if (!env) return;
+    const std::string var = setting_env_name(name);
+    if (auto v = env(var); v && !v->empty()) {
+      value = *v;
+      origin = var;
+    }
+  };
+  pick("provider", o.provider, o.provider_origin);
+  pick("model", o.model, o.model_origin);
+  return o;
+}
+
+ProviderOptions provider_options(const Settings& s) {
+  ProviderOptions o;
+  if (!s.callback_url.empty()) o.callback_url = s.callback_url;
+  return o;
 }
 
 std::string setting_value_text(const Settings& s, std::string_view name) {
