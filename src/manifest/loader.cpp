@@ -473,7 +473,7 @@ std::string Loader::models_with(const std::function<bool(const ModelLimits&)>& h
   std::vector<std::string_view> names;
   if (provider_)
     for (const auto& m : provider_->models)
-      if (has(m)) names.push_back(m.name);
+      if (m.deprecated.empty() && has(m)) names.push_back(m.name);  // never suggest a deprecated model
   return text::join(names);
 }
 
@@ -1158,8 +1158,9 @@ LoadResult Loader::run(const std::string& yaml_text) {
               "use one of its music models, e.g. `model: " + provider_->default_model +
                   "`, or a Suno proxy with `provider: sunoapi`");
     }
+    // (A model that takes no lyrics, or cannot make an instrumental, says so itself.)
     if (content.ok && song.lyrics && instrumental && instrumental->value &&
-        (!limits || limits->lyrics_max > 0)) {
+        (!limits || (limits->lyrics_max > 0 && limits->has_instrumental))) {
       warning(instrumental->pos, instrumental->path,
               "make_instrumental is true, so the lyrics are not sung",
               "remove the lyrics, or set make_instrumental: false");
