@@ -132,6 +132,10 @@ struct ProviderInfo {
   std::vector<std::string_view> model_names() const;
 };
 
+// What to tell the user when the key is refused or missing:
+// "check SUNOAPI_KEY (or --api-key-file)".
+std::string key_hint(const ProviderInfo& info);
+
 // User-selectable flavors, and one by name (nullptr when unknown).
 const std::vector<ProviderInfo>& provider_infos();
 const ProviderInfo* find_provider_info(std::string_view name);

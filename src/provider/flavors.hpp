@@ -14,8 +14,6 @@ std::unique_ptr<Provider> make_sunoapi(const ProviderInfo& info, const ProviderO
 // The AIML music-models route (internal flavor "aimlapi-audio").
 std::unique_ptr<Provider> make_aiml_audio(const ProviderInfo& info);
 
-// "check AIML_API_KEY (or --api-key-file)"
-std::string key_hint(const ProviderInfo& info);
 // AIML's answers on every route: 404 and "deprecated" mean gone (the chirp-*
 // routes were removed); otherwise `base` decides. `credits_403`: every 403
 // means out of credits (music-models docs), else only a 403 whose message

@@ -422,6 +422,7 @@ TEST(Classify, LegacyFlavorsKeepTodaysPolicy) {
   EXPECT_EQ(make_provider("aimlapi")->classify(400, R"({"message":"This model is deprecated"})").kind,
             AnswerKind::gone);
   // The bad-key hint names each flavor's variable.
+  EXPECT_EQ(key_hint(*find_provider_info("sunoapi")), "check SUNOAPI_KEY (or --api-key-file)");
   EXPECT_NE(make_provider("suno-api")->classify(401, "").message.find("SUNO_API_KEY"), std::string::npos);
   EXPECT_NE(make_provider("aimlapi")->classify(401, "").message.find("AIML_API_KEY"), std::string::npos);
 }
