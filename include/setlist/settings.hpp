@@ -18,6 +18,7 @@ struct Manifest;
 struct Diagnostic;
 struct LoadOptions;
 struct ProviderOptions;
+struct ModelLimits;
 
 using Millis = std::chrono::milliseconds;
 
@@ -80,12 +81,15 @@ EnvLookup process_environment();
 // Layers the sources. `flags` maps setting name -> textual value given on the
 // command line. Problems (bad values) are appended to `errors` as text.
 //
-// Where no layer set a value, the flavor serving the effective provider and
-// model may bring its own default (ProviderInfo::setting_defaults: sunoapi's
+// Where no layer set a value, the flavor serving the songs (each song's
+// model, else the effective `model`; every song must go to the same flavor,
+// and without a manifest the effective model decides) may bring its own
+// default (ProviderInfo::setting_defaults: sunoapi's
 // submit_rate, submit_burst, poll_interval, poll_interval_max; the AIML music
-// models' poll_interval, poll_interval_max), and cost_per_request becomes that
-// model's cost_estimate. Such a value keeps SettingSource::builtin, with a
-// detail saying whose default it is: "provider sunoapi's default".
+// models' poll_interval, poll_interval_max). Such a value keeps
+// SettingSource::builtin, with a detail saying whose default it is:
+// "provider sunoapi's default". cost_per_request stays 200000 here: the cost
+// of a request depends on each song's model (cost_per_request_for).
 ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env,
                                   const std::map<std::string, std::string>& flags,
                                   std::vector<std::string>& errors);
@@ -95,6 +99,11 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
 // checks the songs against what the run will use. `flags` as for
 // resolve_settings: {"provider": "sunoapi"} for --provider sunoapi.
 LoadOptions effective_load_options(const EnvLookup& env, const std::map<std::string, std::string>& flags);
+
+// What one generate request of a song costs: cost_per_request when a layer
+// (manifest, environment, flag) set it, else the estimate of the song's model
+// (Provider::model_limits(song, settings.model)), else the built-in value.
+long long cost_per_request_for(const ResolvedSettings& rs, const ModelLimits* model);
 
 // What the provider takes from the settings (make_provider(name, options)).
 ProviderOptions provider_options(const Settings& s);

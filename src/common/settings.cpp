@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "manifest/text.hpp"
@@ -394,22 +395,26 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
 
   // Defaults of the flavor that serves the effective provider and model,
   // where nobody set a value.
+  // The songs of the manifest say which models are used (a song's own model,
+  // else the run's); only when they all go to one flavor do its defaults apply.
   if (const ProviderInfo* pinfo = find_provider_info(r.values.provider)) {
-    const std::string model = r.values.model.empty() ? pinfo->default_model : r.values.model;
-    const ProviderInfo& flavor = flavor_for_model(*pinfo, model);
-    const std::string whose = "provider " + pinfo->name + "'s default" +
-                              (&flavor == pinfo ? std::string() : " for " + model);
-    for (const auto& [name, value] : flavor.setting_defaults) {
+    const std::string run_model = r.values.model.empty() ? pinfo->default_model : r.values.model;
+    std::set<std::string> models;
+    if (manifest)
+      for (const auto& song : manifest->songs) models.insert(song.model.empty() ? run_model : song.model);
+    if (models.empty()) models.insert(run_model);
+    std::set<const ProviderInfo*> flavors;
+    for (const auto& m : models) flavors.insert(&flavor_for_model(*pinfo, m));
+    const ProviderInfo& flavor = flavors.size() == 1 ? **flavors.begin() : *pinfo;
+    const std::string whose =
+        "provider " + pinfo->name + "'s default" +
+        (&flavor == pinfo ? std::string() : " for " + (models.size() == 1 ? *models.begin() : flavor.name));
+    for (const auto& [name, value] : (flavors.size() == 1 ? flavor.setting_defaults
+                                                          : decltype(flavor.setting_defaults){})) {
       const Descriptor* d = find_descriptor(name);
       if (!d || r.origin[name].source != SettingSource::builtin || check_setting(name, value)) continue;
       apply(r.values, *d, value);
       r.origin[name] = SettingOrigin{SettingSource::builtin, whose};
-    }
-    const ModelLimits* limits = pinfo->find_model(model);
-    if (limits && limits->cost_estimate > 0 && r.origin["cost_per_request"].source == SettingSource::builtin) {
-      r.values.cost_per_request = limits->cost_estimate;
-      r.origin["cost_per_request"] =
-          SettingOrigin{SettingSource::builtin, "provider " + pinfo->name + "'s estimate for " + model};
     }
   }
 
@@ -443,6 +448,13 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
                      ") is less than retry_base (" + format_duration(s.retry_base) + ")");
   }
   return r;
+}
+
+long long cost_per_request_for(const ResolvedSettings& rs, const ModelLimits* model) {
+  auto it = rs.origin.find("cost_per_request");
+  bool user_set = it != rs.origin.end() && it->second.source != SettingSource::builtin;
+  if (!user_set && model && model->cost_estimate > 0) return model->cost_estimate;
+  return rs.values.cost_per_request;
 }
 
 LoadOptions effective_load_options(const EnvLookup& env, const std::map<std::string, std::string>& flags) {

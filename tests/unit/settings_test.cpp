@@ -117,10 +117,8 @@ TEST(ResolveSettings, BuiltInDefaults) {
   auto r = resolve_settings(nullptr, fake_env({}), {}, errors);
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(r.values.provider, "aimlapi");
-  // The default model minimax/music-2.6 brings its estimate and poll timing.
-  EXPECT_EQ(r.values.cost_per_request, 120000);
-  EXPECT_EQ(r.origin["cost_per_request"].source, SettingSource::builtin);
-  EXPECT_EQ(r.origin["cost_per_request"].detail, "provider aimlapi's estimate for minimax/music-2.6");
+  EXPECT_EQ(r.values.cost_per_request, 200000);
+  // The default model minimax/music-2.6 brings its poll timing.
   EXPECT_EQ(r.values.poll_interval, 10s);
   EXPECT_EQ(r.origin["poll_interval"].detail, "provider aimlapi's default for minimax/music-2.6");
   EXPECT_EQ(r.values.callback_url, "https://example.invalid/setlist-callback");
@@ -308,8 +306,6 @@ TEST(ResolveSettings, ProviderDefaultsApplyWhereNothingWasSet) {
   EXPECT_EQ(r.origin["submit_burst"].source, SettingSource::flag);
   EXPECT_EQ(r.values.poll_interval, 20s);
   EXPECT_EQ(r.values.poll_interval_max, 60s);
-  EXPECT_EQ(r.values.cost_per_request, 12);
-  EXPECT_EQ(r.origin["cost_per_request"].detail, "provider sunoapi's estimate for V4_5");
 
   // A chirp model of aimlapi keeps the built-in timing and the docs' price.
   errors.clear();
@@ -317,7 +313,30 @@ TEST(ResolveSettings, ProviderDefaultsApplyWhereNothingWasSet) {
   EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
   EXPECT_EQ(chirp.values.poll_interval, 1s);
   EXPECT_EQ(chirp.origin["poll_interval"].detail, "");
-  EXPECT_EQ(chirp.values.cost_per_request, 200000);
+
+  // The songs decide: all chirp (the legacy route) keep the built-in timing,
+  // all music models get theirs, a mix keeps the built-in values.
+  auto with_models = [&](std::vector<std::string> models) {
+    Manifest mf;
+    mf.path = "album.yaml";
+    for (auto& m : models) {
+      Song s;
+      s.model = m;
+      mf.songs.push_back(s);
+    }
+    errors.clear();
+    return resolve_settings(&mf, fake_env({}), {}, errors);
+  };
+  auto legacy = with_models({"chirp-v3-5", "chirp-v3-0"});
+  EXPECT_EQ(legacy.values.poll_interval, 1s);
+  auto music = with_models({"google/lyria2", "", "stable-audio"});
+  EXPECT_EQ(music.values.poll_interval, 10s);
+  EXPECT_EQ(music.origin["poll_interval"].detail, "provider aimlapi's default for aimlapi-audio");
+  auto one = with_models({"google/lyria2"});
+  EXPECT_EQ(one.origin["poll_interval"].detail, "provider aimlapi's default for google/lyria2");
+  auto mixed = with_models({"chirp-v3-5", "google/lyria2"});
+  EXPECT_EQ(mixed.values.poll_interval, 1s);
+  EXPECT_EQ(mixed.origin["poll_interval"].detail, "");
 
   // A value set by the user is never replaced, and a provider default that
   // conflicts with it is blamed on the provider.
@@ -329,9 +348,22 @@ TEST(ResolveSettings, ProviderDefaultsApplyWhereNothingWasSet) {
   m.settings["cost_per_request"] = {"10", {5, 21}};
   auto mine = resolve_settings(&m, fake_env({}), {}, errors);
   EXPECT_EQ(mine.values.poll_interval, 2min);
-  EXPECT_EQ(mine.values.cost_per_request, 10);
   EXPECT_EQ(errors, (std::vector<std::string>{"provider sunoapi's default: poll_interval_max (1m) is less "
                                               "than poll_interval (2m)"}));
+}
+
+TEST(CostPerRequestFor, TheSongsModelUnlessTheUserSetAPrice) {
+  std::vector<std::string> errors;
+  auto dflt = resolve_settings(nullptr, fake_env({}), {}, errors);
+  const ProviderInfo* aiml = find_provider_info("aimlapi");
+  EXPECT_EQ(cost_per_request_for(dflt, aiml->find_model("chirp-v3-5")), 200000);
+  EXPECT_EQ(cost_per_request_for(dflt, aiml->find_model("minimax/music-2.6")), 120000);
+  EXPECT_EQ(cost_per_request_for(dflt, nullptr), 200000);  // unknown model: the built-in value
+  const ProviderInfo* sa = find_provider_info("sunoapi");
+  EXPECT_EQ(cost_per_request_for(dflt, sa->find_model("V5")), 12);
+  auto set = resolve_settings(nullptr, fake_env({{"SETLIST_COST_PER_REQUEST", "157500"}}), {}, errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cost_per_request_for(set, aiml->find_model("minimax/music-2.6")), 157500);
 }
 
 TEST(EffectiveLoadOptions, FlagsWinOverTheEnvironment) {
