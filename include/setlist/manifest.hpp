@@ -2,6 +2,7 @@
 // Owns parsing and validation; never touches the network or writes files.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -49,6 +50,11 @@ struct Song {
   std::string tags;           // a list in YAML is joined with ", "
   std::string negative_tags;  // used by flavors that support it
   bool make_instrumental = false;
+  // Takes (clips) wanted; 0: not given, one generate request. Never part of
+  // the payload: Provider::requests_for(song) says how many requests to send.
+  int takes = 0;
+  std::optional<std::chrono::milliseconds> length;  // models with a length field
+  std::optional<long long> seed;                    // models with a seed (>= 0)
   std::string model;          // empty: the provider's default
   bool wait_audio = false;
   int track = 0;              // 1-based; defaults to position
@@ -78,12 +84,28 @@ struct LoadResult {
   std::size_t warning_count() const;
 };
 
+// What the run will use besides the manifest, so validation checks the
+// songs against the provider and model that will really be used. The CLI
+// fills it from --provider/--model and SETLIST_PROVIDER/SETLIST_MODEL
+// (effective_load_options() in settings.hpp); empty: the manifest's own
+// `settings:` (else the built-in provider and its default model). A value
+// that is not a known provider is ignored here (settings report it).
+struct LoadOptions {
+  std::string provider;
+  std::string provider_origin;  // "--provider", "SETLIST_PROVIDER": named in messages
+  std::string model;
+  std::string model_origin;
+};
+
 // Loads and validates a manifest file; reports every problem in one pass.
 LoadResult load_manifest(const std::filesystem::path& file);
+LoadResult load_manifest(const std::filesystem::path& file, const LoadOptions& options);
 
 // Same for text already in memory; `file_name` is used in diagnostics and
 // `base_dir` resolves relative paths (lyrics_file, album.cover).
 LoadResult parse_manifest(const std::string& text, const std::string& file_name,
                           const std::filesystem::path& base_dir);
+LoadResult parse_manifest(const std::string& text, const std::string& file_name,
+                          const std::filesystem::path& base_dir, const LoadOptions& options);
 
 }  // namespace setlist

@@ -16,6 +16,9 @@ namespace setlist {
 
 struct Manifest;
 struct Diagnostic;
+struct LoadOptions;
+struct ProviderOptions;
+struct ModelLimits;
 
 using Millis = std::chrono::milliseconds;
 
@@ -23,6 +26,9 @@ struct Settings {
   std::string provider = "aimlapi";
   std::string base_url;          // empty: the provider's default
   std::string model;             // empty: the provider's default
+  // sunoapi requires a callBackUrl; setlist polls and never relies on it.
+  // Empty: this placeholder.
+  std::string callback_url = "https://example.invalid/setlist-callback";
   double submit_rate = 2.0;      // generate requests per second (starting rate)
   double submit_burst = 2.0;     // token-bucket capacity
   int max_in_flight = 32;        // songs submitted and not yet finished
@@ -74,9 +80,33 @@ EnvLookup process_environment();
 
 // Layers the sources. `flags` maps setting name -> textual value given on the
 // command line. Problems (bad values) are appended to `errors` as text.
+//
+// Where no layer set a value, the flavor serving the songs (each song's
+// model, else the effective `model`; every song must go to the same flavor,
+// and without a manifest the effective model decides) may bring its own
+// default (ProviderInfo::setting_defaults: sunoapi's
+// submit_rate, submit_burst, poll_interval, poll_interval_max; the AIML music
+// models' poll_interval, poll_interval_max). Such a value keeps
+// SettingSource::builtin, with a detail saying whose default it is:
+// "provider sunoapi's default". cost_per_request stays 200000 here: the cost
+// of a request depends on each song's model (cost_per_request_for).
 ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env,
                                   const std::map<std::string, std::string>& flags,
                                   std::vector<std::string>& errors);
+
+// The effective provider and model from the command line and the
+// environment (flags win), for load_manifest/parse_manifest, so validation
+// checks the songs against what the run will use. `flags` as for
+// resolve_settings: {"provider": "sunoapi"} for --provider sunoapi.
+LoadOptions effective_load_options(const EnvLookup& env, const std::map<std::string, std::string>& flags);
+
+// What one generate request of a song costs: cost_per_request when a layer
+// (manifest, environment, flag) set it, else the estimate of the song's model
+// (Provider::model_limits(song, settings.model)), else the built-in value.
+long long cost_per_request_for(const ResolvedSettings& rs, const ModelLimits* model);
+
+// What the provider takes from the settings (make_provider(name, options)).
+ProviderOptions provider_options(const Settings& s);
 
 // Current value of a setting as text (for `setlist config`).
 std::string setting_value_text(const Settings& s, std::string_view name);

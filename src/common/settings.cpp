@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "manifest/text.hpp"
@@ -71,6 +72,7 @@ const std::vector<Descriptor>& descriptors() {
     s("provider", Kind::provider, &Settings::provider);
     s("base_url", Kind::url, &Settings::base_url);
     s("model", Kind::model, &Settings::model);
+    s("callback_url", Kind::url, &Settings::callback_url);
     d("submit_rate", Kind::rate, &Settings::submit_rate);
     d("submit_burst", Kind::positive_double, &Settings::submit_burst);
     i("max_in_flight", Kind::positive_int, &Settings::max_in_flight);
@@ -391,6 +393,31 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
     layer(name, value, SettingSource::flag, flag_name(name));
   }
 
+  // Defaults of the flavor that serves the effective provider and model,
+  // where nobody set a value.
+  // The songs of the manifest say which models are used (a song's own model,
+  // else the run's); only when they all go to one flavor do its defaults apply.
+  if (const ProviderInfo* pinfo = find_provider_info(r.values.provider)) {
+    const std::string run_model = r.values.model.empty() ? pinfo->default_model : r.values.model;
+    std::set<std::string> models;
+    if (manifest)
+      for (const auto& song : manifest->songs) models.insert(song.model.empty() ? run_model : song.model);
+    if (models.empty()) models.insert(run_model);
+    std::set<const ProviderInfo*> flavors;
+    for (const auto& m : models) flavors.insert(&flavor_for_model(*pinfo, m));
+    const ProviderInfo& flavor = flavors.size() == 1 ? **flavors.begin() : *pinfo;
+    const std::string whose =
+        "provider " + pinfo->name + "'s default" +
+        (&flavor == pinfo ? std::string() : " for " + (models.size() == 1 ? *models.begin() : flavor.name));
+    for (const auto& [name, value] : (flavors.size() == 1 ? flavor.setting_defaults
+                                                          : decltype(flavor.setting_defaults){})) {
+      const Descriptor* d = find_descriptor(name);
+      if (!d || r.origin[name].source != SettingSource::builtin || check_setting(name, value)) continue;
+      apply(r.values, *d, value);
+      r.origin[name] = SettingOrigin{SettingSource::builtin, whose};
+    }
+  }
+
   // Checks across settings, blamed on where the value came from.
   auto at = [&](const char* name) {
     const auto& o = r.origin[name];
@@ -421,6 +448,39 @@ ResolvedSettings resolve_settings(const Manifest* manifest, const EnvLookup& env
                      ") is less than retry_base (" + format_duration(s.retry_base) + ")");
   }
   return r;
+}
+
+long long cost_per_request_for(const ResolvedSettings& rs, const ModelLimits* model) {
+  auto it = rs.origin.find("cost_per_request");
+  bool user_set = it != rs.origin.end() && it->second.source != SettingSource::builtin;
+  if (!user_set && model && model->cost_estimate > 0) return model->cost_estimate;
+  return rs.values.cost_per_request;
+}
+
+LoadOptions effective_load_options(const EnvLookup& env, const std::map<std::string, std::string>& flags) {
+  LoadOptions o;
+  auto pick = [&](const char* name, std::string& value, std::string& origin) {
+    if (auto it = flags.find(name); it != flags.end() && !it->second.empty()) {
+      value = it->second;
+      origin = flag_name(name);
+      return;
+    }
+    if (!env) return;
+    const std::string var = setting_env_name(name);
+    if (auto v = env(var); v && !v->empty()) {
+      value = *v;
+      origin = var;
+    }
+  };
+  pick("provider", o.provider, o.provider_origin);
+  pick("model", o.model, o.model_origin);
+  return o;
+}
+
+ProviderOptions provider_options(const Settings& s) {
+  ProviderOptions o;
+  if (!s.callback_url.empty()) o.callback_url = s.callback_url;
+  return o;
 }
 
 std::string setting_value_text(const Settings& s, std::string_view name) {

@@ -4,8 +4,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <regex>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -31,10 +34,31 @@ const std::vector<std::string_view> kAlbumKeys = {"title", "artist", "year",
 const std::vector<std::string_view> kSongKeys = {
     "id",          "title",      "lyrics",        "lyrics_file",
     "description", "tags",       "negative_tags", "make_instrumental",
-    "model",       "wait_audio", "track"};
+    "model",       "wait_audio", "track",         "length",
+    "seed",        "takes"};
 const std::vector<std::string_view> kDefaultKeys = {
     "lyrics",        "lyrics_file", "description",       "tags",
-    "negative_tags", "model",       "make_instrumental", "wait_audio"};
+    "negative_tags", "model",       "make_instrumental", "wait_audio",
+    "length",        "seed",        "takes"};
+// Settings whose JSON Schema type is only "string": a number or boolean there
+// is a type error, as for the text fields of album and songs.
+const std::vector<std::string_view> kTextSettings = {"provider", "base_url", "model", "callback_url",
+                                                     "output_template"};
+constexpr int kMaxTakes = 100;
+constexpr long long kMaxSeed = 4294967295LL;  // 2^32 - 1
+
+using Millis = std::chrono::milliseconds;
+
+// YAML 1.2 core schema: a plain scalar that reads as a number or a boolean
+// (what the JSON Schema and editors see) rather than text.
+bool core_number(const std::string& s) {
+  static const std::regex number(
+      "[-+]?([0-9]+|[0-9]*\\.[0-9]+|[0-9]+\\.[0-9]*)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  return std::regex_match(s, number);
+}
+bool core_bool(const std::string& s) {
+  return s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE";
+}
 
 bool contains(const std::vector<std::string_view>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -79,7 +103,9 @@ struct SongSpec {
   std::optional<Val<std::string>> id, title, lyrics, lyrics_file, description, tags, negative_tags,
       model;
   std::optional<Val<bool>> make_instrumental, wait_audio;
-  std::optional<Val<int>> track;
+  std::optional<Val<int>> track, takes;
+  std::optional<Val<Millis>> length;
+  std::optional<Val<long long>> seed;
 
   bool has_content() const { return lyrics || lyrics_file || description; }
   bool content_typo = false;  // e.g. `lyric:` was written, and reported
@@ -124,9 +150,22 @@ struct Entry {
   std::string path;
 };
 
+// A song's resolved fields that the model rules look at.
+struct SongView {
+  const SongSpec& spec;
+  const Song& song;
+  const Content& content;
+  const std::optional<Val<std::string>>& tags;
+  const std::optional<Val<std::string>>& negative;
+  const std::optional<Val<bool>>& instrumental;
+  const std::optional<Val<Millis>>& length;
+  const std::optional<Val<long long>>& seed;
+};
+
 class Loader {
  public:
-  Loader(std::string file, fs::path base) : file_(std::move(file)), base_(std::move(base)) {}
+  Loader(std::string file, fs::path base, LoadOptions options)
+      : file_(std::move(file)), base_(std::move(base)), options_(std::move(options)) {}
 
   LoadResult run(const std::string& yaml_text);
 
@@ -145,10 +184,14 @@ class Loader {
 
   std::vector<Entry> entries(const YAML::Node& map, const std::string& path,
                              const std::vector<std::string_view>& allowed, std::string_view what);
-  std::optional<Val<std::string>> get_string(const Entry& e);
+  std::optional<Val<std::string>> get_string(const Entry& e, bool text_only = true);
   std::optional<Val<std::string>> get_tags(const Entry& e);
   std::optional<Val<bool>> get_bool(const Entry& e);
   std::optional<Val<int>> get_int(const Entry& e, int min, int max);
+  std::optional<Val<long long>> get_count(const Entry& e, long long max);
+  std::optional<Val<Millis>> get_duration(const Entry& e);
+  bool not_text(const YAML::Node& value, const SourcePos& pos, const std::string& path,
+                const std::string& key);
 
   void load_album(const YAML::Node& node, Album& album);
   void load_settings(const YAML::Node& node, Manifest& m);
@@ -162,14 +205,23 @@ class Loader {
   bool check_model(const Val<std::string>& model);
   void check_length(const std::string& value, std::size_t max, const SourcePos& pos,
                     const std::string& path, std::string_view what, const ModelLimits& limits);
+  void check_min_length(const std::string& value, std::size_t min, const SourcePos& pos,
+                        const std::string& path, std::string_view what, const ModelLimits& limits);
+  void check_model_rules(const SongView& v, const ModelLimits& m);
+  std::string models_with(const std::function<bool(const ModelLimits&)>& has) const;
+  std::string provider_words() const;
 
   std::string file_;
   fs::path base_;
   std::vector<Diagnostic> diags_;
   std::vector<std::string_view> lines_;  // of the manifest text
   std::set<std::string> near_misses_;    // suggestions made by the last entries() call
+  LoadOptions options_;
   const ProviderInfo* provider_ = nullptr;
+  bool provider_overridden_ = false;  // from options_, not the manifest
   std::string default_model_;
+  SourcePos default_model_pos_;     // where the run's model was set (settings.model), if in the file
+  std::string default_model_path_;  // "settings.model", or "model" for --model/SETLIST_MODEL
 };
 
 std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& path,
@@ -218,7 +270,18 @@ std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& pat
   return out;
 }
 
-std::optional<Val<std::string>> Loader::get_string(const Entry& e) {
+bool Loader::not_text(const YAML::Node& value, const SourcePos& pos, const std::string& path,
+                      const std::string& key) {
+  if (!value.IsScalar() || value.Tag() != "?") return false;  // quoted, block or explicitly tagged: text
+  const std::string& s = value.Scalar();
+  const bool number = core_number(s);
+  if (!number && !core_bool(s)) return false;
+  error(pos, path, std::string("expected text, got the ") + (number ? "number " : "boolean ") + s,
+        "put it in quotes to mean the text: `" + key + ": \"" + s + "\"`");
+  return true;
+}
+
+std::optional<Val<std::string>> Loader::get_string(const Entry& e, bool text_only) {
   SourcePos pos = pos_of(e.value);
   if (pos.line == 0) pos = pos_of(e.key_node);
   if (e.value.IsNull()) return Val<std::string>{"", pos_of(e.key_node), e.path};
@@ -227,6 +290,7 @@ std::optional<Val<std::string>> Loader::get_string(const Entry& e) {
           e.value.IsSequence() && e.key != "tags" ? "write a single value" : "");
     return std::nullopt;
   }
+  if (text_only && not_text(e.value, pos, e.path, e.key)) return std::nullopt;
   return Val<std::string>{e.value.Scalar(), pos, e.path};
 }
 
@@ -248,6 +312,14 @@ std::optional<Val<std::string>> Loader::get_tags(const Entry& e) {
     std::string p = e.path + "[" + std::to_string(i) + "]";
     if (!it->IsScalar()) {
       error(pos_of(*it), p, "expected text, got " + describe(*it));
+      ok = false;
+      continue;
+    }
+    if (it->Tag() == "?" && (core_number(it->Scalar()) || core_bool(it->Scalar()))) {
+      error(pos_of(*it), p,
+            std::string("expected text, got the ") + (core_bool(it->Scalar()) ? "boolean " : "number ") +
+                it->Scalar(),
+            "put it in quotes to mean the text: \"" + it->Scalar() + "\"");
       ok = false;
       continue;
     }
@@ -298,6 +370,37 @@ std::optional<Val<int>> Loader::get_int(const Entry& e, int min, int max) {
   return std::nullopt;
 }
 
+std::optional<Val<long long>> Loader::get_count(const Entry& e, long long max) {
+  SourcePos pos = e.value.IsNull() ? pos_of(e.key_node) : pos_of(e.value);
+  if (e.value.IsScalar() && e.value.Tag() != "!") {
+    const std::string& s = e.value.Scalar();
+    bool digits = !s.empty() && s.size() <= 18 &&
+                  std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) {
+      long long v = std::stoll(s);
+      if (v <= max) return Val<long long>{v, pos, e.path};
+      error(pos, e.path, "expected a whole number from 0 to " + std::to_string(max) + ", got " + s);
+      return std::nullopt;
+    }
+  }
+  error(pos, e.path, "expected a whole number, got " + describe(e.value));
+  return std::nullopt;
+}
+
+std::optional<Val<Millis>> Loader::get_duration(const Entry& e) {
+  SourcePos pos = e.value.IsNull() ? pos_of(e.key_node) : pos_of(e.value);
+  if (e.value.IsScalar()) {
+    const std::string& s = e.value.Scalar();
+    if (auto d = parse_duration(s); d && d->count() > 0) return Val<Millis>{*d, pos, e.path};
+    bool bare = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    error(pos, e.path, "expected a duration such as 90s, 2m or 1m30s, got " + describe(e.value),
+          bare ? "a unit is required: `" + e.key + ": " + s + "s`" : "");
+    return std::nullopt;
+  }
+  error(pos, e.path, "expected a duration such as 90s, 2m or 1m30s, got " + describe(e.value));
+  return std::nullopt;
+}
+
 void Loader::check_placeholders(const std::string& value, const SourcePos& pos,
                                 const std::string& path, std::string_view field,
                                 const std::string& file_name) {
@@ -340,28 +443,38 @@ std::optional<SourcePos> Loader::block_scalar_pos(const SourcePos& pos, int text
   return SourcePos{line, static_cast<int>(text::utf8_length(l.substr(0, at))) + 1};
 }
 
+std::string Loader::provider_words() const {
+  std::string w = "provider " + provider_->name;
+  if (provider_overridden_) w += " (from " + options_.provider_origin + ")";
+  return w;
+}
+
 bool Loader::check_model(const Val<std::string>& model) {
   if (!provider_ || provider_->find_model(model.value)) return true;
-  std::vector<std::string_view> names;
-  for (const auto& m : provider_->models) names.push_back(m.name);
+  std::vector<std::string_view> names = provider_->model_names();
   if (model.value.find('|') != std::string::npos) {
     error(model.pos, model.path, "model " + text::quote(model.value) + " names several models",
           "the docs write \"chirp-v3-5|chirp-v3-0\" to list the choices: pick one, e.g. `model: " +
-              std::string(names.front()) + "`");
+              provider_->default_model + "`");
   } else if (model.value.empty()) {
     error(model.pos, model.path, "empty model name",
           "remove the key to use the default model (" + provider_->default_model + ")");
   } else {
     std::string hint;
-    if (auto near = text::closest(model.value, names)) {
-      hint = "did you mean " + text::quote(*near) + "?";
-    } else {
-      hint = "provider " + provider_->name + " knows: " + text::join(names);
-    }
-    error(model.pos, model.path,
-          "unknown model " + text::quote(model.value) + " for provider " + provider_->name, hint);
+    if (auto near = text::closest(model.value, names)) hint = "did you mean " + text::quote(*near) + "? ";
+    hint += "provider " + provider_->name + " knows: " + text::join(names);
+    error(model.pos, model.path, "unknown model " + text::quote(model.value) + " for " + provider_words(),
+          hint);
   }
   return false;
+}
+
+std::string Loader::models_with(const std::function<bool(const ModelLimits&)>& has) const {
+  std::vector<std::string_view> names;
+  if (provider_)
+    for (const auto& m : provider_->models)
+      if (m.deprecated.empty() && has(m)) names.push_back(m.name);  // never suggest a deprecated model
+  return text::join(names);
 }
 
 void Loader::check_length(const std::string& value, std::size_t max, const SourcePos& pos,
@@ -373,6 +486,17 @@ void Loader::check_length(const std::string& value, std::size_t max, const Sourc
         std::string(what) + " is " + std::to_string(n) + " characters long; model " + limits.name +
             " accepts at most " + std::to_string(max),
         "shorten it by " + std::to_string(n - max) + " characters");
+}
+
+void Loader::check_min_length(const std::string& value, std::size_t min, const SourcePos& pos,
+                              const std::string& path, std::string_view what,
+                              const ModelLimits& limits) {
+  std::size_t n = text::utf8_length(value);
+  if (n >= min) return;
+  error(pos, path,
+        std::string(what) + " is " + std::to_string(n) + " characters long; model " + limits.name +
+            " needs at least " + std::to_string(min),
+        "write at least " + std::to_string(min - n) + " more characters");
 }
 
 void Loader::load_album(const YAML::Node& node, Album& album) {
@@ -430,7 +554,7 @@ void Loader::load_settings(const YAML::Node& node, Manifest& m) {
     return;
   }
   for (const auto& e : entries(node, "settings", setting_names(), "settings")) {
-    auto v = get_string(e);
+    auto v = get_string(e, contains(kTextSettings, e.key));
     if (!v) continue;
     std::string value = text::trim(v->value);
     if (e.value.IsNull()) {
@@ -466,6 +590,12 @@ SongSpec Loader::load_song_fields(const YAML::Node& node, const std::string& pat
       s.wait_audio = get_bool(e);
     } else if (k == "track") {
       s.track = get_int(e, 1, 9999);
+    } else if (k == "takes") {
+      s.takes = get_int(e, 1, kMaxTakes);
+    } else if (k == "seed") {
+      s.seed = get_count(e, kMaxSeed);
+    } else if (k == "length") {
+      s.length = get_duration(e);
     } else {
       auto v = get_string(e);
       if (!v) {
@@ -597,6 +727,154 @@ Content Loader::resolve_content(const SongSpec& spec) {
   return c;
 }
 
+std::string format_length(Millis d) {
+  long long ms = d.count();
+  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
+  long long sec = ms / 1000;
+  if (sec >= 60 && sec % 60 == 0) return std::to_string(sec / 60) + "m";
+  if (sec > 60) return std::to_string(sec / 60) + "m" + std::to_string(sec % 60) + "s";
+  return std::to_string(sec) + "s";
+}
+
+void Loader::check_model_rules(const SongView& v, const ModelLimits& m) {
+  const SongSpec& sp = v.spec;
+  const Song& song = v.song;
+  const Content& content = v.content;
+  const std::string who = text::quote(song.title.empty() ? sp.path : song.title);
+  // Content that was given but is broken, or misspelt, was reported already.
+  const bool text_unknown = (content.present && !content.ok) || (!content.present && sp.content_typo);
+  const bool has_lyrics = content.ok && song.lyrics.has_value();
+  const bool has_desc = content.ok && song.description.has_value();
+  const bool instr = song.make_instrumental;
+
+  if (sp.title && m.title_max > 0) {
+    check_length(song.title, m.title_max, sp.title->pos, sp.title->path, "the title", m);
+  }
+
+  if (m.style_prompt) {
+    if (has_lyrics && m.lyrics_max == 0) {
+      error(content.pos, content.path,
+            who + " has lyrics, but model " + m.name + " takes none" +
+                (m.instrumental_only ? " (it makes instrumental music only)" : " (it has no lyrics field)"),
+            "describe the music with `description:` or `tags:` instead, or pick a model that sings: " +
+                models_with([](const ModelLimits& x) { return x.lyrics_optimizer; }));
+    } else if (has_lyrics) {
+      check_min_length(*song.lyrics, m.lyrics_min, content.pos, content.path, "the lyrics", m);
+      check_length(*song.lyrics, m.lyrics_max, content.pos, content.path, "the lyrics", m);
+    }
+    if (m.lyrics_required && !has_lyrics && !text_unknown) {
+      error(sp.pos, sp.path,
+            who + ": model " + m.name + " needs lyrics" +
+                (has_desc ? " (a description only sets the style of this model)" : ""),
+            "add `lyrics:` or `lyrics_file:`, or pick a model that can write them: " +
+                models_with([](const ModelLimits& x) { return x.lyrics_optimizer; }));
+    }
+    const std::string prompt = style_prompt(song);
+    SourcePos ppos = sp.pos;
+    std::string ppath = sp.path;
+    if (has_desc) {
+      ppos = content.pos;
+      ppath = content.path;
+    } else if (v.tags) {
+      ppos = v.tags->pos;
+      ppath = v.tags->path;
+    }
+    if (prompt.empty()) {
+      if (m.prompt_required && !(text_unknown && !has_lyrics)) {
+        error(sp.pos, sp.path, who + ": model " + m.name + " needs a style prompt",
+              "describe the music with `description:` or `tags:` (they are joined into the prompt)");
+      } else if (!has_lyrics && !text_unknown) {
+        error(sp.pos, sp.path, who + ": nothing to send to model " + m.name,
+              "give lyrics, or describe the music with `description:` or `tags:`");
+      }
+    } else {
+      check_min_length(prompt, m.prompt_min, ppos, ppath, "the style prompt (description and tags)", m);
+      if (m.prompt_max > 0) {
+        check_length(prompt, m.prompt_max, ppos, ppath, "the style prompt (description and tags)", m);
+      }
+    }
+    if (v.instrumental && instr && !m.has_instrumental && !m.instrumental_only) {
+      if (m.lyrics_required) {
+        error(v.instrumental->pos, v.instrumental->path,
+              "model " + m.name + " cannot make an instrumental (it always sings lyrics)",
+              "pick a model that can: " + models_with([](const ModelLimits& x) { return x.has_instrumental; }) + ", " +
+                  models_with([](const ModelLimits& x) { return x.instrumental_only; }));
+      } else {
+        warning(v.instrumental->pos, v.instrumental->path,
+                "model " + m.name + " has no instrumental switch; make_instrumental is not sent",
+                "say it in the description or tags, e.g. \"instrumental\"");
+      }
+    }
+    if (v.instrumental && !instr && m.instrumental_only && !has_lyrics) {
+      warning(v.instrumental->pos, v.instrumental->path,
+              "model " + m.name + " makes instrumental music only; make_instrumental: false changes nothing",
+              "remove make_instrumental, or pick a model that sings");
+    }
+  } else {
+    const bool custom_instrumental = m.instrumental_from_style && !content.present && instr;
+    if (!content.present && !sp.content_typo && !m.needs_text && !custom_instrumental) {
+      error(sp.pos, sp.path, "no lyrics, lyrics_file or description",
+            m.instrumental_from_style
+                ? "give `lyrics:`, `lyrics_file:` or `description:`; only an instrumental "
+                  "(`make_instrumental: true`) can be made from tags and title alone"
+                : "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, "
+                  "or `description:` to have the lyrics written");
+    }
+    if (m.style_required && (has_lyrics || custom_instrumental) && song.tags.empty()) {
+      error(sp.pos, sp.path,
+            who + ": model " + m.name + " needs a style in custom mode" +
+                (has_lyrics ? " (lyrics)" : " (an instrumental from tags)"),
+            "add `tags:` (sent as the style)");
+    }
+    if (v.tags && m.tags_max > 0) {
+      check_length(song.tags, m.tags_max, v.tags->pos, v.tags->path, "tags", m);
+    }
+    if (has_lyrics) {
+      check_min_length(*song.lyrics, m.lyrics_min, content.pos, content.path, "the lyrics", m);
+      check_length(*song.lyrics, m.lyrics_max, content.pos, content.path, "the lyrics", m);
+    }
+    if (has_desc) {
+      check_length(*song.description, m.description_max, content.pos, content.path, "the description", m);
+    }
+  }
+
+  if (v.length) {
+    if (m.length_field.empty()) {
+      std::string with = models_with([](const ModelLimits& x) { return !x.length_field.empty(); });
+      warning(v.length->pos, v.length->path, "model " + m.name + " takes no length; it is ignored",
+              with.empty() ? "remove length" : "models with a length: " + with);
+    } else if (v.length->value < m.length_min || v.length->value > m.length_max) {
+      error(v.length->pos, v.length->path,
+            "length " + format_length(v.length->value) + " is outside what model " + m.name + " accepts (" +
+                format_length(m.length_min) + " to " + format_length(m.length_max) + ")",
+            "");
+    } else if (m.length_unit.count() > 1 && v.length->value.count() % m.length_unit.count() != 0) {
+      error(v.length->pos, v.length->path,
+            "model " + m.name + " takes the length in whole " +
+                (m.length_unit == std::chrono::seconds(1) ? std::string("seconds") : format_length(m.length_unit)),
+            "round it, e.g. `length: " + format_length(std::chrono::duration_cast<std::chrono::seconds>(
+                                             v.length->value)) + "`");
+    }
+  }
+  if (v.seed && !m.has_seed) {
+    std::string with = models_with([](const ModelLimits& x) { return x.has_seed; });
+    warning(v.seed->pos, v.seed->path, "model " + m.name + " takes no seed; it is ignored",
+            with.empty() ? "remove seed" : "models with a seed: " + with);
+  }
+  if (v.negative && !v.negative->value.empty() && !m.has_negative) {
+    std::string with = models_with([](const ModelLimits& x) { return x.has_negative; });
+    if (with.empty()) {
+      warning(v.negative->pos, v.negative->path,
+              "provider " + provider_->name + " does not support negative_tags; they are ignored",
+              "use provider suno-api or sunoapi, or remove negative_tags");
+    } else {
+      warning(v.negative->pos, v.negative->path,
+              "model " + m.name + " does not take negative_tags; they are ignored",
+              "models of provider " + provider_->name + " that do: " + with + "; or remove negative_tags");
+    }
+  }
+}
+
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   auto alnum = [](char c) {
@@ -691,13 +969,46 @@ LoadResult Loader::run(const std::string& yaml_text) {
 
   // Settings first: the provider and model decide the limits.
   if (settings_node && !settings_node->IsNull()) load_settings(*settings_node, m);
-  provider_ = find_provider_info(m.settings.count("provider") ? m.settings["provider"].value
-                                                              : std::string("aimlapi"));
+  // --provider / SETLIST_PROVIDER (options_) win over the manifest's own.
+  if (!options_.provider.empty()) {
+    provider_ = find_provider_info(options_.provider);
+    if (provider_) {
+      provider_overridden_ = true;
+    } else {
+      std::vector<std::string_view> names;
+      for (const auto& p : provider_infos()) names.push_back(p.name);
+      error({}, "provider",
+            "unknown provider " + text::quote(options_.provider) + " (from " + options_.provider_origin + ")",
+            "one of: " + text::join(names));
+    }
+  }
+  if (!provider_overridden_) {
+    provider_ = find_provider_info(m.settings.count("provider") ? m.settings["provider"].value
+                                                                : std::string("aimlapi"));
+  }
   default_model_ = provider_ ? provider_->default_model : std::string();
   if (m.settings.count("model")) {
     const auto& sv = m.settings["model"];
     if (check_model(Val<std::string>{sv.value, sv.pos, "settings.model"})) {
       default_model_ = sv.value;
+      default_model_pos_ = sv.pos;
+      default_model_path_ = "settings.model";
+    }
+  }
+  if (!options_.model.empty() && provider_) {
+    if (provider_->find_model(options_.model)) {
+      default_model_ = options_.model;
+      default_model_pos_ = {};
+      default_model_path_ = "model";
+    } else {
+      std::string hint;
+      if (auto near = text::closest(options_.model, provider_->model_names()))
+        hint = "did you mean " + text::quote(*near) + "? ";
+      hint += "provider " + provider_->name + " knows: " + text::join(provider_->model_names());
+      error({}, "model",
+            "unknown model " + text::quote(options_.model) + " (from " + options_.model_origin + ") for " +
+                provider_words(),
+            hint);
     }
   }
 
@@ -806,18 +1117,12 @@ LoadResult Loader::run(const std::string& yaml_text) {
     if (wait) song.wait_audio = wait->value;
     if (sp.track) song.track = sp.track->value;
 
-    if (!content.present) {
-      // (A misspelt `lyric:` was reported already.)
-      if (!sp.content_typo) {
-        // The API requires a prompt even for an instrumental: describe it.
-        error(sp.pos, sp.path, "no lyrics, lyrics_file or description",
-              song.make_instrumental
-                  ? "an instrumental still needs a prompt: describe the music with "
-                    "`description: ...`"
-                  : "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, "
-                    "or `description:` to have the lyrics written");
-      }
-    }
+    auto length = sp.length ? sp.length : defaults.length;
+    auto seed = sp.seed ? sp.seed : defaults.seed;
+    auto takes = sp.takes ? sp.takes : defaults.takes;
+    if (length) song.length = length->value;
+    if (seed) song.seed = seed->value;
+    if (takes) song.takes = takes->value;
 
     bool model_ok = true;
     if (sp.model) {
@@ -827,42 +1132,51 @@ LoadResult Loader::run(const std::string& yaml_text) {
     }
     if (model) song.model = model->value;
 
-    if (negative && !negative->value.empty() && provider_ && !provider_->supports_negative_tags) {
-      warning(negative->pos, negative->path,
-              "provider " + provider_->name + " does not support negative_tags; they are ignored",
-              "use provider suno-api, or remove negative_tags");
+    // The model's rules decide what the song must and may hold.
+    const ModelLimits* limits = nullptr;
+    if (provider_) {
+      limits = provider_->find_model(model && model_ok ? song.model : default_model_);
+      if (!limits) limits = provider_->find_model(provider_->default_model);
     }
-    if (content.ok && song.lyrics && instrumental && instrumental->value) {
+
+    if (!content.present && !sp.content_typo && (!limits || limits->needs_text) &&
+        !(limits && limits->style_prompt)) {
+      // The API requires a prompt even for an instrumental: describe it.
+      error(sp.pos, sp.path, "no lyrics, lyrics_file or description",
+            song.make_instrumental
+                ? "an instrumental still needs a prompt: describe the music with "
+                  "`description: ...`"
+                : "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, "
+                  "or `description:` to have the lyrics written");
+    }
+
+    if (limits && !limits->deprecated.empty()) {
+      // Once per place the model was chosen.
+      SourcePos at = model && model_ok ? model->pos : default_model_pos_;
+      std::string path = model && model_ok ? model->path : default_model_path_;
+      warning(at, path, "model " + limits->name + ": " + limits->deprecated,
+              "use one of its music models, e.g. `model: " + provider_->default_model +
+                  "`, or a Suno proxy with `provider: sunoapi`");
+    }
+    // (A model that takes no lyrics, or cannot make an instrumental, says so itself.)
+    if (content.ok && song.lyrics && instrumental && instrumental->value &&
+        (!limits || (limits->lyrics_max > 0 && limits->has_instrumental))) {
       warning(instrumental->pos, instrumental->path,
               "make_instrumental is true, so the lyrics are not sung",
               "remove the lyrics, or set make_instrumental: false");
     }
 
-    // Per-model limits.
-    if (provider_) {
-      const ModelLimits* limits =
-          provider_->find_model(model && model_ok ? song.model : default_model_);
-      if (!limits) limits = provider_->find_model(provider_->default_model);
-      if (limits) {
-        if (sp.title) {
-          check_length(song.title, limits->title_max, sp.title->pos, sp.title->path, "the title",
-                       *limits);
-        }
-        if (tags) check_length(song.tags, limits->tags_max, tags->pos, tags->path, "tags", *limits);
-        if (content.ok && song.lyrics) {
-          check_length(*song.lyrics, limits->lyrics_max, content.pos, content.path, "the lyrics",
-                       *limits);
-        }
-        if (content.ok && song.description) {
-          check_length(*song.description, limits->description_max, content.pos, content.path,
-                       "the description", *limits);
-        }
-      }
-      if (content.ok && song.description && !provider_->supports_description) {
-        error(content.pos, content.path,
-              "provider " + provider_->name + " does not support description mode",
-              "write the lyrics instead");
-      }
+    if (limits) {
+      check_model_rules(SongView{sp, song, content, tags, negative, instrumental, length, seed}, *limits);
+    } else if (negative && !negative->value.empty() && provider_ && !provider_->supports_negative_tags) {
+      warning(negative->pos, negative->path,
+              "provider " + provider_->name + " does not support negative_tags; they are ignored",
+              "use provider suno-api, or remove negative_tags");
+    }
+    if (provider_ && content.ok && song.description && !provider_->supports_description) {
+      error(content.pos, content.path,
+            "provider " + provider_->name + " does not support description mode",
+            "write the lyrics instead");
     }
 
     // Explicit id.
@@ -927,11 +1241,18 @@ LoadResult Loader::run(const std::string& yaml_text) {
 
 LoadResult parse_manifest(const std::string& text, const std::string& file_name,
                           const std::filesystem::path& base_dir) {
-  Loader loader(file_name, base_dir);
+  return parse_manifest(text, file_name, base_dir, LoadOptions{});
+}
+
+LoadResult parse_manifest(const std::string& text, const std::string& file_name,
+                          const std::filesystem::path& base_dir, const LoadOptions& options) {
+  Loader loader(file_name, base_dir, options);
   return loader.run(text);
 }
 
-LoadResult load_manifest(const std::filesystem::path& file) {
+LoadResult load_manifest(const std::filesystem::path& file) { return load_manifest(file, LoadOptions{}); }
+
+LoadResult load_manifest(const std::filesystem::path& file, const LoadOptions& options) {
   std::error_code ec;
   LoadResult r;
   auto fail = [&](std::string message, std::string hint) {
@@ -947,7 +1268,7 @@ LoadResult load_manifest(const std::filesystem::path& file) {
   buf << in.rdbuf();
   fs::path base = file.parent_path();
   if (base.empty()) base = ".";
-  return parse_manifest(buf.str(), file.string(), base);
+  return parse_manifest(buf.str(), file.string(), base, options);
 }
 
 }  // namespace setlist

@@ -1,6 +1,7 @@
 // Flavor 1: AIML API, Suno v1 endpoints.
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <string>
 
 #include "provider/flavors.hpp"
@@ -84,6 +85,38 @@ Result<std::vector<Clip>> parse_clip_array(std::string_view body) {
   return clips;
 }
 
+const char* const kChirpGoneNote =
+    "AIML lists the chirp-* (Suno) models as no longer callable (deprecated since 2025); use one "
+    "of its music models instead, e.g. `model: minimax/music-2.6`";
+
+Answer aiml_classify(const Provider& p, int http_status, std::string_view body, bool credits_403,
+                     std::string_view gone_note) {
+  Answer a;
+  a.code = http_status;
+  if (http_status >= 200 && http_status < 300) return a;
+  if (http_status == 0) return p.Provider::classify(http_status, body);
+  std::string msg = p.error_message(http_status, body);
+  std::string lower = msg;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (http_status == 404 || lower.find("deprecated") != std::string::npos) {
+    a.kind = AnswerKind::gone;
+    a.message = "the route or model no longer exists (HTTP " + std::to_string(http_status) + ": " + msg +
+                "): " + std::string(gone_note);
+    return a;
+  }
+  if (credits_403 && http_status == 403) {
+    a.kind = AnswerKind::out_of_credits;
+    a.message = msg;
+    return a;
+  }
+  if (credits_403 && http_status >= 500 && http_status < 600 && http_status != 504) {
+    a.kind = AnswerKind::retry;
+    a.message = msg;
+    return a;
+  }
+  return p.Provider::classify(http_status, body);
+}
+
 std::string json_error_message(int http_status, std::string_view body) {
   json::error_code ec;
   json::value v = json::parse(body, ec);
@@ -115,13 +148,28 @@ std::string ClipArrayProvider::error_message(int http_status, std::string_view b
 
 namespace {
 
+constexpr const char* kAudioRoute = "/v2/generate/audio";
+
+// Provider "aimlapi": the chirp-* models keep the Suno v1 routes; every other
+// model goes to the music-models route, served by the "aimlapi-audio" flavor.
 class AimlV1 final : public ClipArrayProvider {
  public:
-  using ClipArrayProvider::ClipArrayProvider;
+  AimlV1(const ProviderInfo& info, const ProviderOptions&)
+      : ClipArrayProvider(info), audio_(make_aiml_audio(*find_flavor_info("aimlapi-audio"))) {}
+
+  const Provider& for_payload(const SubmitPayload& p) const override {
+    if (p.route == kAudioRoute) return *audio_;
+    return *this;
+  }
+
+  Answer classify(int http_status, std::string_view body) const override {
+    return aiml_classify(*this, http_status, body, false, kChirpGoneNote);
+  }
 
   SubmitPayload payload(const Song& song, std::string_view default_model) const override {
-    SubmitPayload p;
     std::string model = pick_model(song, default_model, info_);
+    if (&flavor_for_model(info_, model) != &info_) return audio_->payload(song, model);
+    SubmitPayload p;
     if (song.description) {
       p.route = "/generate";
       p.body["prompt"] = *song.description;
@@ -137,6 +185,7 @@ class AimlV1 final : public ClipArrayProvider {
   }
 
   ApiRequest submit_request(const SubmitPayload& payload, bool wait_audio) const override {
+    if (payload.route == kAudioRoute) return audio_->submit_request(payload, wait_audio);
     json::object body = payload.body;
     body["wait_audio"] = wait_audio;
     return ApiRequest{"POST", payload.route, json::serialize(body)};
@@ -151,10 +200,15 @@ class AimlV1 final : public ClipArrayProvider {
     }
     return ApiRequest{"GET", target, {}};
   }
+
+ private:
+  std::unique_ptr<Provider> audio_;
 };
 
 }  // namespace
 
-std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info) { return std::make_unique<AimlV1>(info); }
+std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info, const ProviderOptions& options) {
+  return std::make_unique<AimlV1>(info, options);
+}
 
 }  // namespace setlist

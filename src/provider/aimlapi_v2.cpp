@@ -19,6 +19,10 @@ class AimlV2 final : public ClipArrayProvider {
  public:
   using ClipArrayProvider::ClipArrayProvider;
 
+  Answer classify(int http_status, std::string_view body) const override {
+    return aiml_classify(*this, http_status, body, false, kChirpGoneNote);
+  }
+
   SubmitPayload payload(const Song& song, std::string_view) const override {
     SubmitPayload p;
     p.route = kClip;

@@ -7,9 +7,22 @@
 
 namespace setlist {
 
-std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info);
+std::unique_ptr<Provider> make_aimlapi_v1(const ProviderInfo& info, const ProviderOptions& options);
 std::unique_ptr<Provider> make_aimlapi_v2(const ProviderInfo& info);
 std::unique_ptr<Provider> make_suno_api(const ProviderInfo& info);
+std::unique_ptr<Provider> make_sunoapi(const ProviderInfo& info, const ProviderOptions& options);
+// The AIML music-models route (internal flavor "aimlapi-audio").
+std::unique_ptr<Provider> make_aiml_audio(const ProviderInfo& info);
+
+// AIML's answers on every route: 404 and "deprecated" mean gone (the chirp-*
+// routes were removed); otherwise `base` decides. `credits_403`: every 403
+// means out of credits (music-models docs), else only a 403 whose message
+// says so (the legacy policy).
+// `gone_note` says what to do then.
+Answer aiml_classify(const Provider& p, int http_status, std::string_view body, bool credits_403,
+                     std::string_view gone_note);
+// Why a chirp-* route is gone, and what to use instead.
+extern const char* const kChirpGoneNote;
 
 // The model a song asks for: its own, the run's default, or the flavor's.
 std::string pick_model(const Song& song, std::string_view default_model, const ProviderInfo& info);

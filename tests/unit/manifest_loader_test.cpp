@@ -37,7 +37,15 @@ songs:
 )";
   auto r = parse_manifest(yaml, "album.yaml", ".");
   ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
-  EXPECT_TRUE(r.diagnostics.empty()) << ::testing::PrintToString(messages(r));
+  // The chirp-* models of provider aimlapi are deprecated: a warning where
+  // each was chosen, nothing else.
+  ASSERT_EQ(r.diagnostics.size(), 2u) << ::testing::PrintToString(messages(r));
+  for (const auto& d : r.diagnostics) {
+    EXPECT_EQ(d.severity, Diagnostic::Severity::warning);
+    EXPECT_NE(d.message.find("no longer callable"), std::string::npos) << d.format();
+  }
+  EXPECT_EQ(r.diagnostics[0].path, "defaults.model");
+  EXPECT_EQ(r.diagnostics[1].path, "songs[2].model");
   const Manifest& m = *r.manifest;
   EXPECT_EQ(m.path, "album.yaml");
   EXPECT_EQ(m.album.title, "Night Shift");

@@ -252,7 +252,9 @@ TEST(ManifestSchema, RejectsCommonMistakes) {
   EXPECT_EQ(check_yaml("album: {title: A}\n"
                        "songs: [{title: S, lyrics: x, model: \"chirp-v3-5|chirp-v3-0\"}]\n"),
             V{"/songs/0/model: \"chirp-v3-5|chirp-v3-0\" not in enum "
-              "[\"chirp-v3-5\",\"chirp-v3-0\"]"});
+              "[\"minimax/music-2.6\",\"minimax/music-2.0\",\"minimax/music-1.5\","
+              "\"elevenlabs/eleven_music\",\"google/lyria2\",\"stable-audio\",\"chirp-v3-5\","
+              "\"chirp-v3-0\",\"V4\",\"V4_5\",\"V4_5PLUS\",\"V4_5ALL\",\"V5\"]"});
   EXPECT_EQ(check_yaml("album: {title: A}\nsettings: {poll_interval: 5, submit_rate: fast}\n"
                        "songs: [{title: S, make_instrumental: \"true\"}]\n"),
             (V{"/settings/poll_interval: wrong type, expected \"string\"",
@@ -262,6 +264,21 @@ TEST(ManifestSchema, RejectsCommonMistakes) {
                        " budget_tokens: none, cost_per_request: 157500}\n"
                        "songs: [{title: S, tags: [a, b], track: 3}]\n"),
             V{});
+}
+
+TEST(ManifestSchema, KnowsTheNewSongKeysAndTypes) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(check_yaml("album: {title: A}\ndefaults: {length: 90s, seed: 7, takes: 2}\n"
+                       "settings: {provider: sunoapi, callback_url: \"https://hooks.example.test/cb\"}\n"
+                       "songs: [{title: S, tags: x, length: 1m30s, seed: 0, takes: 3, model: V5}]\n"),
+            V{});
+  EXPECT_EQ(check_yaml("album: {title: A}\n"
+                       "songs: [{title: 12345, tags: 42, length: 90, seed: -1, takes: 0}]\n"),
+            (V{"/songs/0/length: wrong type, expected \"string\"", "/songs/0/seed: minimum 0",
+               "/songs/0/tags: does not match anyOf", "/songs/0/takes: minimum 1",
+               "/songs/0/title: wrong type, expected \"string\""}));
+  EXPECT_EQ(check_yaml("album: {title: A}\nsongs: [{title: S, tags: true}]\n"),
+            V{"/songs/0/tags: does not match anyOf"});
 }
 
 }  // namespace

@@ -23,6 +23,15 @@ Lines check(const std::string& yaml, const std::filesystem::path& base = ".") {
   return messages(parse_manifest(yaml, "album.yaml", base));
 }
 
+// The same under the legacy suno-api flavor (chirp-* models, Suno fields),
+// chosen as `--provider suno-api` would.
+Lines check_legacy(const std::string& yaml, const std::filesystem::path& base = ".") {
+  LoadOptions o;
+  o.provider = "suno-api";
+  o.provider_origin = "--provider";
+  return messages(parse_manifest(yaml, "album.yaml", base, o));
+}
+
 const std::string kAlbum = "album: {title: A}\n";
 
 TEST(ManifestValidation, YamlSyntaxErrorWithPosition) {
@@ -82,7 +91,7 @@ TEST(ManifestValidation, UnknownKeysWithDidYouMean) {
                    "mean \"tags\"?)",
                    "album.yaml:6:5: error: songs[0].colour: unknown key \"colour\" (hint: allowed "
                    "keys in a song: id, title, lyrics, lyrics_file, description, tags, "
-                   "negative_tags, make_instrumental, model, wait_audio, track)",
+                   "negative_tags, make_instrumental, model, wait_audio, track, length, seed, takes)",
                    "album.yaml: error: album: missing required key \"album\" (hint: add `album:` "
                    "with at least a `title:`)"}));
 }
@@ -138,7 +147,7 @@ TEST(ManifestValidation, MissingTitles) {
 }
 
 TEST(ManifestValidation, ExactlyOneOfLyricsLyricsFileDescription) {
-  EXPECT_EQ(check(kAlbum + "songs:\n  - title: S\n  - title: T\n    lyrics: x\n"
+  EXPECT_EQ(check_legacy(kAlbum + "songs:\n  - title: S\n  - title: T\n    lyrics: x\n"
                            "    description: y\n  - title: U\n    lyrics: \"  \"\n"
                            "  - {title: V, make_instrumental: true}\n"),
             (Lines{"album.yaml:3:5: error: songs[0]: no lyrics, lyrics_file or description (hint: "
@@ -203,7 +212,7 @@ TEST(ManifestValidation, UnreadableLyricsFile) {
 TEST(ManifestValidation, PerModelLimits) {
   const std::string title(81, 't');
   const std::string tags(121, 'g');
-  EXPECT_EQ(check(kAlbum + "songs:\n  - title: " + title + "\n    tags: " + tags +
+  EXPECT_EQ(check_legacy(kAlbum + "songs:\n  - title: " + title + "\n    tags: " + tags +
                   "\n    model: chirp-v3-0\n    lyrics: \"" + std::string(3001, 'x') +
                   "\"\n  - title: \xC3\xA9" + std::string(79, 'e') + "\n    lyrics: ok\n"),
             (Lines{"album.yaml:3:12: error: songs[0].title: the title is 81 characters long; model "
@@ -214,6 +223,10 @@ TEST(ManifestValidation, PerModelLimits) {
                    "model chirp-v3-0 accepts at most 3000 (hint: shorten it by 1 characters)"}));
 }
 
+const std::string kAimlModels =
+    "minimax/music-2.6, minimax/music-2.0, minimax/music-1.5, elevenlabs/eleven_music, google/lyria2, "
+    "stable-audio, chirp-v3-5, chirp-v3-0";
+
 TEST(ManifestValidation, UnknownModels) {
   EXPECT_EQ(
       check(kAlbum + "defaults: {model: \"chirp-v3-5|chirp-v3-0\"}\nsongs:\n"
@@ -221,11 +234,12 @@ TEST(ManifestValidation, UnknownModels) {
                      "  - {title: C, lyrics: x, model: gpt-4}\n"),
       (Lines{"album.yaml:2:19: error: defaults.model: model \"chirp-v3-5|chirp-v3-0\" names "
              "several models (hint: the docs write \"chirp-v3-5|chirp-v3-0\" to list the "
-             "choices: pick one, e.g. `model: chirp-v3-5`)",
+             "choices: pick one, e.g. `model: minimax/music-2.6`)",
              "album.yaml:5:34: error: songs[1].model: unknown model \"chirp-v35\" for "
-             "provider aimlapi (hint: did you mean \"chirp-v3-5\"?)",
+             "provider aimlapi (hint: did you mean \"chirp-v3-5\"? provider aimlapi knows: " +
+                 kAimlModels + ")",
              "album.yaml:6:34: error: songs[2].model: unknown model \"gpt-4\" for provider "
-             "aimlapi (hint: provider aimlapi knows: chirp-v3-5, chirp-v3-0)"}));
+             "aimlapi (hint: provider aimlapi knows: " + kAimlModels + ")"}));
 }
 
 TEST(ManifestValidation, DuplicateIdsAreErrorsAndDuplicateTitlesWarnings) {
@@ -308,7 +322,7 @@ TEST(ManifestValidation, Settings) {
                    "album.yaml:4:18: error: settings.poll_interval: invalid duration \"5\" "
                    "(expected a number with a unit: 250ms, 2s, 15m, 1h)",
                    "album.yaml:5:13: error: settings.provider: unknown provider \"openai\" (one "
-                   "of: aimlapi, aimlapi-v2, suno-api)",
+                   "of: aimlapi, aimlapi-v2, suno-api, sunoapi)",
                    "album.yaml:6:3: error: settings.model: no value given (hint: remove the line "
                    "to use the default)",
                    "album.yaml:7:18: error: settings.budget_tokens: expected text, got a list "
@@ -326,10 +340,16 @@ TEST(ManifestValidation, SettingsDecideProviderAndModel) {
   EXPECT_EQ(check(kAlbum + "settings: {model: chirp-v2}\n"
                            "songs: [{title: S, lyrics: x, negative_tags: metal}]\n"),
             (Lines{"album.yaml:2:19: error: settings.model: unknown model \"chirp-v2\" for "
-                   "provider aimlapi (hint: provider aimlapi knows: chirp-v3-5, chirp-v3-0)",
-                   "album.yaml:3:46: warning: songs[0].negative_tags: provider aimlapi does not "
-                   "support negative_tags; they are ignored (hint: use provider suno-api, or "
-                   "remove negative_tags)"}));
+                   "provider aimlapi (hint: provider aimlapi knows: " + kAimlModels + ")",
+                   "album.yaml:3:46: warning: songs[0].negative_tags: model minimax/music-2.6 does "
+                   "not take negative_tags; they are ignored (hint: models of provider aimlapi that "
+                   "do: google/lyria2; or remove negative_tags)"}));
+  // aimlapi-v2 has no model that takes them.
+  EXPECT_EQ(check(kAlbum + "settings: {provider: aimlapi-v2}\n"
+                           "songs: [{title: S, lyrics: x, negative_tags: metal}]\n"),
+            Lines{"album.yaml:3:46: warning: songs[0].negative_tags: provider aimlapi-v2 does not "
+                  "support negative_tags; they are ignored (hint: use provider suno-api or sunoapi, "
+                  "or remove negative_tags)"});
 }
 
 TEST(ManifestValidation, AlbumCoverMustExist) {
@@ -359,7 +379,7 @@ TEST(ManifestValidation, TagListItemsMustBeText) {
 
 TEST(ManifestValidation, AnInheritedProblemIsReportedOnce) {
   const std::string tags(130, 't');
-  EXPECT_EQ(check(kAlbum + "defaults: {tags: " + tags +
+  EXPECT_EQ(check_legacy(kAlbum + "defaults: {tags: " + tags +
                   "}\nsongs:\n  - {title: A, lyrics: x}\n  - {title: B, lyrics: y}\n"),
             Lines{"album.yaml:2:18: error: defaults.tags: tags is 130 characters long; model "
                   "chirp-v3-5 accepts at most 120 (hint: shorten it by 10 characters)"});
@@ -415,7 +435,11 @@ TEST(ManifestValidation, TwentyMistakesInOnePass) {
       std::string(90, 'x') +
       "\n"  // 21 title too long
       "    lyrics: ok\n";
-  auto r = parse_manifest(yaml, "album.yaml", dir.path());
+  // Under the legacy suno-api flavor, whose chirp-* models limit the title.
+  LoadOptions legacy;
+  legacy.provider = "suno-api";
+  legacy.provider_origin = "--provider";
+  auto r = parse_manifest(yaml, "album.yaml", dir.path(), legacy);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.error_count(), 19u);
   EXPECT_EQ(r.warning_count(), 2u);
@@ -453,8 +477,8 @@ TEST(ManifestValidation, TwentyMistakesInOnePass) {
       "will be generated; rename one if that is not intended)",
       "album.yaml:31:9: error: songs[8].id: duplicate id \"dup\" (also songs[7], line 27) (hint: "
       "ids identify songs across runs: give each song its own)",
-      "album.yaml:33:12: error: songs[8].model: unknown model \"chirp-v4\" for provider aimlapi "
-      "(hint: provider aimlapi knows: chirp-v3-5, chirp-v3-0)",
+      "album.yaml:33:12: error: songs[8].model: unknown model \"chirp-v4\" for provider suno-api "
+      "(from --provider) (hint: provider suno-api knows: chirp-v3-5, chirp-v3-0)",
       "album.yaml:35:5: error: songs[9].title: duplicate key \"title\" (first given at line 34) "
       "(hint: a mapping holds each key once; remove one of them)",
       "album.yaml:39:12: error: songs[10].track: expected a whole number, got \"zero\"",

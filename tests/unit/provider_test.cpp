@@ -20,7 +20,8 @@ Song lyrics_song() {
 TEST(SongKey, PinnedValueIsStableAcrossRunsAndPlatforms) {
   auto p = make_provider("aimlapi");
   ASSERT_TRUE(p);
-  auto payload = p->payload(lyrics_song(), "");
+  // The legacy chirp route (aimlapi's default model is now minimax/music-2.6).
+  auto payload = p->payload(lyrics_song(), "chirp-v3-5");
   EXPECT_EQ(canonical_json(boost::json::value(payload.body)),
             R"({"make_instrumental":false,"model":"chirp-v3-5","prompt":"[Verse]\nCruel flames","tags":"pop metal male melancholic","title":"Silent Battlefield"})");
   // sha256 of {"body":{...},"flavor":"aimlapi","route":"/generate/custom-mode"}, computed with sha256sum
@@ -48,7 +49,7 @@ TEST(AimlV1, CustomAndDescriptionRoutes) {
   Song d;
   d.title = "Desc";
   d.description = "a calm piano piece";
-  auto dreq = p->submit_request(p->payload(d, ""), true);
+  auto dreq = p->submit_request(p->payload(d, "chirp-v3-5"), true);
   EXPECT_EQ(dreq.target, "/generate");
   auto dbody = boost::json::parse(dreq.body).as_object();
   EXPECT_EQ(dbody.at("prompt").as_string(), "a calm piano piece");

@@ -69,7 +69,8 @@ TEST(ParseRate, AcceptsPerSecondMinuteHour) {
 
 TEST(Settings, NamesAndEnvironmentNames) {
   const auto& names = setting_names();
-  EXPECT_EQ(names.size(), 24u);
+  EXPECT_EQ(names.size(), 25u);
+  EXPECT_NE(std::find(names.begin(), names.end(), "callback_url"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "submit_rate"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "poll_burst"), names.end());
   EXPECT_EQ(setting_env_name("submit_rate"), "SETLIST_SUBMIT_RATE");
@@ -78,7 +79,7 @@ TEST(Settings, NamesAndEnvironmentNames) {
 TEST(CheckSetting, MessagesForBadValues) {
   EXPECT_EQ(check_setting("provider", "aimlapi"), std::nullopt);
   EXPECT_EQ(check_setting("provider", "openai"),
-            "unknown provider \"openai\" (one of: aimlapi, aimlapi-v2, suno-api)");
+            "unknown provider \"openai\" (one of: aimlapi, aimlapi-v2, suno-api, sunoapi)");
   EXPECT_EQ(check_setting("submit_rate", "fast"),
             "invalid rate \"fast\" (expected a positive rate such as 2, 10/s, 600/min, 3600/h)");
   EXPECT_EQ(check_setting("submit_rate", "0/s"),
@@ -117,6 +118,10 @@ TEST(ResolveSettings, BuiltInDefaults) {
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(r.values.provider, "aimlapi");
   EXPECT_EQ(r.values.cost_per_request, 200000);
+  // The default model minimax/music-2.6 brings its poll timing.
+  EXPECT_EQ(r.values.poll_interval, 10s);
+  EXPECT_EQ(r.origin["poll_interval"].detail, "provider aimlapi's default for minimax/music-2.6");
+  EXPECT_EQ(r.values.callback_url, "https://example.invalid/setlist-callback");
   EXPECT_FALSE(r.values.budget_tokens);
   EXPECT_EQ(r.origin.size(), setting_names().size());
   EXPECT_EQ(r.origin["submit_rate"].source, SettingSource::builtin);
@@ -176,7 +181,8 @@ TEST(ResolveSettings, BadValuesAreReportedAndTheLowerLayerKept) {
                 "--poll-intervall: unknown setting \"poll_intervall\" (did you mean "
                 "\"poll_interval\"?)",
                 "--model: model \"chirp-v9\" is not a model of provider aimlapi (one of: "
-                "chirp-v3-5, chirp-v3-0)",
+                "minimax/music-2.6, minimax/music-2.0, minimax/music-1.5, elevenlabs/eleven_music, "
+                "google/lyria2, stable-audio, chirp-v3-5, chirp-v3-0)",
             }));
 }
 
@@ -218,13 +224,13 @@ TEST(SettingValueText, FormatsEveryKind) {
 }
 
 TEST(ProviderInfo, FlavorsAsData) {
-  ASSERT_EQ(provider_infos().size(), 3u);
+  ASSERT_EQ(provider_infos().size(), 4u);
   const ProviderInfo* aiml = find_provider_info("aimlapi");
   ASSERT_TRUE(aiml);
   EXPECT_EQ(aiml->default_base_url, "https://api.aimlapi.com");
   EXPECT_EQ(aiml->key_env, "AIML_API_KEY");
   EXPECT_TRUE(aiml->key_required);
-  EXPECT_EQ(aiml->default_model, "chirp-v3-5");
+  EXPECT_EQ(aiml->default_model, "minimax/music-2.6");
   EXPECT_EQ(aiml->poll_batch, 10u);
   ASSERT_TRUE(aiml->find_model("chirp-v3-0"));
   EXPECT_EQ(aiml->find_model("chirp-v3-5")->title_max, 80u);
@@ -246,7 +252,139 @@ TEST(ProviderInfo, FlavorsAsData) {
   EXPECT_FALSE(suno->key_required);
   EXPECT_TRUE(suno->supports_negative_tags);
 
+  const ProviderInfo* sa = find_provider_info("sunoapi");
+  ASSERT_TRUE(sa);
+  EXPECT_EQ(sa->default_base_url, "https://api.sunoapi.org");
+  EXPECT_EQ(sa->key_env, "SUNOAPI_KEY");
+  EXPECT_TRUE(sa->key_required);
+  EXPECT_TRUE(sa->body_codes);
+  EXPECT_EQ(sa->poll_style, PollStyle::one_id);
+  EXPECT_EQ(sa->clips_per_request, 2);
+  EXPECT_EQ(sa->file_ttl, std::chrono::hours(24 * 14));
+  EXPECT_EQ(sa->find_model("V4")->lyrics_max, 3000u);
+  EXPECT_EQ(sa->find_model("V4")->tags_max, 200u);
+  EXPECT_EQ(sa->find_model("V5")->lyrics_max, 5000u);
+  EXPECT_EQ(sa->find_model("V5")->tags_max, 1000u);
+  EXPECT_EQ(sa->find_model("V4_5")->description_max, 500u);
+
+  // The AIML music models belong to "aimlapi" and are served by an internal flavor.
+  EXPECT_FALSE(find_provider_info("aimlapi-audio"));
+  const ProviderInfo* audio = find_flavor_info("aimlapi-audio");
+  ASSERT_TRUE(audio);
+  EXPECT_EQ(audio->poll_style, PollStyle::one_id);
+  EXPECT_EQ(audio->clips_per_request, 1);
+  EXPECT_EQ(&flavor_for_model(*aiml, "google/lyria2"), audio);
+  EXPECT_EQ(&flavor_for_model(*aiml, ""), audio);  // the default model
+  EXPECT_EQ(&flavor_for_model(*aiml, "chirp-v3-5"), aiml);
+  EXPECT_EQ(&flavor_for_model(*sa, "V5"), sa);
+  EXPECT_EQ(v2->poll_style, PollStyle::long_poll);
+  EXPECT_EQ(aiml->poll_style, PollStyle::batch);
+  EXPECT_EQ(suno->poll_style, PollStyle::batch);
+  // Costs are data: the chirp price of the docs, an estimate for the rest.
+  EXPECT_EQ(aiml->find_model("chirp-v3-5")->cost_estimate, 200000);
+  for (const auto& m : provider_infos()) {
+    for (const auto& model : m.models) EXPECT_GT(model.cost_estimate, 0) << m.name << " " << model.name;
+  }
+  // Only AIML's chirp-* models are marked as no longer callable.
+  EXPECT_FALSE(aiml->find_model("chirp-v3-0")->deprecated.empty());
+  EXPECT_TRUE(suno->find_model("chirp-v3-0")->deprecated.empty());
+  EXPECT_TRUE(aiml->find_model("minimax/music-2.6")->deprecated.empty());
+
   EXPECT_FALSE(find_provider_info("nope"));
+}
+
+TEST(ResolveSettings, ProviderDefaultsApplyWhereNothingWasSet) {
+  std::vector<std::string> errors;
+  auto r = resolve_settings(nullptr, fake_env({{"SETLIST_PROVIDER", "sunoapi"}}), {{"submit_burst", "3"}},
+                            errors);
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  // 20 requests per 10 s: burst 5 + 1.5/s * 10 s.
+  EXPECT_DOUBLE_EQ(r.values.submit_rate, 1.5);
+  EXPECT_EQ(r.origin["submit_rate"].source, SettingSource::builtin);
+  EXPECT_EQ(r.origin["submit_rate"].detail, "provider sunoapi's default");
+  EXPECT_DOUBLE_EQ(r.values.submit_burst, 3);  // the flag wins
+  EXPECT_EQ(r.origin["submit_burst"].source, SettingSource::flag);
+  EXPECT_EQ(r.values.poll_interval, 20s);
+  EXPECT_EQ(r.values.poll_interval_max, 60s);
+
+  // A chirp model of aimlapi keeps the built-in timing and the docs' price.
+  errors.clear();
+  auto chirp = resolve_settings(nullptr, fake_env({}), {{"model", "chirp-v3-5"}}, errors);
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  EXPECT_EQ(chirp.values.poll_interval, 1s);
+  EXPECT_EQ(chirp.origin["poll_interval"].detail, "");
+
+  // The songs decide: all chirp (the legacy route) keep the built-in timing,
+  // all music models get theirs, a mix keeps the built-in values.
+  auto with_models = [&](std::vector<std::string> models) {
+    Manifest mf;
+    mf.path = "album.yaml";
+    for (auto& m : models) {
+      Song s;
+      s.model = m;
+      mf.songs.push_back(s);
+    }
+    errors.clear();
+    return resolve_settings(&mf, fake_env({}), {}, errors);
+  };
+  auto legacy = with_models({"chirp-v3-5", "chirp-v3-0"});
+  EXPECT_EQ(legacy.values.poll_interval, 1s);
+  auto music = with_models({"google/lyria2", "", "stable-audio"});
+  EXPECT_EQ(music.values.poll_interval, 10s);
+  EXPECT_EQ(music.origin["poll_interval"].detail, "provider aimlapi's default for aimlapi-audio");
+  auto one = with_models({"google/lyria2"});
+  EXPECT_EQ(one.origin["poll_interval"].detail, "provider aimlapi's default for google/lyria2");
+  auto mixed = with_models({"chirp-v3-5", "google/lyria2"});
+  EXPECT_EQ(mixed.values.poll_interval, 1s);
+  EXPECT_EQ(mixed.origin["poll_interval"].detail, "");
+
+  // A value set by the user is never replaced, and a provider default that
+  // conflicts with it is blamed on the provider.
+  errors.clear();
+  Manifest m;
+  m.path = "album.yaml";
+  m.settings["provider"] = {"sunoapi", {3, 13}};
+  m.settings["poll_interval"] = {"2m", {4, 18}};
+  m.settings["cost_per_request"] = {"10", {5, 21}};
+  auto mine = resolve_settings(&m, fake_env({}), {}, errors);
+  EXPECT_EQ(mine.values.poll_interval, 2min);
+  EXPECT_EQ(errors, (std::vector<std::string>{"provider sunoapi's default: poll_interval_max (1m) is less "
+                                              "than poll_interval (2m)"}));
+}
+
+TEST(CostPerRequestFor, TheSongsModelUnlessTheUserSetAPrice) {
+  std::vector<std::string> errors;
+  auto dflt = resolve_settings(nullptr, fake_env({}), {}, errors);
+  const ProviderInfo* aiml = find_provider_info("aimlapi");
+  EXPECT_EQ(cost_per_request_for(dflt, aiml->find_model("chirp-v3-5")), 200000);
+  EXPECT_EQ(cost_per_request_for(dflt, aiml->find_model("minimax/music-2.6")), 120000);
+  EXPECT_EQ(cost_per_request_for(dflt, nullptr), 200000);  // unknown model: the built-in value
+  const ProviderInfo* sa = find_provider_info("sunoapi");
+  EXPECT_EQ(cost_per_request_for(dflt, sa->find_model("V5")), 12);
+  auto set = resolve_settings(nullptr, fake_env({{"SETLIST_COST_PER_REQUEST", "157500"}}), {}, errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cost_per_request_for(set, aiml->find_model("minimax/music-2.6")), 157500);
+}
+
+TEST(EffectiveLoadOptions, FlagsWinOverTheEnvironment) {
+  auto o = effective_load_options(fake_env({{"SETLIST_PROVIDER", "sunoapi"}, {"SETLIST_MODEL", "V5"}}),
+                                  {{"provider", "aimlapi"}});
+  EXPECT_EQ(o.provider, "aimlapi");
+  EXPECT_EQ(o.provider_origin, "--provider");
+  EXPECT_EQ(o.model, "V5");
+  EXPECT_EQ(o.model_origin, "SETLIST_MODEL");
+  auto none = effective_load_options(fake_env({{"SETLIST_PROVIDER", ""}}), {});
+  EXPECT_EQ(none.provider, "");
+  EXPECT_EQ(none.model, "");
+}
+
+TEST(ProviderOptionsFromSettings, CallbackUrl) {
+  Settings s;
+  EXPECT_EQ(provider_options(s).callback_url, "https://example.invalid/setlist-callback");
+  s.callback_url = "https://hooks.example.test/cb";
+  EXPECT_EQ(provider_options(s).callback_url, "https://hooks.example.test/cb");
+  s.callback_url.clear();
+  EXPECT_EQ(provider_options(s).callback_url, "https://example.invalid/setlist-callback");
 }
 
 }  // namespace
