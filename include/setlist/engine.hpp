@@ -27,6 +27,9 @@ struct RunOptions {
   std::string no_proxy;     // from NO_PROXY / no_proxy
   bool resubmit_uncertain = false;
   bool retry_failed = false;
+  // cost_per_request was set by the user: it prices every request; otherwise
+  // each model's estimate does (provider data).
+  bool cost_per_request_given = false;
   bool handle_signals = true;  // SIGINT/SIGTERM: polite stop, then hard stop
   // After the first signal, requests on the wire and downloads have this long
   // to finish before everything left is cancelled.

@@ -12,6 +12,7 @@
 namespace setlist {
 
 struct Manifest;
+struct ModelLimits;
 struct Song;
 
 struct PlannedSong {
@@ -35,7 +36,11 @@ struct Plan {
 struct PlanOptions {
   bool retry_failed = false;
   bool resubmit_uncertain = false;
+  bool cost_per_request_given = false;  // else each model's cost estimate prices its requests
 };
+
+// What one generate request for `song` is expected to cost.
+long long request_cost(const Settings& settings, bool cost_per_request_given, const ModelLimits* model);
 
 // Reads OUT/.setlist/state.db when it exists (never creates it).
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,

@@ -46,8 +46,30 @@ std::string flag_name(std::string_view setting) {
   return f;
 }
 
+boost::json::object diagnostic_json(const Diagnostic& d) {
+  boost::json::object o;
+  o["severity"] = d.severity == Diagnostic::Severity::error ? "error" : "warning";
+  o["file"] = d.file;
+  o["line"] = d.pos.line;
+  o["column"] = d.pos.column;
+  o["path"] = d.path;
+  o["message"] = d.message;
+  o["hint"] = d.hint;
+  return o;
+}
+
+// Diagnostics on stderr: text, or one JSON object per line under --log-format json.
+bool g_json_log = false;
 void print_diagnostics(const std::vector<Diagnostic>& ds) {
-  for (auto& d : ds) std::cerr << d.format() << "\n";
+  for (auto& d : ds) {
+    if (g_json_log) {
+      auto o = diagnostic_json(d);
+      o["event"] = "diagnostic";
+      std::cerr << boost::json::serialize(o) << "\n";
+    } else {
+      std::cerr << d.format() << "\n";
+    }
+  }
 }
 
 const char* kind_name(Event::Kind k) {
@@ -194,8 +216,14 @@ std::map<std::string, std::string> given_flags(CLI::App* cmd, Common& c) {
   return out;
 }
 
-std::optional<Manifest> load_or_report(const std::string& path) {
-  auto r = load_manifest(path);
+// Manifest checks follow the provider and model the run would use: the
+// manifest's own, unless SETLIST_PROVIDER/--provider (or the model's) say otherwise.
+LoadOptions load_options(CLI::App* cmd, Common& c) {
+  return effective_load_options(process_environment(), given_flags(cmd, c));
+}
+
+std::optional<Manifest> load_or_report(const std::string& path, const LoadOptions& opts) {
+  auto r = load_manifest(path, opts);
   print_diagnostics(r.diagnostics);
   if (!r.ok()) {
     std::cerr << fmt::format("{}: {} error(s); nothing was sent\n", path, r.error_count());
@@ -210,6 +238,12 @@ std::optional<ResolvedSettings> settings_or_report(const Manifest* m, CLI::App* 
   for (auto& e : errors) std::cerr << "setlist: " << e << "\n";
   if (!errors.empty()) return std::nullopt;
   return s;
+}
+
+// cost_per_request set by the user prices every request; otherwise each model's estimate does.
+bool cost_given(const ResolvedSettings& rs) {
+  auto it = rs.origin.find("cost_per_request");
+  return it != rs.origin.end() && it->second.source != SettingSource::builtin;
 }
 
 void print_config(const ResolvedSettings& rs) {
@@ -274,7 +308,9 @@ int main(int argc, char** argv) {
 
   // validate
   std::string validate_path;
+  Common validate_c;
   auto* validate = app.add_subcommand("validate", "check a manifest; exit 0 when clean, 2 with errors");
+  add_setting_flags(validate, validate_c);
   validate->add_option("manifest", validate_path, "album manifest (YAML)")->required();
   std::string validate_format = "text";
   validate->add_option("--format", validate_format, "text (default) or json: the diagnostics as one JSON document")
@@ -320,7 +356,8 @@ int main(int argc, char** argv) {
     if ((a.starts_with("--api-key") && !a.starts_with("--api-key-file")) || a.starts_with("--key=") || a == "--key" ||
         a.starts_with("--token")) {
       std::cerr << "setlist: the API key is never taken from the command line (it would show in `ps` and shell "
-                   "history); set AIML_API_KEY or use --api-key-file FILE\n";
+                   "history); set the provider's key variable (AIML_API_KEY, SUNOAPI_KEY, SUNO_API_KEY) or use "
+                   "--api-key-file FILE\n";
       return exit_code::usage;
     }
   }
@@ -333,20 +370,10 @@ int main(int argc, char** argv) {
   }
 
   if (*validate) {
-    auto r = load_manifest(validate_path);
+    auto r = load_manifest(validate_path, load_options(validate, validate_c));
     if (validate_format == "json") {
       boost::json::array ds;
-      for (auto& d : r.diagnostics) {
-        boost::json::object o;
-        o["severity"] = d.severity == Diagnostic::Severity::error ? "error" : "warning";
-        o["file"] = d.file;
-        o["line"] = d.pos.line;
-        o["column"] = d.pos.column;
-        o["path"] = d.path;
-        o["message"] = d.message;
-        o["hint"] = d.hint;
-        ds.push_back(std::move(o));
-      }
+      for (auto& d : r.diagnostics) ds.push_back(diagnostic_json(d));
       boost::json::object doc;
       doc["file"] = validate_path;
       doc["ok"] = r.ok();
@@ -362,11 +389,12 @@ int main(int argc, char** argv) {
   }
 
   if (*plan) {
-    auto m = load_or_report(plan_manifest);
+    auto m = load_or_report(plan_manifest, load_options(plan, plan_c));
     if (!m) return exit_code::usage;
     auto rs = settings_or_report(&*m, plan, plan_c);
     if (!rs) return exit_code::usage;
-    auto p = make_plan(*m, rs->values, plan_out, PlanOptions{plan_retry_failed, plan_resubmit});
+    auto p = make_plan(*m, rs->values, plan_out,
+                       PlanOptions{plan_retry_failed, plan_resubmit, cost_given(*rs)});
     if (!p) {
       std::cerr << "setlist: " << p.error().message << "\n";
       return exit_code::cannot_run;
@@ -375,8 +403,7 @@ int main(int argc, char** argv) {
     for (auto& s : p->songs)
       std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", s.song->track, s.action,
                                s.generate_requests ? "POST " + s.route : "-", s.tokens, s.song->title);
-    std::cout << fmt::format("total: {} generate request(s), {} tokens ({} per request)\n", p->generate_requests,
-                             p->tokens, rs->values.cost_per_request);
+    std::cout << fmt::format("total: {} generate request(s), {} tokens\n", p->generate_requests, p->tokens);
     if (p->budget)
       std::cout << fmt::format("budget: {} tokens: {}\n", *p->budget,
                                p->fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
@@ -386,7 +413,7 @@ int main(int argc, char** argv) {
   if (*config) {
     std::optional<Manifest> m;
     if (!cfg_manifest.empty()) {
-      m = load_or_report(cfg_manifest);
+      m = load_or_report(cfg_manifest, load_options(config, cfg_c));
       if (!m) return exit_code::usage;
     }
     auto rs = settings_or_report(m ? &*m : nullptr, config, cfg_c);
@@ -431,9 +458,10 @@ int main(int argc, char** argv) {
   }
 
   // run
+  g_json_log = log_format == "json";
   std::signal(SIGINT, count_early_signal);
   std::signal(SIGTERM, count_early_signal);
-  auto manifest = load_or_report(manifest_path);
+  auto manifest = load_or_report(manifest_path, load_options(run, run_c));
   if (!manifest) return exit_code::usage;
   auto rs = settings_or_report(&*manifest, run, run_c);
   if (!rs) return exit_code::usage;
@@ -467,6 +495,7 @@ int main(int argc, char** argv) {
   };
   opt.https_proxy = env_either("HTTPS_PROXY", "https_proxy");
   opt.no_proxy = env_either("NO_PROXY", "no_proxy");
+  opt.cost_per_request_given = cost_given(*rs);
   opt.early_signals = [] { return static_cast<int>(g_early_signals); };
   opt.resubmit_uncertain = resubmit_uncertain;
   opt.retry_failed = retry_failed;

@@ -13,6 +13,13 @@ namespace setlist::engine {
 
 namespace {
 
+Error protocol_error_result(std::string msg) {
+  Error e;
+  e.kind = ErrorKind::protocol;
+  e.message = std::move(msg);
+  return e;
+}
+
 std::int64_t mtime_ns(const fs::path& p) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return 0;
@@ -168,7 +175,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       }
     }
     const std::string safe_id = safe_component(c.id);
-    auto part = partial_dir / (safe_id + ".mp3.part");
+    auto part = partial_dir / (safe_id + ".audio.part");
 
     // The cover first: it goes into the audio's tag (APIC).
     auto cover_rel = rel;
@@ -183,10 +190,34 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         emit(Event::Kind::warning, &t, "cover not downloaded: " + cr.error().message);
     }
 
-    auto r = co_await download_with_retries(t, c.audio_url, part, http::Expect::mp3);
-    if (!r) {
-      fail("take " + label + " download failed: " + r.error().message);
+    // The whole file is checked before anything else: a truncated WAV or
+    // an MP3 with no frame sequence is a failed download, retried, never a
+    // complete song. Its real format names the file.
+    Result<AudioCheck> audio = protocol_error_result("not downloaded");
+    for (int attempt = 0;; ++attempt) {
+      auto r = co_await download_with_retries(t, c.audio_url, part, http::Expect::audio);
+      if (!r) {
+        audio = r.error();
+        break;
+      }
+      audio = co_await on_disk([&] { return check_audio_file(part); });
+      if (audio || attempt + 1 >= s_.retry_max_attempts || stopping()) break;
+      std::error_code ec;
+      fs::remove(part, ec);  // not resumable: its bytes are wrong
+      emit(Event::Kind::retry, &t, "take " + label + ": " + audio.error().message + "; downloading again");
+    }
+    if (!audio) {
+      std::error_code ec;
+      if (audio.error().kind == ErrorKind::protocol) fs::remove(part, ec);
+      fail("take " + label + " download failed: " + audio.error().message);
       continue;
+    }
+    if (!have) rel.replace_extension(extension(audio->format));
+    cover_rel = rel;
+    cover_rel.replace_extension(".jpg");
+    if (!c.duration && audio->duration_seconds > 0) {
+      c.duration = audio->duration_seconds;  // the API gave none: the audio's own
+      state_.update_clips({c});
     }
     // Tag the temporary file, then publish: the file under its final name is
     // always the tagged one. bytes/sha256 describe it as published;

@@ -43,9 +43,11 @@ struct SongTask {
   enum class Phase { queued, sending, waiting, downloading, done };
 
   const Song* song = nullptr;
+  const Provider* api = nullptr;  // the flavor serving this song's route (for_payload)
   std::string key;
   SubmitPayload payload;
   int requests_needed = 1;
+  long long cost = 0;  // estimated cost of one generate request
   ResumeDecision decision;
   int attempt = 1;
   std::vector<Clip> clips;             // the current attempt's clips, in take order
@@ -96,8 +98,10 @@ class Engine {
   // --- poll.cpp
   asio::awaitable<bool> wait_clips(SongTask& t);
   asio::awaitable<bool> long_poll_clips(SongTask& t);
+  asio::awaitable<bool> poll_one_by_one(SongTask& t);
+  bool apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed);
   asio::awaitable<void> poller();
-  bool on_poll_failure(const Result<http::Response>& r, const SongTask* t);
+  bool on_poll_failure(const Result<http::Response>& r, const SongTask* t, const Provider& api);
   bool apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates);
   void watch(SongTask& t);
   void unwatch(SongTask& t);

@@ -5,9 +5,9 @@
 
 namespace setlist::engine {
 
-// A poll that failed: honour Retry-After and 429s; stop the run on a
-// rejected key or an unverifiable server (returns false).
-bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t) {
+// A poll that failed or was refused: honour Retry-After and throttling; stop
+// the run on a rejected key or an unverifiable server (returns false).
+bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t, const Provider& api) {
   if (!r) {
     if (r.error().kind == ErrorKind::tls) {
       fail_run(r.error().message);
@@ -18,14 +18,32 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t)
   }
   api_answered_ = true;
   note_retry_after(*r);
-  std::string msg = provider_.error_message(r->status, r->body);
-  if (r->status == 429) on_throttled();
-  if (policy::classify(r->status, msg) == policy::Action::abort_run) {
-    fail_run("the API rejected the key while polling (HTTP " + std::to_string(r->status) + ": " + msg + "); check " +
-             provider_.info().key_env);
+  auto v = api.classify(r->status, r->body);
+  const int code = v.code ? v.code : r->status;
+  if (v.kind == AnswerKind::throttled) on_throttled();
+  if (v.kind == AnswerKind::bad_key) {
+    fail_run("the API rejected the key while polling (" + std::to_string(code) + ": " + v.message + "); " +
+             key_hint(provider_.info()));
     return false;
   }
-  emit(Event::Kind::retry, t, "poll answered HTTP " + std::to_string(r->status) + ": " + msg);
+  emit(Event::Kind::retry, t, "poll answered " + std::to_string(code) + ": " + v.message);
+  return true;
+}
+
+// One poll answer for `t`'s clips: applied and journaled. False when the run must stop.
+bool Engine::apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed) {
+  changed = false;
+  if (!r || t.api->classify(r->status, r->body).kind != AnswerKind::ok) return on_poll_failure(r, &t, *t.api);
+  api_answered_ = true;
+  auto clips = t.api->parse_poll(r->body);
+  if (!clips) {
+    emit(Event::Kind::warning, &t, "poll answer unreadable: " + clips.error().message);
+    return true;
+  }
+  std::vector<Clip> updates;
+  for (auto& c : clips.value()) changed |= apply_clip(t, c, updates);
+  state_.update_clips(updates);
+  if (changed) emit(Event::Kind::progress, &t, std::string(to_string(t.clips.front().status)));
   return true;
 }
 
@@ -73,26 +91,13 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
       co_return false;
     }
     co_await acquire(poll_bucket_);
-    auto req = provider_.poll_request(ids);
+    auto req = t.api->poll_request(ids);
     auto url = http::join(base_url_, req.target);
     ++requests_["poll"];
     auto r = co_await client_.request(req.method, *url, req.body, hold);
     bool changed = false;
-    if (r && r->status / 100 == 2) {
-      api_answered_ = true;
-      auto clips = provider_.parse_poll(r->body);
-      if (clips) {
-        failures = 0;
-        std::vector<Clip> updates;
-        for (auto& c : clips.value()) changed |= apply_clip(t, c, updates);
-        state_.update_clips(updates);
-        if (changed) emit(Event::Kind::progress, &t, std::string(to_string(t.clips.front().status)));
-      } else {
-        emit(Event::Kind::warning, &t, "poll answer unreadable: " + clips.error().message);
-      }
-    } else if (!on_poll_failure(r, &t)) {
-      co_return false;
-    }
+    if (!apply_poll_answer(t, r, changed)) co_return false;
+    if (changed) failures = 0;
     if (!changed) {
       // An answer without progress (or a failure): do not spin.
       auto delay = policy::backoff_delay(std::min(failures++, 6), std::chrono::duration_cast<Micros>(s_.poll_interval),
@@ -103,11 +108,59 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
   }
 }
 
+// Flavors that answer one submission per GET (AIML's music models, sunoapi):
+// each song polls its own, first near the time a generation usually takes,
+// then backing off, every GET under the shared get limiter.
+asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
+  const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
+  const auto interval = std::chrono::duration_cast<Micros>(s_.poll_interval);
+  const auto interval_max = std::max(interval, std::chrono::duration_cast<Micros>(s_.poll_interval_max));
+  const auto per_request = static_cast<std::size_t>(std::max(1, t.api->info().clips_per_request));
+  policy::PollSchedule schedule(interval, interval_max);
+  auto first = std::clamp(std::chrono::duration_cast<Micros>(t.api->info().expected_generation) / 2, interval,
+                          interval_max);
+  co_await sleep(first - std::min(first, now_us() - t.last_change));
+  for (;;) {
+    bool changed_any = false;
+    // t.clips holds each submission's clips in order, per_request of them.
+    for (std::size_t i = 0; i < t.clips.size(); i += per_request) {
+      std::vector<std::string> ids;
+      bool waiting = false;
+      for (std::size_t j = i; j < std::min(t.clips.size(), i + per_request); ++j) {
+        ids.push_back(t.clips[j].id);
+        waiting |= !is_terminal(t.clips[j].status);
+      }
+      if (!waiting) continue;
+      if (stopping()) co_return false;
+      co_await acquire(poll_bucket_);
+      auto req = t.api->poll_request(ids);
+      auto url = http::join(base_url_, req.target);
+      ++requests_["poll"];
+      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
+      bool changed = false;
+      if (!apply_poll_answer(t, r, changed)) co_return false;
+      changed_any |= changed;
+    }
+    if (std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); })) co_return true;
+    if (stopping()) co_return false;
+    if (now_us() - t.last_change >= stall) {
+      set_status(t, SongStatus::failed, "stalled: no progress for " + human_duration(now_us() - t.last_change));
+      co_return false;
+    }
+    schedule.on_poll(changed_any);
+    co_await sleep(schedule.next_delay());
+  }
+}
+
 asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
   t.phase = SongTask::Phase::waiting;
   if (stopping()) co_return false;
   if (t.last_change == Micros(0)) t.last_change = now_us();
-  if (provider_.info().long_poll) co_return co_await long_poll_clips(t);
+  switch (t.api->info().poll_style) {
+    case PollStyle::long_poll: co_return co_await long_poll_clips(t);
+    case PollStyle::one_id: co_return co_await poll_one_by_one(t);
+    case PollStyle::batch: break;
+  }
   struct Unwatch {
     Engine& e;
     SongTask& t;
@@ -161,8 +214,8 @@ asio::awaitable<void> Engine::poller() {
       auto url = http::join(base_url_, req.target);
       ++requests_["poll"];
       auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
-      if (!r || r->status / 100 != 2) {
-        if (!on_poll_failure(r, nullptr)) break;
+      if (!r || provider_.classify(r->status, r->body).kind != AnswerKind::ok) {
+        if (!on_poll_failure(r, nullptr, provider_)) break;
         continue;
       }
       api_answered_ = true;

@@ -4,6 +4,7 @@
 
 #include "engine/engine_impl.hpp"
 #include "setlist/output.hpp"
+#include "setlist/plan.hpp"
 
 namespace setlist::engine {
 
@@ -49,9 +50,12 @@ void Engine::prepare() {
     auto t = std::make_unique<SongTask>();
     t->song = &song;
     t->payload = provider_.payload(song, s_.model);
+    t->api = &provider_.for_payload(t->payload);
     t->key = song_key(provider_.info().name, t->payload);
-    t->requests_needed = 1;
-    for (std::size_t take = 0; take < 2; ++take) t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
+    t->requests_needed = provider_.requests_for(song, s_.model);
+    t->cost = request_cost(s_, opt_.cost_per_request_given, provider_.model_limits(song, s_.model));
+    const auto takes = static_cast<std::size_t>(t->requests_needed * std::max(1, t->api->info().clips_per_request));
+    for (std::size_t take = 0; take < takes; ++take) t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
     SongRow row;
     row.key = t->key;
     row.song_id = song.id;

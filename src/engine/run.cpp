@@ -254,7 +254,7 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
     return failed;
   };
 
-  auto provider = make_provider(options.settings.provider);
+  auto provider = make_provider(options.settings.provider, provider_options(options.settings));
   if (!provider) return fail("unknown or unsupported provider '" + options.settings.provider + "'");
   std::string base_url = options.settings.base_url.empty() ? provider->info().default_base_url : options.settings.base_url;
   if (!http::Url::parse(base_url)) return fail("invalid base URL '" + base_url + "'");

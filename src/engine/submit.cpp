@@ -15,7 +15,7 @@ struct Answer {
   std::vector<Clip> clips;
 };
 
-Answer read_answer(const Result<http::Response>& r, const Provider& provider) {
+Answer read_answer(const Result<http::Response>& r, const Provider& api) {
   Answer a;
   if (!r) {
     a.why = r.error().message;
@@ -29,29 +29,29 @@ Answer read_answer(const Result<http::Response>& r, const Provider& provider) {
     return a;
   }
   a.http_status = r->status;
-  if (r->status / 100 == 2) {
-    auto clips = provider.parse_submit(r->body);
-    if (!clips) {
-      a.outcome = SubmitOutcome::accepted_unreadable;
-      a.why = clips.error().message;
-      return a;
-    }
-    a.outcome = SubmitOutcome::accepted;
-    a.clips = std::move(clips.value());
-    return a;
-  }
-  a.why = provider.error_message(r->status, r->body);
-  if (r->status == 504) {
-    a.outcome = SubmitOutcome::maybe_accepted;  // a gateway timeout: the backend may have taken it
-    return a;
-  }
-  switch (policy::classify(r->status, a.why)) {
-    case policy::Action::retry:
-      a.outcome = r->status == 429 ? SubmitOutcome::throttled : SubmitOutcome::refused_retryable;
+  // The flavor reads the answer: some put their own code in the body, even with HTTP 200.
+  auto verdict = api.classify(r->status, r->body);
+  if (verdict.code) a.http_status = verdict.code;
+  a.why = verdict.message;
+  switch (verdict.kind) {
+    case AnswerKind::ok: {
+      auto clips = api.parse_submit(r->body);
+      if (!clips) {
+        a.outcome = SubmitOutcome::accepted_unreadable;
+        a.why = clips.error().message;
+      } else {
+        a.outcome = SubmitOutcome::accepted;
+        a.clips = std::move(clips.value());
+      }
       break;
-    case policy::Action::fail_song: a.outcome = SubmitOutcome::refused_song; break;
-    case policy::Action::abort_run: a.outcome = SubmitOutcome::bad_key; break;
-    case policy::Action::stop_submitting: a.outcome = SubmitOutcome::out_of_credits; break;
+    }
+    case AnswerKind::throttled: a.outcome = SubmitOutcome::throttled; break;
+    case AnswerKind::retry: a.outcome = SubmitOutcome::refused_retryable; break;
+    case AnswerKind::maybe_accepted: a.outcome = SubmitOutcome::maybe_accepted; break;
+    case AnswerKind::fail_song: a.outcome = SubmitOutcome::refused_song; break;
+    case AnswerKind::bad_key: a.outcome = SubmitOutcome::bad_key; break;
+    case AnswerKind::out_of_credits: a.outcome = SubmitOutcome::out_of_credits; break;
+    case AnswerKind::gone: a.outcome = SubmitOutcome::gone; break;
   }
   return a;
 }
@@ -128,7 +128,7 @@ void Engine::on_throttled() {
 // Sends one generate request for `t`, retrying what was provably refused.
 // True when it was accepted and its clips joined t.clips.
 asio::awaitable<bool> Engine::submit(SongTask& t) {
-  const long long cost = s_.cost_per_request;
+  const long long cost = t.cost;
   for (int attempt = 0;; ++attempt) {
     t.phase = SongTask::Phase::queued;
     if (stop_submitting_) {
@@ -154,7 +154,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     reserved_ += cost;
     co_await acquire(submit_bucket_);
     if (stop_submitting_) continue;
-    auto req = provider_.submit_request(t.payload, t.song->wait_audio);
+    auto req = t.api->submit_request(t.payload, t.song->wait_audio);
     auto url = http::join(base_url_, req.target);
     if (!url) {
       fail_run("invalid base URL " + base_url_);
@@ -171,7 +171,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     auto r = co_await client_.request(req.method, *url, req.body, timeout);
     t.phase = SongTask::Phase::queued;
 
-    Answer a = read_answer(r, provider_);
+    Answer a = read_answer(r, *t.api);
     std::optional<Micros> retry_after;
     if (r) {
       api_answered_ = true;
@@ -199,6 +199,11 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     if (a.outcome == SubmitOutcome::throttled) on_throttled();
 
     if (a.outcome == SubmitOutcome::accepted) {
+      if (a.clips.empty()) {  // a 2xx without clips: paid, and nothing to wait for
+        state_.record_uncertain(sub_id, "accepted, but the answer named no clips");
+        set_status(t, SongStatus::uncertain, "the server accepted the request but named no clips");
+        co_return false;
+      }
       retry_budget_.on_success();
       rate_.on_success(now_us());
       submit_bucket_.set_rate(rate_.rate(), now_us());
@@ -243,9 +248,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         reason = "gave up after " + std::to_string(attempt + 1) + " attempts: " + what;
         break;
       case SubmitOutcome::refused_song: reason = "the API refused the request: " + what; break;
-      case SubmitOutcome::bad_key:
-        reason = "the API rejected the key (" + what + "); check " + provider_.info().key_env;
-        break;
+      case SubmitOutcome::bad_key: reason = "the API rejected the key (" + what + "); " + key_hint(provider_.info()); break;
       case SubmitOutcome::out_of_credits: reason = "out of credits (" + what + ")"; break;
       case SubmitOutcome::gone: reason = "the API no longer serves this request: " + what; break;
       case SubmitOutcome::accepted: break;

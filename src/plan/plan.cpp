@@ -8,9 +8,14 @@
 
 namespace setlist {
 
+long long request_cost(const Settings& settings, bool cost_per_request_given, const ModelLimits* model) {
+  if (!cost_per_request_given && model && model->cost_estimate > 0) return model->cost_estimate;
+  return settings.cost_per_request;
+}
+
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,
                        const PlanOptions& options) {
-  auto provider = make_provider(settings.provider);
+  auto provider = make_provider(settings.provider, provider_options(settings));
   if (!provider) {
     Error e;
     e.kind = ErrorKind::invalid;
@@ -36,7 +41,7 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
     auto payload = provider->payload(song, settings.model);
     p.key = song_key(provider->info().name, payload);
     p.route = payload.route;
-    const int needed = 1;
+    const int needed = provider->requests_for(song, settings.model);
     SongFacts facts;
     facts.requests_needed = needed;
     if (state) facts = song_facts(*state, p.key, out_dir, needed);
@@ -46,7 +51,8 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
     p.action = std::string(d.label);
     if (!facts.known) p.action = key_by_id.count(song.id) ? "changed" : "new";
     p.generate_requests = d.paid_requests;
-    p.tokens = static_cast<long long>(d.paid_requests) * settings.cost_per_request;
+    p.tokens = static_cast<long long>(d.paid_requests) *
+               request_cost(settings, options.cost_per_request_given, provider->model_limits(song, settings.model));
     plan.generate_requests += p.generate_requests;
     plan.tokens += p.tokens;
     plan.songs.push_back(std::move(p));

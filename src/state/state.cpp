@@ -443,7 +443,10 @@ void StateStore::update_clips(const std::vector<Clip>& clips) {
               "error_message=?, raw_json=?, updated_at=?, credits_used=COALESCE(?, credits_used) WHERE clip_id=?");
       up.bind(1, std::string(to_string(c.status))).bind(2, c.audio_url).bind(3, c.image_url).bind(4, c.duration);
       up.bind(5, c.error_message).bind(6, c.raw_json).bind(7, now);
-      up.bind(8, std::optional<double>{});  // MERGE: c.credits_used once Clip has it
+      if (c.credits_used)
+        up.bind(8, static_cast<std::int64_t>(*c.credits_used));
+      else
+        up.bind(8, std::optional<double>{});
       up.bind(9, c.id);
       up.run();
     }

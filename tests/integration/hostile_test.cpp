@@ -117,7 +117,7 @@ TEST(Hostile, HtmlPageInsteadOfAudioIsRefusedAndRetried) {
   Sim sim(dir.path(), fast_sim_args({"--fault", "html/audio@n1"}));
   auto a = run_album(dir, sim, 1, {"-v"});
   ASSERT_EQ(a.run.exit_code, 0) << a.run.err;
-  EXPECT_TRUE(contains(a.run.err, "not MP3 audio")) << a.run.err;
+  EXPECT_TRUE(contains(a.run.err, "not MP3 or WAV audio")) << a.run.err;
   expect_the_real_audio(a, sim);  // what was kept is the audio, not the HTML page
 }
 

@@ -382,6 +382,7 @@ TEST(Outputs, AlbumCoverFromTheManifestAndAsFallbackArt) {
   write_file(dir / "art.jpg", jpeg);
   write_file(dir / "album.yaml",
              "album:\n  title: Cover Album\n  artist: Test Artist\n  cover: art.jpg\n"
+             "defaults:\n  model: chirp-v3-5\n"
              "songs:\n  - title: Only Song\n    tags: lo-fi, chill\n    lyrics: |\n      [Verse]\n      Hello there\n");
   // Every cover request is refused: no take has its own cover.
   Sim sim(dir.path(), fast_sim_args({"--fault", "cdn403/image@1"}));
