@@ -253,3 +253,101 @@ TEST(Resume, FailedSongsAreRetriedOnlyWithRetryFailed) {
   EXPECT_EQ(r3.exit_code, 0) << r3.err;
   EXPECT_EQ(sim.stats().as_object().at("generate_requests").as_int64(), 2);
 }
+
+// Connection refused from the start: nothing was ever sent, so the run says
+// so once, exits 3 and leaves every song pending; the next plain run (with the
+// API back) submits them, with no --retry-failed needed.
+TEST(Resume, AnUnreachableApiStopsOnceAndTheNextRunSubmitsEverySong) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(3));
+  auto out = dir / "out";
+  std::string dead;
+  {
+    ConnectProxy p;  // take a port, then free it: nothing listens there
+    dead = p.url();
+  }
+  auto r1 = run_setlist({"run", (dir / "album.yaml").string(), "-o", out.string(), "--base-url", dead,
+                         "--retry-base", "20ms", "--retry-cap", "50ms"});
+  EXPECT_EQ(r1.exit_code, 3) << r1.err;
+  EXPECT_NE(r1.err.find("cannot reach the API at " + dead), std::string::npos) << r1.err;
+  for (auto& [t, s] : statuses(out)) EXPECT_EQ(s, "pending") << t;
+
+  Sim sim(dir.path(), fast_sim_args());
+  auto r2 = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
+  EXPECT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(sim.stats().as_object().at("generate_requests").as_int64(), 3);
+}
+
+// Clips paid for but not downloaded (the CDN refused) are fetched again for
+// free by the next run, with or without --retry-failed: never bought again.
+TEST(Resume, AFailedDownloadIsFetchedAgainWithoutPayingAgain) {
+  for (bool retry_failed : {false, true}) {
+    TempDir dir;
+    write_file(dir / "album.yaml", album_yaml(1));
+    Sim sim(dir.path(), fast_sim_args({"--fault", "cdn403/audio@n1,n2,n3,n4"}));
+    auto out = dir / "out";
+    auto args = fast_run_args(sim, dir / "album.yaml", out, {"--retry-max-attempts", "2"});
+    auto r1 = run_setlist(args);
+    EXPECT_EQ(r1.exit_code, 1) << r1.err;
+    EXPECT_EQ(statuses(out).at("Song 1"), "failed");
+    auto plan = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string()});
+    EXPECT_NE(plan.out.find("total: 0 generate request(s)"), std::string::npos) << plan.out;
+    if (retry_failed) args.push_back("--retry-failed");
+    auto r2 = run_setlist(args);
+    EXPECT_EQ(r2.exit_code, 0) << r2.err;
+    EXPECT_EQ(statuses(out).at("Song 1"), "complete");
+    EXPECT_EQ(sim.stats().as_object().at("generate_requests").as_int64(), 1) << "retry_failed=" << retry_failed;
+    auto files = report_songs(out)[0].at("clips").as_array();
+    EXPECT_EQ(files.size(), 2u);
+    EXPECT_EQ(run_setlist({"verify", out.string()}).exit_code, 0);
+  }
+}
+
+// A file changed after it was published (verify says CHANGED) is downloaded
+// again by the next run, for free; the changed file is kept aside, not lost.
+TEST(Resume, AChangedFileIsRepairedAndTheChangedOneKeptAside) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  auto args = fast_run_args(sim, dir / "album.yaml", out);
+  ASSERT_EQ(run_setlist(args).exit_code, 0);
+  const auto good = read_file(out / "01 - Song 1 (A).mp3");
+  write_file(out / "01 - Song 1 (A).mp3", good.substr(0, good.size() / 2) + "tampered");
+  fs::remove(out / "02 - Song 2 (B).mp3");
+  EXPECT_EQ(run_setlist({"verify", out.string()}).exit_code, 1);
+
+  auto r = run_setlist(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(out / "01 - Song 1 (A).mp3"), good);
+  EXPECT_TRUE(fs::exists(out / "02 - Song 2 (B).mp3"));
+  EXPECT_EQ(run_setlist({"verify", out.string()}).exit_code, 0);
+  EXPECT_EQ(sim.stats().as_object().at("generate_requests").as_int64(), 2) << "repairs are downloads, never purchases";
+  bool kept = false;
+  for (auto& e : fs::recursive_directory_iterator(out / ".setlist" / "superseded"))
+    kept |= e.path().filename() == "01 - Song 1 (A).mp3" && read_file(e.path()).ends_with("tampered");
+  EXPECT_TRUE(kept) << "the changed file was not kept";
+}
+
+// --retry-failed after a take ended in error pays for a new attempt; the
+// earlier attempt's good take is moved aside, not overwritten or orphaned.
+TEST(Resume, RetryFailedStartsANewAttemptAndKeepsTheOldTakesAside) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), fast_sim_args({"--fault", "clip-error=moderation: contained artist name/clips@n2"}));
+  auto out = dir / "out";
+  auto args = fast_run_args(sim, dir / "album.yaml", out);
+  EXPECT_EQ(run_setlist(args).exit_code, 1);
+  const auto old_a = read_file(out / "01 - Song 1 (A).mp3");
+  args.push_back("--retry-failed");
+  auto r = run_setlist(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(out / "01 - Song 1 (A).mp3"), old_a) << "the new attempt's take A";
+  bool kept = false;
+  for (auto& e : fs::recursive_directory_iterator(out / ".setlist" / "superseded"))
+    kept |= e.is_regular_file() && read_file(e.path()) == old_a;
+  EXPECT_TRUE(kept) << "the earlier attempt's take A is kept under .setlist/superseded";
+  // Report, playlist and verify describe the current attempt only, and agree.
+  EXPECT_EQ(report_songs(out)[0].at("clips").as_array().size(), 2u);
+  EXPECT_EQ(run_setlist({"verify", out.string()}).exit_code, 0);
+}
