@@ -9,4 +9,6 @@ shift $(( $# > 2 ? 2 : $# ))
 export CCACHE_NOHASHDIR=1
 jobs="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "$@" >/dev/null
-cmake --build "$build_dir" -j "$jobs"
+# SETLIST_BUILD_TARGETS: "--target a b c" to build only those.
+# shellcheck disable=SC2086
+cmake --build "$build_dir" -j "$jobs" ${SETLIST_BUILD_TARGETS:-}

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# Installs dependencies if missing, builds, and runs the whole CTest suite
-# (unit, simulator and integration tests). Exits non-zero on any failure.
-#   scripts/test.sh              normal build in build/
-#   scripts/test.sh --sanitize   ASan + UBSan build in build-sanitize/
+# Installs dependencies if missing, builds, and runs the CTest suite (unit,
+# simulator and integration tests). Exits non-zero on any failure.
+#   scripts/test.sh                           everything, normal build in build/
+#   scripts/test.sh --sanitize                everything under ASan + UBSan, in build-sanitize/
+#   scripts/test.sh --sanitize --stop-tests   only what stops runs (signals, crashes, resume, the
+#                                             lifecycle and state) under ASan + UBSan: what CI adds
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 
 build_dir="$root/build"
 extra=()
-if [ "${1:-}" = "--sanitize" ]; then
-  build_dir="$root/build-sanitize"
-  extra=(-DSETLIST_SANITIZE=ON)
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-fi
+targets=()
+filter=()
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize)
+      build_dir="$root/build-sanitize"
+      extra=(-DSETLIST_SANITIZE=ON)
+      export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+      export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+      ;;
+    --stop-tests)
+      targets=(--target setlist setlist-sim setlist_unit_tests setlist_integration_tests)
+      filter=(-R '^(Stop|Resume|Lifecycle|State|EngineFaults)[./]')
+      ;;
+    *) echo "usage: scripts/test.sh [--sanitize] [--stop-tests]" >&2; exit 2 ;;
+  esac
+done
 
 start=$(date +%s)
-"$root/scripts/build.sh" "$build_dir" RelWithDebInfo "${extra[@]}"
+if [ ${#targets[@]} -gt 0 ]; then
+  SETLIST_BUILD_TARGETS="${targets[*]}" "$root/scripts/build.sh" "$build_dir" RelWithDebInfo "${extra[@]}"
+else
+  "$root/scripts/build.sh" "$build_dir" RelWithDebInfo "${extra[@]}"
+fi
 echo "build: $(( $(date +%s) - start )) s"
 
 cd "$build_dir"
 # Each test gets its own temp dir and port-0 servers, so they can run in parallel.
-ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 300
+ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 600 "${filter[@]}"

@@ -99,3 +99,72 @@ TEST(RunLock, SecondHolderIsRefusedWithThePid) {
   EXPECT_NE(second.error().message.find("pid " + std::to_string(::getpid())), std::string::npos)
       << second.error().message;
 }
+
+// A refusal costs nothing: in the same durable transaction that closes the
+// submission, a `submitting` song is pending again (a crash right after it
+// cannot leave a song that looks possibly paid).
+TEST(State, ARefusalPutsTheSubmittingSongBackToPending) {
+  test::TempDir dir;
+  auto s = StateStore::open(dir / "state.db");
+  ASSERT_TRUE(s);
+  SongRow row;
+  row.key = "k";
+  s.value()->upsert_song(row);
+  auto id = s.value()->record_intent("k", "k", 1);
+  EXPECT_EQ(s.value()->song("k")->status, SongStatus::submitting);
+  s.value()->record_rejected(id, 429, "slow down");
+  EXPECT_EQ(s.value()->song("k")->status, SongStatus::pending);
+  auto facts = song_facts(*s.value(), "k", dir.path(), 1);
+  EXPECT_EQ(facts.unanswered, 0);
+  EXPECT_EQ(decide_resume(facts, {}).action, Resume::submit);
+  // An answer that never came is different: uncertain, held.
+  auto id2 = s.value()->record_intent("k", "k", 1);
+  s.value()->record_uncertain(id2, "no answer");
+  EXPECT_EQ(decide_resume(song_facts(*s.value(), "k", dir.path(), 1), {}).action, Resume::hold_uncertain);
+}
+
+// A database written by schema 1 opens as schema 2: the current attempt is
+// the latest answered or open submission, as schema 1 read it.
+TEST(State, MigratesASchemaOneDatabase) {
+  test::TempDir dir;
+  auto path = dir / "state.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE songs(song_key TEXT PRIMARY KEY, song_id TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+        track INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', reason TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL DEFAULT 0,
+        submitted_at INTEGER NOT NULL DEFAULT 0, completed_at INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE submissions(id INTEGER PRIMARY KEY AUTOINCREMENT, song_key TEXT NOT NULL, payload_hash TEXT NOT NULL,
+        state TEXT NOT NULL, http_status INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL, acked_at INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE clips(clip_id TEXT PRIMARY KEY, song_key TEXT NOT NULL, submission_id INTEGER NOT NULL,
+        take INTEGER NOT NULL, status TEXT NOT NULL, audio_url TEXT NOT NULL DEFAULT '', image_url TEXT NOT NULL DEFAULT '',
+        duration REAL, error_message TEXT NOT NULL DEFAULT '', raw_json TEXT NOT NULL DEFAULT '',
+        updated_at INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE files(path TEXT PRIMARY KEY, song_key TEXT NOT NULL, clip_id TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, source_sha256 TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL);
+      INSERT INTO songs(song_key, status) VALUES('k', 'submitted');
+      INSERT INTO submissions(song_key, payload_hash, state, created_at) VALUES('k', 'k', 'acked', 1);
+      INSERT INTO submissions(song_key, payload_hash, state, created_at) VALUES('k', 'k', 'rejected', 2);
+      INSERT INTO submissions(song_key, payload_hash, state, created_at) VALUES('k', 'k', 'acked', 3);
+      INSERT INTO clips(clip_id, song_key, submission_id, take, status) VALUES('old-a', 'k', 1, 0, 'error');
+      INSERT INTO clips(clip_id, song_key, submission_id, take, status) VALUES('new-a', 'k', 3, 0, 'queued');
+      PRAGMA user_version=1;
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto s = StateStore::open(path);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s.value()->song("k")->attempt, 2);
+  auto clips = s.value()->attempt_clips("k");
+  ASSERT_EQ(clips.size(), 1u);
+  EXPECT_EQ(clips[0].clip_id, "new-a");
+  auto d = decide_resume(song_facts(*s.value(), "k", dir.path(), 1), {});
+  EXPECT_EQ(d.action, Resume::fetch);
+  EXPECT_EQ(d.paid_requests, 0);
+}
