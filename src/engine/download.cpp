@@ -209,7 +209,12 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     if (!audio) {
       std::error_code ec;
       if (audio.error().kind == ErrorKind::protocol) fs::remove(part, ec);
-      fail("take " + label + " download failed: " + audio.error().message);
+      std::string why = audio.error().message;
+      const auto ttl = t.api->info().file_ttl;
+      if (ttl.count() > 0 && outcome_of(audio.error()) == DownloadOutcome::gone)
+        why += " (the service keeps files about " + std::to_string(ttl.count() / 86'400'000) +
+               " days: this audio has probably expired and cannot be fetched any more)";
+      fail("take " + label + " download failed: " + why);
       continue;
     }
     if (!have) rel.replace_extension(extension(audio->format));

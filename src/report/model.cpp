@@ -130,6 +130,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
       ci.take = take++;
       ci.status = c.status;
       ci.duration = c.duration;
+      ci.credits_used = c.credits_used;
       ci.error_message = c.error_message;
       for (auto& f : files) {
         if (f.clip_id != c.clip_id) continue;

@@ -35,6 +35,7 @@ struct ClipInfo {
   int take = 0;  // 0 = A
   std::string status;
   std::optional<double> duration;  // seconds
+  std::optional<long long> credits_used;
   std::string error_message;
   std::optional<FileInfo> audio;
   std::optional<FileInfo> cover;

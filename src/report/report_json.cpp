@@ -172,6 +172,10 @@ void render_json(const ReportData& d, const TextEmit& emit) {
         co["duration"] = *c.duration;
       else
         co["duration"] = nullptr;
+      if (c.credits_used)
+        co["credits_used"] = *c.credits_used;
+      else
+        co["credits_used"] = nullptr;
       co["error_message"] = c.error_message;
       co["audio"] = file_or_null(c.audio, true);
       co["cover"] = file_or_null(c.cover, false);
