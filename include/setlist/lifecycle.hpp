@@ -5,14 +5,16 @@
 // and ask here what to do. The engine, `plan`, `status` and the reports all
 // ask the same functions, so they cannot disagree about a song.
 //
-//            ┌──────────── refused (429, 5xx, connect): backoff, still pending ─┐
-//            ▼                                                                  │
-//   pending ──intent──▶ submitting ──ack──▶ submitted ──clips done──▶ downloading ──▶ complete
-//      ▲                    │  │                 │                        │            │
-//      │      no answer,504 │  │ 400, moderation │ clip error, stall       │ CDN fails  │ file changed
-//      │                    ▼  ▼                 ▼                        ▼            ▼
-//      │             uncertain  failed ◀─────────┴────────── failed (fetch again: free)  repair (free)
-//      └─ skipped (budget, credits, interrupted before sending): nothing was sent
+// clang-format off
+//            ┌──── refused (429/430, 5xx, connect): backoff, still pending ────┐
+//            ▼                                                                 │
+//  pending ──intent──▶ submitting ──ack──▶ submitted ──clips done──▶ downloading ──▶ complete
+//     ▲                   │  │                │                          │             │
+//     │    no answer, 504 │  │ 400, moderation│ clip error, stall        │ CDN fails   │ file changed
+//     │                   ▼  ▼                ▼                          ▼             ▼
+//     │            uncertain  failed ◀────────┴──────── failed (fetched again, free)  repair (free)
+//     └─ skipped (budget, out of credits): nothing was sent
+// clang-format on
 //
 // Pay-once rules:
 //  1. A request that may have reached the server is never sent again unless
@@ -32,7 +34,16 @@
 
 namespace setlist {
 
-enum class SongStatus { pending, submitting, submitted, complete, failed, uncertain, skipped, superseded };
+enum class SongStatus {
+  pending,
+  submitting,
+  submitted,
+  complete,
+  failed,
+  uncertain,
+  skipped,
+  superseded
+};
 std::string_view to_string(SongStatus s);
 // Unknown text reads as pending (nothing known to be sent).
 SongStatus parse_song_status(std::string_view s);
@@ -45,7 +56,8 @@ struct SongFacts {
   int acked = 0;            // requests of this attempt answered with clip ids
   int unanswered = 0;       // sent, answer unknown: an intent left by a crash, a timeout, a 504
   int clips_waiting = 0;    // acked clips still generating
-  int clips_to_fetch = 0;   // complete clips whose audio is not on disk as recorded (missing or changed)
+  int clips_to_fetch =
+      0;  // complete clips whose audio is not on disk as recorded (missing or changed)
   int clips_published = 0;  // complete clips whose audio is on disk as recorded
   int clips_failed = 0;     // clips that ended in error
 };

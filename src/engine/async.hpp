@@ -96,7 +96,11 @@ asio::awaitable<std::invoke_result_t<F&>> run_on(Executor ex, F f) {
   using R = std::invoke_result_t<F&>;
   std::optional<R> out;
   co_await asio::co_spawn(
-      ex, [&]() -> asio::awaitable<void> { out.emplace(f()); co_return; },
+      ex,
+      [&]() -> asio::awaitable<void> {
+        out.emplace(f());
+        co_return;
+      },
       asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   co_return std::move(*out);
 }

@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include "engine/engine_impl.hpp"
 #include "common/hash.hpp"
+#include "engine/engine_impl.hpp"
 #include "setlist/output.hpp"
 
 namespace setlist::engine {
@@ -28,9 +28,12 @@ std::int64_t mtime_ns(const fs::path& p) {
 
 DownloadOutcome outcome_of(const Error& e) {
   if (e.kind == ErrorKind::io) return DownloadOutcome::local;
-  if (e.kind == ErrorKind::tls) return DownloadOutcome::local;  // an unverifiable CDN does not pass by retrying
-  if (e.kind == ErrorKind::http && (e.http_status == 404 || e.http_status == 410)) return DownloadOutcome::gone;
-  if (e.kind == ErrorKind::network || e.kind == ErrorKind::protocol) return DownloadOutcome::retryable;
+  if (e.kind == ErrorKind::tls)
+    return DownloadOutcome::local;  // an unverifiable CDN does not pass by retrying
+  if (e.kind == ErrorKind::http && (e.http_status == 404 || e.http_status == 410))
+    return DownloadOutcome::gone;
+  if (e.kind == ErrorKind::network || e.kind == ErrorKind::protocol)
+    return DownloadOutcome::retryable;
   if (e.kind == ErrorKind::http && (policy::is_retryable(e.http_status) || e.http_status == 403))
     return DownloadOutcome::retryable;
   return DownloadOutcome::gone;
@@ -38,8 +41,9 @@ DownloadOutcome outcome_of(const Error& e) {
 
 }  // namespace
 
-void Engine::record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id, const char* kind,
-                              std::uint64_t bytes, const std::string& sha256, const std::string& source_sha256) {
+void Engine::record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id,
+                              const char* kind, std::uint64_t bytes, const std::string& sha256,
+                              const std::string& source_sha256) {
   FileRow f;
   f.path = rel.generic_string();
   f.song_key = t.key;
@@ -53,8 +57,8 @@ void Engine::record_published(const SongTask& t, const fs::path& rel, const std:
 }
 
 // Writes a small file atomically under OUT and records it.
-asio::awaitable<bool> Engine::write_and_record(const SongTask& t, fs::path rel, std::string data, std::string clip_id,
-                                               const char* kind) {
+asio::awaitable<bool> Engine::write_and_record(const SongTask& t, fs::path rel, std::string data,
+                                               std::string clip_id, const char* kind) {
   const fs::path path = opt_.out_dir / rel;
   bool written = co_await on_disk([&] {
     std::error_code ec;
@@ -67,8 +71,10 @@ asio::awaitable<bool> Engine::write_and_record(const SongTask& t, fs::path rel, 
   co_return true;
 }
 
-asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& t, const std::string& url_text,
-                                                                      const fs::path& part, http::Expect expect) {
+asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& t,
+                                                                      const std::string& url_text,
+                                                                      const fs::path& part,
+                                                                      http::Expect expect) {
   auto url = http::Url::parse(url_text);
   if (!url) {
     Error e;
@@ -100,13 +106,15 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
   auto keep_etag = [&validator](const std::string& etag) { validator = etag; };
   for (int attempt = 0;; ++attempt) {
     ++requests_["download"];
-    auto r = co_await client_.download(*url, part, validator, expect, s_.request_timeout, keep_etag);
+    auto r =
+        co_await client_.download(*url, part, validator, expect, s_.request_timeout, keep_etag);
     if (r) {
       std::error_code ec;
       if (had_file || attempt > 0) fs::remove(etag_file, ec);
       co_return r;
     }
-    if (r.error().kind == ErrorKind::protocol && (r.error().http_status == 416 || r.error().http_status == 206))
+    if (r.error().kind == ErrorKind::protocol &&
+        (r.error().http_status == 416 || r.error().http_status == 206))
       validator.clear();  // the partial file cannot be continued: restart from zero
     if (validator.empty()) {
       std::error_code ec;
@@ -117,8 +125,9 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     const bool attempts_left = attempt + 1 < s_.retry_max_attempts && !stopping();
     if (!download_should_retry(outcome_of(r.error()), attempts_left)) co_return r;
     ++retries_;
-    auto delay = policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
-                                       std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+    auto delay =
+        policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
+                              std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
     emit(Event::Kind::retry, &t, "download: " + r.error().message + "; retrying");
     co_await sleep(delay);
   }
@@ -139,13 +148,16 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
   for (std::size_t take = 0; take < t.clips.size(); ++take) {
     auto& c = t.clips[take];
     const std::string label = take_label(static_cast<int>(take));
-    if (test_fault_ == "throw-in-download") throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
+    if (test_fault_ == "throw-in-download")
+      throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
     // The clip as the API described it (failed ones too), for later inspection.
     if (!c.raw_json.empty())
-      co_await write_and_record(t, fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json"), c.raw_json,
-                                c.id, "clip_json");
+      co_await write_and_record(t,
+                                fs::path(".setlist") / "clips" / (safe_component(c.id) + ".json"),
+                                c.raw_json, c.id, "clip_json");
     if (c.status != ClipStatus::complete) {
-      fail("take " + label + " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message));
+      fail("take " + label +
+           " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message));
       continue;
     }
     // Already on disk as recorded (a resumed or repaired song): keep it.
@@ -170,7 +182,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         fs::create_directories(to.parent_path(), ec);
         fs::rename(from, to, ec);
         emit(Event::Kind::warning, &t,
-             rel.generic_string() + " changed since it was published: downloading it again (the changed file is in " +
+             rel.generic_string() +
+                 " changed since it was published: downloading it again (the changed file is in " +
                  fs::relative(to, opt_.out_dir).generic_string() + ")");
       }
     }
@@ -204,7 +217,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       if (audio || attempt + 1 >= s_.retry_max_attempts || stopping()) break;
       std::error_code ec;
       fs::remove(part, ec);  // not resumable: its bytes are wrong
-      emit(Event::Kind::retry, &t, "take " + label + ": " + audio.error().message + "; downloading again");
+      emit(Event::Kind::retry, &t,
+           "take " + label + ": " + audio.error().message + "; downloading again");
     }
     if (!audio) {
       std::error_code ec;
@@ -267,7 +281,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       return f;
     });
     if (!done.tag_error.empty())
-      emit(Event::Kind::warning, &t, "take " + label + " published without tags: " + done.tag_error);
+      emit(Event::Kind::warning, &t,
+           "take " + label + " published without tags: " + done.tag_error);
     if (!done.error.empty()) {
       fail(done.error);
       continue;
@@ -275,7 +290,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     ++published;
     record_published(t, rel, c.id, "audio", done.bytes, done.sha256, done.source_sha256);
     if (done.cover)
-      record_published(t, cover_rel, c.id, "cover", done.cover->first, done.cover->second, done.cover->second);
+      record_published(t, cover_rel, c.id, "cover", done.cover->first, done.cover->second,
+                       done.cover->second);
   }
 
   if (published > 0 && t.song->lyrics) {

@@ -50,19 +50,19 @@ struct SongTask {
   long long cost = 0;  // estimated cost of one generate request
   ResumeDecision decision;
   int attempt = 1;
-  std::vector<Clip> clips;             // the current attempt's clips, in take order
-  std::vector<fs::path> audio_paths;   // per take, relative to OUT
+  std::vector<Clip> clips;            // the current attempt's clips, in take order
+  std::vector<fs::path> audio_paths;  // per take, relative to OUT
   std::unique_ptr<asio::steady_timer> wake;
   Micros last_change{0};
   Phase phase = Phase::queued;
-  std::optional<SongStatus> final;     // what this run left it as
-  asio::cancellation_signal cancel;    // ends its coroutine (shutdown)
+  std::optional<SongStatus> final;   // what this run left it as
+  asio::cancellation_signal cancel;  // ends its coroutine (shutdown)
 };
 
 class Engine {
  public:
-  Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state, const Provider& provider,
-         std::string base_url);
+  Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state,
+         const Provider& provider, std::string base_url);
   // Runs every coroutine to its end before any member is destroyed.
   ~Engine();
   Engine(const Engine&) = delete;
@@ -109,11 +109,13 @@ class Engine {
   // --- download.cpp
   asio::awaitable<bool> download_song(SongTask& t);
   asio::awaitable<Result<http::Download>> download_with_retries(SongTask& t, const std::string& url,
-                                                                const fs::path& part, http::Expect expect);
-  asio::awaitable<bool> write_and_record(const SongTask& t, fs::path rel, std::string data, std::string clip_id,
-                                         const char* kind);
-  void record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id, const char* kind,
-                        std::uint64_t bytes, const std::string& sha256, const std::string& source_sha256);
+                                                                const fs::path& part,
+                                                                http::Expect expect);
+  asio::awaitable<bool> write_and_record(const SongTask& t, fs::path rel, std::string data,
+                                         std::string clip_id, const char* kind);
+  void record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id,
+                        const char* kind, std::uint64_t bytes, const std::string& sha256,
+                        const std::string& source_sha256);
   template <class F>
   asio::awaitable<std::invoke_result_t<F&>> on_disk(F f) {
     co_return co_await run_on(disk_.get_executor(), std::move(f));

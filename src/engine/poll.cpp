@@ -7,7 +7,8 @@ namespace setlist::engine {
 
 // A poll that failed or was refused: honour Retry-After and throttling; stop
 // the run on a rejected key or an unverifiable server (returns false).
-bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t, const Provider& api) {
+bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
+                             const Provider& api) {
   if (!r) {
     if (r.error().kind == ErrorKind::tls) {
       fail_run(r.error().message);
@@ -22,8 +23,8 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
   const int code = v.code ? v.code : r->status;
   if (v.kind == AnswerKind::throttled) on_throttled();
   if (v.kind == AnswerKind::bad_key) {
-    fail_run("the API rejected the key while polling (" + std::to_string(code) + ": " + v.message + "); " +
-             key_hint(provider_.info()));
+    fail_run("the API rejected the key while polling (" + std::to_string(code) + ": " + v.message +
+             "); " + key_hint(provider_.info()));
     return false;
   }
   emit(Event::Kind::retry, t, "poll answered " + std::to_string(code) + ": " + v.message);
@@ -33,7 +34,8 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
 // One poll answer for `t`'s clips: applied and journaled. False when the run must stop.
 bool Engine::apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed) {
   changed = false;
-  if (!r || t.api->classify(r->status, r->body).kind != AnswerKind::ok) return on_poll_failure(r, &t, *t.api);
+  if (!r || t.api->classify(r->status, r->body).kind != AnswerKind::ok)
+    return on_poll_failure(r, &t, *t.api);
   api_answered_ = true;
   auto clips = t.api->parse_poll(r->body);
   if (!clips) {
@@ -53,7 +55,8 @@ bool Engine::apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates) 
     if (mine.id != c.id || (mine.status == c.status && mine.audio_url == c.audio_url)) continue;
     if (mine.status != c.status) t.last_change = now_us();  // progress resets the stall clock
     if (c.credits_used && !mine.credits_used && t.api->info().clips_per_request == 1)
-      charged_ += *c.credits_used - t.cost;  // the budget counts what the request really cost, once known
+      charged_ +=
+          *c.credits_used - t.cost;  // the budget counts what the request really cost, once known
     mine = c;
     updates.push_back(c);
     return true;
@@ -80,7 +83,8 @@ void Engine::unwatch(SongTask& t) {
 // done (or the server's limit passes), instead of joining the shared poller.
 asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
   const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
-  const auto hold = std::max<Millis>(s_.request_timeout, Millis(150'000));  // the server holds up to 2 min
+  const auto hold =
+      std::max<Millis>(s_.request_timeout, Millis(150'000));  // the server holds up to 2 min
   int failures = 0;
   for (;;) {
     std::vector<std::string> ids;
@@ -89,7 +93,8 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
     if (ids.empty()) co_return true;
     if (stopping()) co_return false;
     if (now_us() - t.last_change >= stall) {
-      set_status(t, SongStatus::failed, "stalled: no progress for " + human_duration(now_us() - t.last_change));
+      set_status(t, SongStatus::failed,
+                 "stalled: no progress for " + human_duration(now_us() - t.last_change));
       co_return false;
     }
     co_await acquire(poll_bucket_);
@@ -102,9 +107,9 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
     if (changed) failures = 0;
     if (!changed) {
       // An answer without progress (or a failure): do not spin.
-      auto delay = policy::backoff_delay(std::min(failures++, 6), std::chrono::duration_cast<Micros>(s_.poll_interval),
-                                         std::chrono::duration_cast<Micros>(s_.poll_interval_max),
-                                         0.5 + unit_random() / 2);
+      auto delay = policy::backoff_delay(
+          std::min(failures++, 6), std::chrono::duration_cast<Micros>(s_.poll_interval),
+          std::chrono::duration_cast<Micros>(s_.poll_interval_max), 0.5 + unit_random() / 2);
       co_await sleep(delay);
     }
   }
@@ -116,11 +121,17 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
 asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
   const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
   const auto interval = std::chrono::duration_cast<Micros>(s_.poll_interval);
-  const auto interval_max = std::max(interval, std::chrono::duration_cast<Micros>(s_.poll_interval_max));
+  const auto interval_max =
+      std::max(interval, std::chrono::duration_cast<Micros>(s_.poll_interval_max));
   const auto per_request = static_cast<std::size_t>(std::max(1, t.api->info().clips_per_request));
   policy::PollSchedule schedule(interval, interval_max);
-  auto first = std::clamp(std::chrono::duration_cast<Micros>(t.api->info().expected_generation) / 2, interval,
-                          interval_max);
+  auto all_done = [&t] {
+    return std::all_of(t.clips.begin(), t.clips.end(),
+                       [](auto& c) { return is_terminal(c.status); });
+  };
+  if (all_done()) co_return true;  // resumed with every clip already final (a repair)
+  auto first = std::clamp(std::chrono::duration_cast<Micros>(t.api->info().expected_generation) / 2,
+                          interval, interval_max);
   co_await sleep(first - std::min(first, now_us() - t.last_change));
   for (;;) {
     bool changed_any = false;
@@ -143,10 +154,11 @@ asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
       if (!apply_poll_answer(t, r, changed)) co_return false;
       changed_any |= changed;
     }
-    if (std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); })) co_return true;
+    if (all_done()) co_return true;
     if (stopping()) co_return false;
     if (now_us() - t.last_change >= stall) {
-      set_status(t, SongStatus::failed, "stalled: no progress for " + human_duration(now_us() - t.last_change));
+      set_status(t, SongStatus::failed,
+                 "stalled: no progress for " + human_duration(now_us() - t.last_change));
       co_return false;
     }
     schedule.on_poll(changed_any);
@@ -159,9 +171,12 @@ asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
   if (stopping()) co_return false;
   if (t.last_change == Micros(0)) t.last_change = now_us();
   switch (t.api->info().poll_style) {
-    case PollStyle::long_poll: co_return co_await long_poll_clips(t);
-    case PollStyle::one_id: co_return co_await poll_one_by_one(t);
-    case PollStyle::batch: break;
+    case PollStyle::long_poll:
+      co_return co_await long_poll_clips(t);
+    case PollStyle::one_id:
+      co_return co_await poll_one_by_one(t);
+    case PollStyle::batch:
+      break;
   }
   struct Unwatch {
     Engine& e;
@@ -171,7 +186,8 @@ asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
   watch(t);
   const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
   for (;;) {
-    bool all_terminal = std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); });
+    bool all_terminal =
+        std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); });
     if (all_terminal) co_return true;
     if (stopping()) co_return false;
     auto idle = now_us() - t.last_change;
@@ -179,8 +195,10 @@ asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
       std::string which;
       for (auto& c : t.clips)
         if (!is_terminal(c.status))
-          which += (which.empty() ? "" : ", ") + c.id + " (" + std::string(to_string(c.status)) + ")";
-      set_status(t, SongStatus::failed, "stalled: no progress for " + human_duration(idle) + " on " + which);
+          which +=
+              (which.empty() ? "" : ", ") + c.id + " (" + std::string(to_string(c.status)) + ")";
+      set_status(t, SongStatus::failed,
+                 "stalled: no progress for " + human_duration(idle) + " on " + which);
       co_return false;
     }
     t.wake->expires_after(stall - idle);
@@ -196,7 +214,8 @@ asio::awaitable<void> Engine::poller() {
   } end{*this};
   policy::PollSchedule schedule(std::chrono::duration_cast<Micros>(s_.poll_interval),
                                 std::chrono::duration_cast<Micros>(s_.poll_interval_max));
-  std::size_t batch = s_.poll_batch > 0 ? static_cast<std::size_t>(s_.poll_batch) : provider_.info().poll_batch;
+  std::size_t batch =
+      s_.poll_batch > 0 ? static_cast<std::size_t>(s_.poll_batch) : provider_.info().poll_batch;
   batch = std::clamp<std::size_t>(batch, 1, provider_.info().max_poll_batch);
   while (songs_running_ > 0 && !stopping()) {
     if (watched_.empty() || steady::now() < next_poll_) {
@@ -241,7 +260,8 @@ asio::awaitable<void> Engine::poller() {
       }
     }
     schedule.on_poll(changed_any);
-    next_poll_ = steady::now() + std::chrono::duration_cast<steady::duration>(schedule.next_delay());
+    next_poll_ =
+        steady::now() + std::chrono::duration_cast<steady::duration>(schedule.next_delay());
   }
 }
 

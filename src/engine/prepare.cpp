@@ -35,12 +35,13 @@ Clip clip_from_row(const ClipRow& r) {
 
 fs::path Engine::audio_path(SongTask& t, std::size_t take) {
   if (take < t.audio_paths.size()) return t.audio_paths[take];
-  NameFields f{m_.album.title, m_.album.artist, t.song->title, t.song->id, "", t.song->track, static_cast<int>(take)};
+  NameFields f{m_.album.title, m_.album.artist,       t.song->title, t.song->id, "",
+               t.song->track,  static_cast<int>(take)};
   auto name = render_name(s_.output_template, f);
   // The template was checked up front; fall back to a plain name if a value still fails.
   return name ? name.value()
-              : fs::path(safe_component(std::to_string(t.song->track) + " - " + t.song->title + " (" +
-                                        take_label(static_cast<int>(take)) + ").mp3"));
+              : fs::path(safe_component(std::to_string(t.song->track) + " - " + t.song->title +
+                                        " (" + take_label(static_cast<int>(take)) + ").mp3"));
 }
 
 void Engine::prepare() {
@@ -54,8 +55,10 @@ void Engine::prepare() {
     t->key = song_key(provider_.info().name, t->payload);
     t->requests_needed = provider_.requests_for(song, s_.model);
     t->cost = request_cost(s_, opt_.cost_per_request_given, provider_.model_limits(song, s_.model));
-    const auto takes = static_cast<std::size_t>(t->requests_needed * std::max(1, t->api->info().clips_per_request));
-    for (std::size_t take = 0; take < takes; ++take) t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
+    const auto takes = static_cast<std::size_t>(t->requests_needed *
+                                                std::max(1, t->api->info().clips_per_request));
+    for (std::size_t take = 0; take < takes; ++take)
+      t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
     SongRow row;
     row.key = t->key;
     row.song_id = song.id;
@@ -91,7 +94,8 @@ void Engine::settle_without_work(SongTask& t) {
       t.final = SongStatus::failed;
       t.phase = SongTask::Phase::done;
       emit(Event::Kind::song_failed, &t,
-           "failed before: " + (row ? row->reason : std::string()) + " (use --retry-failed to try again)");
+           "failed before: " + (row ? row->reason : std::string()) +
+               " (use --retry-failed to try again)");
       return;
     }
     case Resume::hold_uncertain:
@@ -100,8 +104,10 @@ void Engine::settle_without_work(SongTask& t) {
           state_.record_uncertain(s.id, "no answer recorded (the run was interrupted)");
       t.phase = SongTask::Phase::done;
       set_status(t, SongStatus::uncertain,
-                 "a generate request was sent but its answer was never recorded, so it may have been accepted "
-                 "and charged; resubmitting would pay again. Run with --resubmit-uncertain to submit it again");
+                 "a generate request was sent but its answer was never recorded, so it may have "
+                 "been accepted "
+                 "and charged; resubmitting would pay again. Run with --resubmit-uncertain to "
+                 "submit it again");
       return;
     case Resume::fetch:
     case Resume::submit:
@@ -109,7 +115,8 @@ void Engine::settle_without_work(SongTask& t) {
       if (opt_.resubmit_uncertain)
         for (auto& s : state_.submissions(t.key))
           if (s.state == "intent" && s.attempt == t.attempt)
-            state_.record_uncertain(s.id, "no answer recorded; submitted again at the user's request");
+            state_.record_uncertain(s.id,
+                                    "no answer recorded; submitted again at the user's request");
       for (auto& c : state_.attempt_clips(t.key)) t.clips.push_back(clip_from_row(c));
       return;
   }
@@ -120,7 +127,8 @@ void Engine::settle_without_work(SongTask& t) {
 // them and no file is left behind unlisted.
 void Engine::start_new_attempt(SongTask& t) {
   const int old = t.attempt;
-  auto dest_root = opt_.out_dir / ".setlist" / "superseded" / t.key.substr(0, 16) / ("attempt-" + std::to_string(old));
+  auto dest_root = opt_.out_dir / ".setlist" / "superseded" / t.key.substr(0, 16) /
+                   ("attempt-" + std::to_string(old));
   for (auto& f : state_.files(t.key)) {
     if (!safe_relative(f.path) || f.path.starts_with(".setlist/")) continue;
     auto from = opt_.out_dir / f.path;
@@ -158,7 +166,8 @@ void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) 
     auto dest_root = opt_.out_dir / ".setlist" / "superseded" / old.key.substr(0, 16);
     for (auto& f : files) {
       if (!safe_relative(f.path)) {
-        emit(Event::Kind::warning, nullptr, "state names a file outside OUT (" + f.path + "); left alone");
+        emit(Event::Kind::warning, nullptr,
+             "state names a file outside OUT (" + f.path + "); left alone");
         continue;
       }
       auto from = opt_.out_dir / f.path;
@@ -168,7 +177,8 @@ void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) 
       fs::create_directories(to.parent_path(), ec);
       fs::rename(from, to, ec);
       if (ec) {
-        emit(Event::Kind::warning, nullptr, "could not move " + f.path + " to " + to.string() + ": " + ec.message());
+        emit(Event::Kind::warning, nullptr,
+             "could not move " + f.path + " to " + to.string() + ": " + ec.message());
         continue;
       }
     }
@@ -177,7 +187,8 @@ void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) 
                            "the manifest changed this song; old files in " +
                                fs::relative(dest_root, opt_.out_dir).generic_string());
     emit(Event::Kind::info, nullptr,
-         "\"" + old.title + "\" changed in the manifest: regenerating it; the previous version's files are in " +
+         "\"" + old.title +
+             "\" changed in the manifest: regenerating it; the previous version's files are in " +
              fs::relative(dest_root, opt_.out_dir).generic_string());
   }
 }

@@ -31,8 +31,8 @@ std::string human_duration(Micros d) {
   return std::to_string(s / 60) + " min";
 }
 
-Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state, const Provider& provider,
-               std::string base_url)
+Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateStore& state,
+               const Provider& provider, std::string base_url)
     : m_(m),
       opt_(opt),
       s_(opt.settings),
@@ -95,13 +95,18 @@ void Engine::set_status(SongTask& t, SongStatus status, const std::string& reaso
   t.final = status;
   state_.set_song_status(t.key, status, reason);
   switch (status) {
-    case SongStatus::complete: emit(Event::Kind::song_done, &t, "complete"); break;
+    case SongStatus::complete:
+      emit(Event::Kind::song_done, &t, "complete");
+      break;
     case SongStatus::failed:
     case SongStatus::uncertain:
       emit(Event::Kind::song_failed, &t, std::string(to_string(status)) + ": " + reason);
       break;
-    case SongStatus::skipped: emit(Event::Kind::warning, &t, "skipped: " + reason); break;
-    default: break;
+    case SongStatus::skipped:
+      emit(Event::Kind::warning, &t, "skipped: " + reason);
+      break;
+    default:
+      break;
   }
 }
 
@@ -123,7 +128,8 @@ void Engine::spawn(SongTask& t) {
   ++songs_running_;
   t.wake = std::make_unique<asio::steady_timer>(io_, steady::time_point::max());
   asio::co_spawn(io_, song_main(t),
-                 asio::bind_cancellation_slot(t.cancel.slot(), [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
+                 asio::bind_cancellation_slot(
+                     t.cancel.slot(), [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
 }
 
 void Engine::on_coroutine_end(std::exception_ptr ep) {
@@ -132,7 +138,8 @@ void Engine::on_coroutine_end(std::exception_ptr ep) {
   try {
     std::rethrow_exception(ep);
   } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) return;  // stopped: its row is already consistent
+    if (e.code() == asio::error::operation_aborted)
+      return;  // stopped: its row is already consistent
     fail_run(std::string("internal error: ") + e.what());
   } catch (const StateError& e) {
     fail_run(std::string("state database error: ") + e.what());
@@ -154,7 +161,8 @@ void Engine::polite_stop() {
   interrupted_ = true;
   stop_submitting_ = true;
   emit(Event::Kind::warning, nullptr,
-       "interrupted: no new requests; answers on the wire are recorded, then it stops (again to stop at once)");
+       "interrupted: no new requests; answers on the wire are recorded, then it stops (again to "
+       "stop at once)");
   for (auto& t : tasks_)
     if (t->phase == SongTask::Phase::queued || t->phase == SongTask::Phase::waiting)
       t->cancel.emit(asio::cancellation_type::terminal);
@@ -203,9 +211,10 @@ RunSummary Engine::run() {
     for (int i = opt_.early_signals(); i > 0; --i) on_signal(++signal_count_);
   if (songs_running_ > 0) {
     ++coroutines_;
-    asio::co_spawn(io_, poller(),
-                   asio::bind_cancellation_slot(poller_cancel_.slot(),
-                                                [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
+    asio::co_spawn(
+        io_, poller(),
+        asio::bind_cancellation_slot(poller_cancel_.slot(),
+                                     [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
   } else if (signals_) {
     signals_->cancel();
   }
@@ -223,11 +232,21 @@ RunSummary Engine::finish() {
     if (!t->final)
       if (auto row = state_.song(t->key)) st = row->status;
     switch (st) {
-      case SongStatus::complete: ++s.complete; break;
-      case SongStatus::failed: ++s.failed; break;
-      case SongStatus::skipped: ++s.skipped; break;
-      case SongStatus::uncertain: ++s.uncertain; break;
-      default: ++s.pending; break;
+      case SongStatus::complete:
+        ++s.complete;
+        break;
+      case SongStatus::failed:
+        ++s.failed;
+        break;
+      case SongStatus::skipped:
+        ++s.skipped;
+        break;
+      case SongStatus::uncertain:
+        ++s.uncertain;
+        break;
+      default:
+        ++s.pending;
+        break;
     }
   }
   s.tokens_charged = charged_;
@@ -256,7 +275,8 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
 
   auto provider = make_provider(options.settings.provider, provider_options(options.settings));
   if (!provider) return fail("unknown or unsupported provider '" + options.settings.provider + "'");
-  std::string base_url = options.settings.base_url.empty() ? provider->info().default_base_url : options.settings.base_url;
+  std::string base_url = options.settings.base_url.empty() ? provider->info().default_base_url
+                                                           : options.settings.base_url;
   if (!http::Url::parse(base_url)) return fail("invalid base URL '" + base_url + "'");
   if (provider->info().key_required && options.api_key.empty())
     return fail("no API key: set " + provider->info().key_env + " (or use --api-key-file)");
@@ -264,7 +284,8 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
 
   std::error_code ec;
   engine::fs::create_directories(options.out_dir / ".setlist", ec);
-  if (ec) return fail("cannot create " + (options.out_dir / ".setlist").string() + ": " + ec.message());
+  if (ec)
+    return fail("cannot create " + (options.out_dir / ".setlist").string() + ": " + ec.message());
   auto lock = RunLock::acquire(options.out_dir / ".setlist");
   if (!lock) return fail(lock.error().message);
   auto state = StateStore::open(options.out_dir / ".setlist" / "state.db");
@@ -275,7 +296,8 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   // Ctrl-C meanwhile from killing the process half-way. When it goes, Asio
   // puts back the default action; the caller's handlers are restored with
   // the signals blocked, so none falls in between.
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   ::sigaction(SIGINT, nullptr, &old_int);
   ::sigaction(SIGTERM, nullptr, &old_term);
   std::optional<engine::Engine> engine;
@@ -289,7 +311,14 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   s.ran = true;  // the lock is ours: reports may describe what state holds
   s.started_at = failed.started_at;
   s.ended_at = unix_millis_now();
-  if (options.before_unlock) options.before_unlock(*state.value(), s);
+  if (options.before_unlock) {
+    try {
+      options.before_unlock(*state.value(), s);
+    } catch (const StateError& e) {
+      if (!s.aborted) s = fail(std::string("state database error: ") + e.what());
+      s.ran = true;
+    }
+  }
   sigset_t stop_signals, previous;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

@@ -22,7 +22,8 @@ Answer read_answer(const Result<http::Response>& r, const Provider& api) {
     if (r.error().kind == ErrorKind::tls)
       a.outcome = SubmitOutcome::unverifiable;
     else if (r.error().request_sent || r.error().kind != ErrorKind::network)
-      a.outcome = SubmitOutcome::maybe_accepted;  // it may have reached the server: paying twice is worse than asking
+      a.outcome = SubmitOutcome::maybe_accepted;  // it may have reached the server: paying twice is
+                                                  // worse than asking
     else
       a.outcome = SubmitOutcome::not_sent;
     a.unreadable = r.error().kind == ErrorKind::protocol;
@@ -45,19 +46,34 @@ Answer read_answer(const Result<http::Response>& r, const Provider& api) {
       }
       break;
     }
-    case AnswerKind::throttled: a.outcome = SubmitOutcome::throttled; break;
-    case AnswerKind::retry: a.outcome = SubmitOutcome::refused_retryable; break;
-    case AnswerKind::maybe_accepted: a.outcome = SubmitOutcome::maybe_accepted; break;
-    case AnswerKind::fail_song: a.outcome = SubmitOutcome::refused_song; break;
-    case AnswerKind::bad_key: a.outcome = SubmitOutcome::bad_key; break;
-    case AnswerKind::out_of_credits: a.outcome = SubmitOutcome::out_of_credits; break;
-    case AnswerKind::gone: a.outcome = SubmitOutcome::gone; break;
+    case AnswerKind::throttled:
+      a.outcome = SubmitOutcome::throttled;
+      break;
+    case AnswerKind::retry:
+      a.outcome = SubmitOutcome::refused_retryable;
+      break;
+    case AnswerKind::maybe_accepted:
+      a.outcome = SubmitOutcome::maybe_accepted;
+      break;
+    case AnswerKind::fail_song:
+      a.outcome = SubmitOutcome::refused_song;
+      break;
+    case AnswerKind::bad_key:
+      a.outcome = SubmitOutcome::bad_key;
+      break;
+    case AnswerKind::out_of_credits:
+      a.outcome = SubmitOutcome::out_of_credits;
+      break;
+    case AnswerKind::gone:
+      a.outcome = SubmitOutcome::gone;
+      break;
   }
   return a;
 }
 
 bool retryable(SubmitOutcome o) {
-  return o == SubmitOutcome::not_sent || o == SubmitOutcome::throttled || o == SubmitOutcome::refused_retryable;
+  return o == SubmitOutcome::not_sent || o == SubmitOutcome::throttled ||
+         o == SubmitOutcome::refused_retryable;
 }
 
 }  // namespace
@@ -85,12 +101,15 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
     if (!co_await wait_clips(t)) co_return;
     auto errored = std::find_if(t.clips.begin(), t.clips.end(),
                                 [](const Clip& c) { return c.status == ClipStatus::error; });
-    if (errored == t.clips.end() || regenerated >= s_.regenerate_on_error || stop_submitting_) break;
+    if (errored == t.clips.end() || regenerated >= s_.regenerate_on_error || stop_submitting_)
+      break;
     // regenerate_on_error: pay for another try (off by default), and say so.
     emit(Event::Kind::warning, &t,
          "a take ended in error (" +
-             (errored->error_message.empty() ? std::string("no reason given") : errored->error_message) +
-             "); regenerating, " + std::to_string(regenerated + 1) + " of " + std::to_string(s_.regenerate_on_error));
+             (errored->error_message.empty() ? std::string("no reason given")
+                                             : errored->error_message) +
+             "); regenerating, " + std::to_string(regenerated + 1) + " of " +
+             std::to_string(s_.regenerate_on_error));
     start_new_attempt(t);
     t.clips.clear();
     t.last_change = Micros(0);
@@ -112,9 +131,11 @@ asio::awaitable<void> Engine::acquire(policy::TokenBucket& bucket) {
 std::optional<Micros> Engine::note_retry_after(const http::Response& r) {
   auto v = r.header("retry-after");
   if (v.empty()) return std::nullopt;
-  auto now_unix =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto d = policy::parse_retry_after(v, now_unix, std::chrono::duration_cast<Micros>(s_.retry_after_max));
+  auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  auto d = policy::parse_retry_after(v, now_unix,
+                                     std::chrono::duration_cast<Micros>(s_.retry_after_max));
   if (d) api_gate_.defer_until(now_us() + *d);
   return d;
 }
@@ -142,8 +163,9 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       co_return false;
     }
     if (s_.budget_tokens && charged_ + reserved_ + cost > *s_.budget_tokens) {
-      set_status(t, SongStatus::skipped,
-                 "budget: submitting would cross --budget-tokens " + std::to_string(*s_.budget_tokens));
+      set_status(
+          t, SongStatus::skipped,
+          "budget: submitting would cross --budget-tokens " + std::to_string(*s_.budget_tokens));
       co_return false;
     }
     struct Reservation {  // holds the budget while waiting for the limiter and the answer
@@ -160,7 +182,8 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       fail_run("invalid base URL " + base_url_);
       co_return false;
     }
-    if (test_fault_ == "throw-in-submit") throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
+    if (test_fault_ == "throw-in-submit")
+      throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
 
     t.phase = SongTask::Phase::sending;
     auto sub_id = state_.record_intent(t.key, t.key, t.attempt);
@@ -184,16 +207,25 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     if (retryable(a.outcome)) {
       // An API that has never answered and keeps refusing connections is
       // unreachable: say so once instead of failing song after song.
-      const bool unreachable = !api_answered_ && unreachable_in_a_row_ >= std::min(3, s_.retry_max_attempts);
-      can_retry = !unreachable && attempt + 1 < s_.retry_max_attempts && retry_budget_.try_spend(now_us());
+      const bool unreachable =
+          !api_answered_ && unreachable_in_a_row_ >= std::min(3, s_.retry_max_attempts);
+      can_retry =
+          !unreachable && attempt + 1 < s_.retry_max_attempts && retry_budget_.try_spend(now_us());
     }
     const SubmitVerdict v = submit_verdict(a.outcome, can_retry, api_answered_);
-    const std::string what = a.http_status ? "HTTP " + std::to_string(a.http_status) + ": " + a.why : a.why;
+    const std::string what =
+        a.http_status ? "HTTP " + std::to_string(a.http_status) + ": " + a.why : a.why;
 
     switch (v.receipt) {
-      case Receipt::acked: state_.record_ack(sub_id, a.clips); break;
-      case Receipt::rejected: state_.record_rejected(sub_id, a.http_status, a.why); break;
-      case Receipt::uncertain: state_.record_uncertain(sub_id, what); break;
+      case Receipt::acked:
+        state_.record_ack(sub_id, a.clips);
+        break;
+      case Receipt::rejected:
+        state_.record_rejected(sub_id, a.http_status, a.why);
+        break;
+      case Receipt::uncertain:
+        state_.record_uncertain(sub_id, what);
+        break;
     }
     if (v.charged) charged_ += cost;
     if (a.outcome == SubmitOutcome::throttled) on_throttled();
@@ -214,8 +246,9 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     }
     if (v.retry) {
       ++retries_;
-      auto delay = policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
-                                         std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+      auto delay =
+          policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
+                                std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
       if (retry_after) delay = std::max(delay, *retry_after);
       emit(a.outcome == SubmitOutcome::throttled ? Event::Kind::throttled : Event::Kind::retry, &t,
            what + "; retrying in " + std::to_string(delay.count() / 1000) + " ms");
@@ -227,44 +260,62 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     std::string reason;
     switch (a.outcome) {
       case SubmitOutcome::accepted_unreadable:
-        reason = "the server accepted the request but its answer could not be read (" + a.why +
-                 "); the clips may exist and be charged. Run with --resubmit-uncertain to submit again";
+        reason =
+            "the server accepted the request but its answer could not be read (" + a.why +
+            "); the clips may exist and be charged. Run with --resubmit-uncertain to submit again";
         break;
       case SubmitOutcome::maybe_accepted:
         reason = a.http_status == 504
-                     ? "the gateway timed out (504) after forwarding the request; it may have been accepted and "
+                     ? "the gateway timed out (504) after forwarding the request; it may have been "
+                       "accepted and "
                        "charged. Run with --resubmit-uncertain to submit again"
-                     : std::string(a.unreadable ? "the answer to the generate request could not be read ("
-                                                : "no answer to the generate request (") +
+                     : std::string(a.unreadable
+                                       ? "the answer to the generate request could not be read ("
+                                       : "no answer to the generate request (") +
                            a.why +
-                           "); it may have been accepted and charged. Run with --resubmit-uncertain to submit again";
+                           "); it may have been accepted and charged. Run with "
+                           "--resubmit-uncertain to submit again";
         break;
       case SubmitOutcome::not_sent:
         reason = "could not reach the API (" + a.why + "); nothing was sent";
         break;
-      case SubmitOutcome::unverifiable: reason = "the API server could not be verified: " + a.why; break;
+      case SubmitOutcome::unverifiable:
+        reason = "the API server could not be verified: " + a.why;
+        break;
       case SubmitOutcome::throttled:
       case SubmitOutcome::refused_retryable:
         reason = "gave up after " + std::to_string(attempt + 1) + " attempts: " + what;
         break;
-      case SubmitOutcome::refused_song: reason = "the API refused the request: " + what; break;
-      case SubmitOutcome::bad_key: reason = "the API rejected the key (" + what + "); " + key_hint(provider_.info()); break;
-      case SubmitOutcome::out_of_credits: reason = "out of credits (" + what + ")"; break;
-      case SubmitOutcome::gone: reason = "the API no longer serves this request: " + what; break;
-      case SubmitOutcome::accepted: break;
+      case SubmitOutcome::refused_song:
+        reason = "the API refused the request: " + what;
+        break;
+      case SubmitOutcome::bad_key:
+        reason = "the API rejected the key (" + what + "); " + key_hint(provider_.info());
+        break;
+      case SubmitOutcome::out_of_credits:
+        reason = "out of credits (" + what + ")";
+        break;
+      case SubmitOutcome::gone:
+        reason = "the API no longer serves this request: " + what;
+        break;
+      case SubmitOutcome::accepted:
+        break;
     }
     if (v.run == RunEffect::abort_run) {
-      fail_run(a.outcome == SubmitOutcome::not_sent ? "cannot reach the API at " + base_url_ + ": " + a.why
-                                                     : reason);
+      fail_run(a.outcome == SubmitOutcome::not_sent
+                   ? "cannot reach the API at " + base_url_ + ": " + a.why
+                   : reason);
     } else if (v.run == RunEffect::stop_submitting) {
       if (stop_reason_.empty()) stop_reason_ = reason;
       stop_submitting_ = true;
     }
     if (v.song == SongStatus::pending) {
       t.final = SongStatus::pending;
-      state_.set_song_status(t.key, SongStatus::pending, reason);  // nothing was taken: the next run sends it
+      state_.set_song_status(t.key, SongStatus::pending,
+                             reason);  // nothing was taken: the next run sends it
     } else {
-      set_status(t, v.song, v.song == SongStatus::skipped && !stop_reason_.empty() ? stop_reason_ : reason);
+      set_status(t, v.song,
+                 v.song == SongStatus::skipped && !stop_reason_.empty() ? stop_reason_ : reason);
     }
     co_return false;
   }

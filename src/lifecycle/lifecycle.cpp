@@ -38,7 +38,8 @@ ResumeDecision decide_resume(const SongFacts& f, const ResumeOptions& o) {
 
   if (f.status == SongStatus::complete) {
     if (f.clips_to_fetch == 0) return {Resume::done, 0, false, "unchanged"};
-    return {Resume::fetch, 0, false, "repair"};  // rule 3: a damaged or lost file is downloaded again
+    return {Resume::fetch, 0, false,
+            "repair"};  // rule 3: a damaged or lost file is downloaded again
   }
   if (f.unanswered > 0) {
     // Rule 1: only the user may decide to risk paying twice.
@@ -49,7 +50,8 @@ ResumeDecision decide_resume(const SongFacts& f, const ResumeOptions& o) {
     int paid = std::max(0, needed - f.acked);
     return {f.acked > 0 ? Resume::fetch : Resume::submit, paid, false, "resubmit uncertain"};
   }
-  if (f.status == SongStatus::failed || (f.clips_failed > 0 && !free_work && missing_requests == 0)) {
+  if (f.status == SongStatus::failed ||
+      (f.clips_failed > 0 && !free_work && missing_requests == 0)) {
     if (free_work) return {Resume::fetch, 0, false, "fetch again"};  // rule 3: downloads are free
     if (o.retry_failed) return {Resume::submit, needed, true, "retry failed"};  // rule 4
     return {Resume::hold_failed, 0, false, "failed before"};
@@ -99,7 +101,8 @@ bool download_should_retry(DownloadOutcome outcome, bool attempts_left) {
 }
 
 SongStatus status_after_downloads(int takes_published, int takes_wanted) {
-  return takes_wanted > 0 && takes_published >= takes_wanted ? SongStatus::complete : SongStatus::failed;
+  return takes_wanted > 0 && takes_published >= takes_wanted ? SongStatus::complete
+                                                             : SongStatus::failed;
 }
 
 }  // namespace setlist

@@ -16,8 +16,8 @@ std::string take_label(int take) {
   return s;
 }
 
-TagInfo tag_info_for(const Manifest& m, const Song& song, const std::string& song_key, const std::string& clip_id,
-                     int take) {
+TagInfo tag_info_for(const Manifest& m, const Song& song, const std::string& song_key,
+                     const std::string& clip_id, int take) {
   TagInfo ti;
   ti.title = song.title + " (" + take_label(take) + ")";
   ti.artist = m.album.artist;
@@ -43,14 +43,16 @@ TagInfo tag_info_for(const Manifest& m, const Song& song, const std::string& son
 std::filesystem::path lyrics_path_for(const std::filesystem::path& first_take) {
   auto p = first_take;
   auto stem = p.stem().string();
-  if (stem.size() > 4 && stem.compare(stem.size() - 4, 4, " (A)") == 0) stem.resize(stem.size() - 4);
+  if (stem.size() > 4 && stem.compare(stem.size() - 4, 4, " (A)") == 0)
+    stem.resize(stem.size() - 4);
   p.replace_filename(stem + ".txt");
   return p;
 }
 
 std::string read_small_file(const std::filesystem::path& p, std::uintmax_t limit) {
   std::error_code ec;
-  if (p.empty() || !std::filesystem::is_regular_file(p, ec) || std::filesystem::file_size(p, ec) > limit || ec)
+  if (p.empty() || !std::filesystem::is_regular_file(p, ec) ||
+      std::filesystem::file_size(p, ec) > limit || ec)
     return {};
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -23,7 +23,8 @@ struct ModelCase {
 
 std::string model_album(const ModelCase& m) {
   std::string y = "album:\n  title: Live Album\n  artist: Live Artist\n";
-  y += "defaults:\n  model: " + std::string(m.model) + "\n  tags: [dreamy indie pop, soft vocals]\n";
+  y +=
+      "defaults:\n  model: " + std::string(m.model) + "\n  tags: [dreamy indie pop, soft vocals]\n";
   y += m.extra;
   y += "songs:\n";
   for (int i = 1; i <= 2; ++i) {
@@ -51,13 +52,13 @@ std::string mutagen_title(const fs::path& f) {
 }
 
 std::string ffprobe_tag(const fs::path& f, const std::string& tag) {
-  return first_line_of({"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format_tags=" + tag, "-of",
-                        "default=nw=1:nk=1", f.string()});
+  return first_line_of({"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format_tags=" + tag,
+                        "-of", "default=nw=1:nk=1", f.string()});
 }
 
 std::string ffprobe_format(const fs::path& f) {
-  return first_line_of(
-      {"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=format_name", "-of", "default=nw=1:nk=1", f.string()});
+  return first_line_of({"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=format_name",
+                        "-of", "default=nw=1:nk=1", f.string()});
 }
 
 class AimlMusicModels : public testing::TestWithParam<ModelCase> {};
@@ -78,9 +79,11 @@ TEST_P(AimlMusicModels, AlbumCompletesTaggedInItsRealFormatAndCostsWhatThePlanSa
   auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto stats = sim.stats().as_object();
-  EXPECT_EQ(stats.at("generate_requests").as_int64(), 2);  // one clip per request, one take per song
+  EXPECT_EQ(stats.at("generate_requests").as_int64(),
+            2);  // one clip per request, one take per song
   const auto billed = stats.at("tokens_charged").as_int64();
-  EXPECT_NE(plan.out.find("total: 2 generate request(s), " + std::to_string(billed) + " tokens"), std::string::npos)
+  EXPECT_NE(plan.out.find("total: 2 generate request(s), " + std::to_string(billed) + " tokens"),
+            std::string::npos)
       << plan.out << "billed " << billed;
 
   for (auto& s : report_songs(out)) {
@@ -101,7 +104,8 @@ TEST_P(AimlMusicModels, AlbumCompletesTaggedInItsRealFormatAndCostsWhatThePlanSa
 
 INSTANTIATE_TEST_SUITE_P(
     Live, AimlMusicModels,
-    testing::Values(ModelCase{"minimax/music-2.6", true, "", ".mp3"}, ModelCase{"minimax/music-2.0", true, "", ".mp3"},
+    testing::Values(ModelCase{"minimax/music-2.6", true, "", ".mp3"},
+                    ModelCase{"minimax/music-2.0", true, "", ".mp3"},
                     ModelCase{"minimax/music-1.5", true, "", ".mp3"},
                     ModelCase{"elevenlabs/eleven_music", false, "  length: 12s\n", ".mp3"},
                     ModelCase{"google/lyria2", false, "", ".wav"},
@@ -120,8 +124,8 @@ std::string suno_album(int n) {
   y += "defaults:\n  tags: [indie pop, dreamy]\n";
   y += "songs:\n";
   for (int i = 1; i <= n; ++i)
-    y += "  - title: Proxy " + std::to_string(i) + "\n    lyrics: |\n      [Verse]\n      Proxy line " +
-         std::to_string(i) + "\n";
+    y += "  - title: Proxy " + std::to_string(i) +
+         "\n    lyrics: |\n      [Verse]\n      Proxy line " + std::to_string(i) + "\n";
   return y;
 }
 }  // namespace
@@ -130,20 +134,23 @@ TEST(SunoApi, AlbumCompletesWithBodyCodesOnHttp200TwoTakesEachAndThePlannedCost)
   TempDir dir;
   write_file(dir / "album.yaml", suno_album(3));
   // Rate limited with the flavor's own code (430 in the body, HTTP 200).
-  Sim sim(dir.path(), fast_sim_args({"--flavor", "sunoapi", "--body-codes-http200", "--cost", "12", "--generate-rate",
-                                     "3", "--generate-burst", "1"}));
+  Sim sim(dir.path(), fast_sim_args({"--flavor", "sunoapi", "--body-codes-http200", "--cost", "12",
+                                     "--generate-rate", "3", "--generate-burst", "1"}));
   auto out = dir / "out";
-  auto plan = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string()}, {{"SUNOAPI_KEY", kTestKey}});
+  auto plan = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string()},
+                          {{"SUNOAPI_KEY", kTestKey}});
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
-  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "3"}),
-                       {{"SUNOAPI_KEY", kTestKey}});
+  auto r = run_setlist(
+      fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "3"}),
+      {{"SUNOAPI_KEY", kTestKey}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto stats = sim.stats().as_object();
   EXPECT_GT(stats.at("rate_limited").as_int64(), 0) << "the scenario should have throttled";
   EXPECT_EQ(stats.at("duplicate_submissions").as_int64(), 0);
   EXPECT_EQ(stats.at("stream_url_downloads").as_int64(), 0) << "a partial stream was downloaded";
   const auto billed = stats.at("tokens_charged").as_int64();
-  EXPECT_NE(plan.out.find("total: 3 generate request(s), " + std::to_string(billed) + " tokens"), std::string::npos)
+  EXPECT_NE(plan.out.find("total: 3 generate request(s), " + std::to_string(billed) + " tokens"),
+            std::string::npos)
       << plan.out;
   for (auto& s : report_songs(out)) {
     EXPECT_EQ(s.at("status").as_string(), "complete");
@@ -151,7 +158,8 @@ TEST(SunoApi, AlbumCompletesWithBodyCodesOnHttp200TwoTakesEachAndThePlannedCost)
     ASSERT_EQ(clips.size(), 2u);
     for (std::size_t i = 0; i < 2; ++i) {
       auto path = out / std::string(clips[i].at("audio").at("path").as_string());
-      EXPECT_EQ(ffprobe_tag(path, "title"), std::string(s.at("title").as_string()) + (i ? " (B)" : " (A)"));
+      EXPECT_EQ(ffprobe_tag(path, "title"),
+                std::string(s.at("title").as_string()) + (i ? " (B)" : " (A)"));
     }
   }
 }
@@ -160,11 +168,12 @@ TEST(SunoApi, OutOfCreditsStopsCleanlyKeepingTheFinishedSongs) {
   TempDir dir;
   write_file(dir / "album.yaml", suno_album(5));
   // Credits for two requests; the third is answered with body code 429 (insufficient credits).
-  Sim sim(dir.path(), fast_sim_args({"--flavor", "sunoapi", "--body-codes-http200", "--cost", "12", "--balance",
-                                     "24"}));
+  Sim sim(dir.path(), fast_sim_args({"--flavor", "sunoapi", "--body-codes-http200", "--cost", "12",
+                                     "--balance", "24"}));
   auto out = dir / "out";
-  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "2/s", "--submit-burst", "1"}),
-                       {{"SUNOAPI_KEY", kTestKey}});
+  auto r = run_setlist(
+      fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "2/s", "--submit-burst", "1"}),
+      {{"SUNOAPI_KEY", kTestKey}});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("out of credits"), std::string::npos) << r.err;
   auto st = statuses(out);
@@ -186,7 +195,8 @@ TEST(SunoApi, RejectedKeyNamesTheProvidersKeyVariable) {
   Sim sim(dir.path(), fast_sim_args({"--flavor", "sunoapi", "--accept-key-env", "SIM_KEYS"}),
           {{"SIM_KEYS", "the-right-key"}});
   auto out = dir / "out";
-  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out), {{"SUNOAPI_KEY", "a-wrong-key"}});
+  auto r =
+      run_setlist(fast_run_args(sim, dir / "album.yaml", out), {{"SUNOAPI_KEY", "a-wrong-key"}});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("SUNOAPI_KEY"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("AIML_API_KEY"), std::string::npos) << r.err;
@@ -200,7 +210,8 @@ TEST(AimlDeprecated, AChirpModelAnswered404StopsTheRunAtOnceWithTheReason) {
   auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("deprecated"), std::string::npos) << r.err;
-  EXPECT_LE(sim.stats().as_object().at("generate_requests").as_int64(), 3) << "no retries of a gone model";
+  EXPECT_LE(sim.stats().as_object().at("generate_requests").as_int64(), 3)
+      << "no retries of a gone model";
   for (auto& [t, s] : statuses(out)) EXPECT_EQ(s, "pending") << t << ": nothing was accepted";
 }
 
@@ -208,13 +219,16 @@ TEST(AimlDeprecated, AChirpModelAnswered404StopsTheRunAtOnceWithTheReason) {
 // layer chose it (here the environment), not only the manifest's own.
 TEST(LiveValidation, ProviderFromTheEnvironmentDecidesTheManifestChecks) {
   TempDir dir;
-  write_file(dir / "album.yaml",
-             "album: {title: T, artist: A}\nsongs:\n  - title: Rain\n    lyrics: \"[Verse] words\"\n"
-             "    model: google/lyria2\n");
+  write_file(
+      dir / "album.yaml",
+      "album: {title: T, artist: A}\nsongs:\n  - title: Rain\n    lyrics: \"[Verse] words\"\n"
+      "    model: google/lyria2\n");
   auto aiml = run_setlist({"validate", (dir / "album.yaml").string()});
   EXPECT_EQ(aiml.exit_code, 2) << "lyria2 sings no lyrics\n" << aiml.err;
-  EXPECT_NE(aiml.err.find("album.yaml:4:13: error: songs[0].lyrics"), std::string::npos) << aiml.err;
-  auto suno = run_setlist({"validate", (dir / "album.yaml").string()}, {{"SETLIST_PROVIDER", "sunoapi"}});
+  EXPECT_NE(aiml.err.find("album.yaml:4:13: error: songs[0].lyrics"), std::string::npos)
+      << aiml.err;
+  auto suno =
+      run_setlist({"validate", (dir / "album.yaml").string()}, {{"SETLIST_PROVIDER", "sunoapi"}});
   EXPECT_EQ(suno.exit_code, 2) << suno.err;
   EXPECT_NE(suno.err.find("V5"), std::string::npos) << "sunoapi's models are listed\n" << suno.err;
 }

@@ -29,7 +29,9 @@ bool wait_for_err(Process& p, const std::string& text, std::chrono::milliseconds
   return false;
 }
 
-std::int64_t stat(Sim& sim, const char* name) { return sim.stats().as_object().at(name).as_int64(); }
+std::int64_t stat(Sim& sim, const char* name) {
+  return sim.stats().as_object().at(name).as_int64();
+}
 
 int count(const std::map<std::string, std::string>& st, const std::string& status) {
   int n = 0;
@@ -54,7 +56,8 @@ TEST(Stop, FirstSignalMidDownloadFromASlowCdnExits130WithReportsAndResumes) {
   // Every audio file trickles: 512 bytes every 40 ms, a few seconds each.
   Sim sim(dir.path(), fast_sim_args({"--fault", "trickle=40ms/audio@n1,n2,n3,n4,n5,n6,n7,n8"}));
   auto out = dir / "out";
-  auto args = fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "4"});
+  auto args =
+      fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "4"});
   auto p = start_setlist(dir, args, "first");
   ASSERT_TRUE(wait_for_err(*p, "downloading")) << p->err();
   std::this_thread::sleep_for(200ms);
@@ -75,8 +78,9 @@ TEST(Stop, FirstSignalMidDownloadFromASlowCdnExits130WithReportsAndResumes) {
 // plan and status say so, and the next run pays for it once.
 TEST(Stop, FirstSignalDuringBackoffLeavesRefusedSongsPendingNotUncertain) {
   const std::vector<std::vector<std::string>> refusals = {
-      {"--generate-rate", "0.5", "--generate-burst", "1", "--retry-after", "seconds"},  // 429 + Retry-After
-      {"--fault", "503=3s/generate@n2,n3,n4,n5,n6,n7"},                          // 503 + Retry-After
+      {"--generate-rate", "0.5", "--generate-burst", "1", "--retry-after",
+       "seconds"},                                       // 429 + Retry-After
+      {"--fault", "503=3s/generate@n2,n3,n4,n5,n6,n7"},  // 503 + Retry-After
   };
   for (auto& refusal : refusals) {
     TempDir dir;
@@ -84,7 +88,8 @@ TEST(Stop, FirstSignalDuringBackoffLeavesRefusedSongsPendingNotUncertain) {
     Sim sim(dir.path(), fast_sim_args(refusal));
     auto out = dir / "out";
     auto args = with_arg(with_arg(fast_run_args(sim, dir / "album.yaml", out,
-                                                {"-v", "--submit-rate", "50/s", "--submit-burst", "4", "--max-in-flight", "1"}),
+                                                {"-v", "--submit-rate", "50/s", "--submit-burst",
+                                                 "4", "--max-in-flight", "1"}),
                                   "--retry-base", "2s"),
                          "--retry-cap", "4s");
     auto p = start_setlist(dir, args, "first");
@@ -112,10 +117,11 @@ TEST(Stop, FirstSignalDuringBackoffLeavesRefusedSongsPendingNotUncertain) {
 TEST(Stop, FirstSignalMidLongPollExits130AtOnce) {
   TempDir dir;
   write_file(dir / "album.yaml", album_yaml(3));
-  Sim sim(dir.path(), {"--flavor", "aimlapi-v2", "--latency", "4s", "--latency-jitter", "100ms", "--duration",
-                       "2s..3s", "--seed", "5"});
+  Sim sim(dir.path(), {"--flavor", "aimlapi-v2", "--latency", "4s", "--latency-jitter", "100ms",
+                       "--duration", "2s..3s", "--seed", "5"});
   auto out = dir / "out";
-  auto args = fast_run_args(sim, dir / "album.yaml", out, {"--provider", "aimlapi-v2", "--submit-rate", "20/s"});
+  auto args = fast_run_args(sim, dir / "album.yaml", out,
+                            {"--provider", "aimlapi-v2", "--submit-rate", "20/s"});
   auto p = start_setlist(dir, args, "first");
   ASSERT_TRUE(wait_for_err(*p, "submitting")) << p->err();
   std::this_thread::sleep_for(600ms);  // the long polls are held by the server now
@@ -137,7 +143,8 @@ TEST(Stop, SecondSignalStopsAtOnceAndTheRunResumes) {
   // The first downloads crawl (512 bytes every 200 ms); later ones do not.
   Sim sim(dir.path(), fast_sim_args({"--fault", "trickle=200ms/audio@n1,n2"}));
   auto out = dir / "out";
-  auto args = fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "3"});
+  auto args =
+      fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "3"});
   auto p = start_setlist(dir, args, "first");
   ASSERT_TRUE(wait_for_err(*p, "downloading")) << p->err();
   p->signal(SIGINT);
@@ -145,7 +152,8 @@ TEST(Stop, SecondSignalStopsAtOnceAndTheRunResumes) {
   auto t0 = std::chrono::steady_clock::now();
   p->signal(SIGINT);
   ASSERT_TRUE(p->wait(20s));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "the second signal cancels what is left at once";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s)
+      << "the second signal cancels what is left at once";
   expect_clean_interrupt(*p, out);
 
   auto r = run_setlist(args);
@@ -159,7 +167,8 @@ TEST(Stop, SigtermStopsLikeTheFirstSigint) {
   write_file(dir / "album.yaml", album_yaml(4));
   Sim sim(dir.path(), {"--latency", "3s", "--latency-jitter", "100ms", "--duration", "2s..3s"});
   auto out = dir / "out";
-  auto args = fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "4"});
+  auto args =
+      fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "4"});
   auto p = start_setlist(dir, args, "first");
   ASSERT_TRUE(wait_for_err(*p, "submitting")) << p->err();
   std::this_thread::sleep_for(300ms);
@@ -182,10 +191,12 @@ TEST(Stop, AnExceptionInACoroutineEndsTheRunCleanlyWithExit3) {
     write_file(dir / "album.yaml", album_yaml(4));
     Sim sim(dir.path(), fast_sim_args());
     auto out = dir / "out";
-    auto args = fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "20/s", "--submit-burst", "4"});
+    auto args = fast_run_args(sim, dir / "album.yaml", out,
+                              {"--submit-rate", "20/s", "--submit-burst", "4"});
     auto p = start_setlist(dir, args, "first", {{"SETLIST_TEST_FAULT", fault}});
     ASSERT_TRUE(p->wait(60s));
-    EXPECT_EQ(p->term_signal(), 0) << fault << ": killed by signal " << p->term_signal() << "\n" << p->err();
+    EXPECT_EQ(p->term_signal(), 0) << fault << ": killed by signal " << p->term_signal() << "\n"
+                                   << p->err();
     EXPECT_EQ(p->exit_code(), 3) << fault << "\n" << p->err();
     EXPECT_NE(p->err().find("internal error: injected fault"), std::string::npos) << p->err();
     EXPECT_TRUE(fs::exists(out / "report.json"));
@@ -209,7 +220,8 @@ TEST(Stop, FiftySongsInterruptedAtRandomMomentsAlwaysExit130AndResume) {
   if (const char* s = std::getenv("SETLIST_STOP_SEED")) seed = static_cast<unsigned>(std::stoul(s));
   int iterations = 20;
   if (const char* s = std::getenv("SETLIST_STOP_ITERATIONS")) iterations = std::stoi(s);
-  std::cout << "stop test seed " << seed << " (replay with SETLIST_STOP_SEED=" << seed << ")" << std::endl;
+  std::cout << "stop test seed " << seed << " (replay with SETLIST_STOP_SEED=" << seed << ")"
+            << std::endl;
   std::mt19937 rng(seed);
 
   for (std::string scenario : {"flaky", "rate-limited"}) {
@@ -218,41 +230,47 @@ TEST(Stop, FiftySongsInterruptedAtRandomMomentsAlwaysExit130AndResume) {
     auto sim_args = fast_sim_args({"--seed", std::to_string(seed), "--latency", "1500ms", "--fault",
                                    "trickle=3ms/audio@0.3"});
     if (scenario == "flaky") {
-      for (const char* f : {"500/api@0.1", "502/api@0.05", "503=1s/generate@0.1", "503/cdn@0.1", "reset/get@0.05"})
+      for (const char* f :
+           {"500/api@0.1", "502/api@0.05", "503=1s/generate@0.1", "503/cdn@0.1", "reset/get@0.05"})
         sim_args.insert(sim_args.end(), {"--fault", f});
     } else {
-      sim_args.insert(sim_args.end(), {"--generate-rate", "4", "--generate-burst", "2", "--get-rate", "20",
-                                       "--retry-after", "seconds"});
+      sim_args.insert(sim_args.end(), {"--generate-rate", "4", "--generate-burst", "2",
+                                       "--get-rate", "20", "--retry-after", "seconds"});
     }
     Sim sim(dir.path(), sim_args);
     auto out = dir / "out";
-    auto args = fast_run_args(sim, dir / "album.yaml", out, {"--submit-rate", "6/s", "--submit-burst", "3"});
+    auto args = fast_run_args(sim, dir / "album.yaml", out,
+                              {"--submit-rate", "6/s", "--submit-burst", "3"});
     int interrupted = 0;
     for (int i = 0; i < iterations; ++i) {
       auto p = start_setlist(dir, args, scenario + std::to_string(i));
       auto at = std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1500)(rng));
       if (p->wait(at)) {
-        ASSERT_TRUE(p->exit_code() == 0 || p->exit_code() == 1) << scenario << " " << i << ": " << p->err();
+        ASSERT_TRUE(p->exit_code() == 0 || p->exit_code() == 1)
+            << scenario << " " << i << ": " << p->err();
         continue;  // it finished before the signal
       }
       const bool twice = i % 2 == 1;
       p->signal(SIGINT);
       if (twice) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
         p->signal(SIGINT);
       }
       ASSERT_TRUE(p->wait(30s)) << scenario << " " << i;
       if (p->exit_code() != 130) {
         // The last song may have ended just as the signal came.
         ASSERT_TRUE(p->exit_code() == 0 || p->exit_code() == 1)
-            << scenario << " iteration " << i << ": exit " << p->exit_code() << " signal " << p->term_signal()
-            << "\n" << p->err();
+            << scenario << " iteration " << i << ": exit " << p->exit_code() << " signal "
+            << p->term_signal() << "\n"
+            << p->err();
         continue;
       }
       ++interrupted;
       expect_clean_interrupt(*p, out);
       if (!twice) {
-        EXPECT_EQ(count(statuses(out), "uncertain"), 0) << scenario << " iteration " << i << "\n" << p->err();
+        EXPECT_EQ(count(statuses(out), "uncertain"), 0) << scenario << " iteration " << i << "\n"
+                                                        << p->err();
       }
     }
     std::cout << scenario << ": " << interrupted << " interrupted runs" << std::endl;
@@ -262,7 +280,8 @@ TEST(Stop, FiftySongsInterruptedAtRandomMomentsAlwaysExit130AndResume) {
     ASSERT_TRUE(calm.exit_code == 0 || calm.exit_code == 1) << calm.err;
     std::set<std::string> uncertain;
     for (auto& [title, st] : statuses(out)) {
-      EXPECT_TRUE(st == "complete" || st == "uncertain") << scenario << ": " << title << " is " << st;
+      EXPECT_TRUE(st == "complete" || st == "uncertain")
+          << scenario << ": " << title << " is " << st;
       if (st == "uncertain") uncertain.insert(title);
     }
     auto last = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--resubmit-uncertain"}));
@@ -273,7 +292,8 @@ TEST(Stop, FiftySongsInterruptedAtRandomMomentsAlwaysExit130AndResume) {
     for (auto& [payload, n] : stats.at("submissions_by_payload").as_object()) {
       if (n.as_int64() > 1) {
         EXPECT_TRUE(uncertain.count(titles[std::string(payload)]))
-            << scenario << ": " << titles[std::string(payload)] << " was charged twice without being reported uncertain";
+            << scenario << ": " << titles[std::string(payload)]
+            << " was charged twice without being reported uncertain";
       }
     }
     auto v = run_setlist({"verify", out.string()});
