@@ -32,13 +32,9 @@ TEST(ManifestExamples, EveryExampleLoadsWithoutDiagnostics) {
     std::string all;
     for (const auto& d : r.diagnostics) all += d.format() + "\n";
     EXPECT_TRUE(r.ok()) << all;
-    // The one warning allowed: demo-album.yaml drives the simulator with the
-    // legacy chirp-* routes of provider aimlapi, which AIML no longer serves.
-    for (const auto& d : r.diagnostics) {
-      bool chirp_warning = d.severity == Diagnostic::Severity::warning &&
-                           d.message.find("no longer callable") != std::string::npos;
-      EXPECT_TRUE(chirp_warning && f.filename() == "demo-album.yaml") << all;
-    }
+    // Clean: no example teaches a model AIML no longer serves (the demo
+    // album uses the live default, minimax/music-2.6).
+    EXPECT_EQ(r.warning_count(), 0u) << f << "\n" << all;
   }
 }
 
