@@ -293,21 +293,24 @@ std::uint64_t late_429s(const std::string& log, double after_seconds) {
   return n;
 }
 
+// What a user who knows A's limits would set: the submit rate at the limit
+// with one token less of burst (loopback jitter must not turn into 429s),
+// polls at the get limit, every song allowed in flight, and the default poll
+// schedule scaled like the rest.
+std::vector<std::string> flags_a(double s, std::size_t songs) {
+  return {"--submit-rate", rate_arg(10 * s), "--submit-burst", s > 1 ? "8" : "9",
+          "--poll-rate", rate_arg(19 * s), "--poll-burst", "19",
+          "--max-in-flight", std::to_string(songs),
+          "--poll-interval", dur_arg(1 / s), "--poll-interval-max", dur_arg(2 / s),
+          "--retry-base", dur_arg(0.5 / s), "--download-concurrency", "8"};
+}
+
 Makespan run_makespan(const fs::path& dir, const std::vector<SongText>& songs, double s, double loopback_bps,
                       const std::string& name) {
   Sim sim(dir, sim_args_a(s, true));
-  // What a user who knows the limits would set: the submit rate at the
-  // limit with one token less of burst (loopback jitter must not turn into
-  // 429s), polls at the get limit, every song allowed in flight, and the
-  // default poll schedule scaled like the rest.
-  std::vector<std::string> flags = {"--submit-rate", rate_arg(10 * s), "--submit-burst", s > 1 ? "8" : "9",
-                                    "--poll-rate", rate_arg(19 * s), "--poll-burst", "19",
-                                    "--max-in-flight", std::to_string(songs.size()),
-                                    "--poll-interval", dur_arg(1 / s), "--poll-interval-max", dur_arg(2 / s),
-                                    "--retry-base", dur_arg(0.5 / s), "--download-concurrency", "8"};
   Makespan r;
   r.scale = s;
-  r.m = run_setlist(dir, sim, songs, flags, name);
+  r.m = run_setlist(dir, sim, songs, flags_a(s, songs.size()), name);
   std::string log = sim.log();
   r.sim = stop_sim(sim);
   r.bound = lower_bound(r.sim.stats, 10 * s, 10, loopback_bps);
@@ -321,14 +324,9 @@ Makespan run_makespan(const fs::path& dir, const std::vector<SongText>& songs, d
 // GET, so each song polls on its own schedule under the shared get limit.
 Makespan run_one_id(const fs::path& dir, const std::vector<SongText>& songs, double s, double loopback_bps) {
   Sim sim(dir, sim_args_a(s, false));
-  std::vector<std::string> flags = {"--submit-rate", rate_arg(10 * s), "--submit-burst", s > 1 ? "8" : "9",
-                                    "--poll-rate", rate_arg(19 * s), "--poll-burst", "19",
-                                    "--max-in-flight", std::to_string(songs.size()),
-                                    "--poll-interval", dur_arg(1 / s), "--poll-interval-max", dur_arg(2 / s),
-                                    "--retry-base", dur_arg(0.5 / s), "--download-concurrency", "8"};
   Makespan r;
   r.scale = s;
-  r.m = run_setlist(dir, sim, songs, flags, "e-one-id", "minimax/music-2.6");
+  r.m = run_setlist(dir, sim, songs, flags_a(s, songs.size()), "e-one-id", "minimax/music-2.6");
   r.sim = stop_sim(sim);
   r.bound = lower_bound(r.sim.stats, 10 * s, 10, loopback_bps);
   return r;

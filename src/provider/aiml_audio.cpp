@@ -17,22 +17,6 @@ namespace {
 
 constexpr const char* kRoute = "/v2/generate/audio";
 
-// Percent-encodes everything but RFC 3986 unreserved characters.
-std::string query_escape(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto b = static_cast<unsigned char>(c);
-    if (std::isalnum(b) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[b >> 4];
-      out += hex[b & 15];
-    }
-  }
-  return out;
-}
 
 const json::object* object_at(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);

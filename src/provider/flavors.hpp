@@ -27,6 +27,8 @@ extern const char* const kChirpGoneNote;
 // The model a song asks for: its own, the run's default, or the flavor's.
 std::string pick_model(const Song& song, std::string_view default_model, const ProviderInfo& info);
 Error protocol_error(std::string msg);
+// Percent-encodes everything but RFC 3986 unreserved characters (a query value).
+std::string query_escape(std::string_view s);
 
 // Flavors whose answers are arrays of clip objects and whose errors are
 // {"message"} or {"error"} JSON: every flavor so far. A flavor overrides what differs.

@@ -18,21 +18,6 @@ namespace {
 constexpr const char* kGenerate = "/api/v1/generate";
 constexpr const char* kRecord = "/api/v1/generate/record-info";
 
-std::string query_escape(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto b = static_cast<unsigned char>(c);
-    if (std::isalnum(b) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[b >> 4];
-      out += hex[b & 15];
-    }
-  }
-  return out;
-}
 
 std::string string_at(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
