@@ -47,8 +47,18 @@ std::filesystem::path unique_path(const std::filesystem::path& rel, std::set<std
 
 // Fsyncs `tmp`, renames it to `final` and fsyncs the folder, so after a
 // crash or a power cut the file is whole under its final name, or absent.
+// Refuses (ErrorKind::io, saying why) a `tmp` that is a symbolic link or not
+// a regular file, and a `final` that exists as a symbolic link or anything
+// but a regular file (see check_publish_target): a link planted in the
+// output folder is never written through nor silently replaced.
 Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final);
+// Ok when `final` is absent or a regular file (not a link to one); otherwise
+// an ErrorKind::io error naming the file and what it is.
+Status check_publish_target(const std::filesystem::path& final);
 // Writes `data` to a temporary file beside `path`, fsyncs and publishes it.
+// The temporary file is ".NAME.XXXXXX.tmp" (XXXXXX from getrandom), created
+// with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0644 (less the umask), and removed
+// when anything fails. `path` is refused as publish() refuses `final`.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data);
 // The same for text produced piece by piece: `produce` calls its argument
 // with each piece, so a large file never has to be whole in memory.

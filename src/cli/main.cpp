@@ -2,11 +2,15 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <fmt/core.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -171,7 +175,33 @@ class ProgressSink : public EventSink {
   std::map<int, std::string> state_;
 };
 
-// The API key: the provider's environment variable or a private key file.
+// The longest key accepted: real keys are well under 200 bytes.
+constexpr std::size_t kMaxKeyBytes = 4096;
+
+// Why `key` cannot be sent in an Authorization header, or nothing. The
+// message names where the key came from and what is wrong, never the key.
+std::optional<std::string> key_problem(std::string_view key, const std::string& where) {
+  if (key.size() > kMaxKeyBytes)
+    return fmt::format("the API key in {} is {} bytes long, more than the {} allowed; nothing was sent", where,
+                       key.size(), kMaxKeyBytes);
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    auto c = static_cast<unsigned char>(key[i]);
+    std::string what;
+    if (c == '\r') what = "a carriage return (CR)";
+    else if (c == '\n') what = "a line feed (LF)";
+    else if (c == 0) what = "a NUL byte";
+    else if (c < 0x20 || c == 0x7f) what = fmt::format("a control character (0x{:02x})", c);
+    else if (c == ' ') what = "a space";
+    if (!what.empty())
+      return fmt::format(
+          "the API key in {} contains {} at byte {}; a key is one line of printable characters (nothing was sent)",
+          where, what, i + 1);
+  }
+  return std::nullopt;
+}
+
+// The API key: the provider's environment variable or a private key file,
+// checked (key_problem) before it goes anywhere.
 std::optional<std::string> load_api_key(const ProviderInfo& info, const std::string& key_file, std::string& error) {
   if (!key_file.empty()) {
     struct stat st {};
@@ -183,18 +213,57 @@ std::optional<std::string> load_api_key(const ProviderInfo& info, const std::str
       error = "--api-key-file " + key_file + " is readable by other users; run: chmod 600 " + key_file;
       return std::nullopt;
     }
-    std::ifstream in(key_file);
-    std::string key;
-    std::getline(in, key);
-    while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (S_ISDIR(st.st_mode)) {
+      error = "--api-key-file " + key_file + " is a directory";
+      return std::nullopt;
+    }
+    std::ifstream in(key_file, std::ios::binary);
+    if (!in) {
+      error = "cannot read --api-key-file " + key_file;
+      return std::nullopt;
+    }
+    // One line: a little more than the longest key, so that a longer one is
+    // seen as too long rather than cut.
+    std::string key(kMaxKeyBytes + 64, '\0');
+    in.read(key.data(), static_cast<std::streamsize>(key.size()));
+    key.resize(static_cast<std::size_t>(in.gcount()));
+    if (key.size() > kMaxKeyBytes + 2) {  // more than a key and its line end: not read to the end
+      error = fmt::format("the API key in --api-key-file {} is longer than the {} bytes allowed; nothing was sent",
+                          key_file, kMaxKeyBytes);
+      return std::nullopt;
+    }
+    // The line's end and trailing blanks are not part of the key.
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
+      key.pop_back();
     if (key.empty()) {
       error = "--api-key-file " + key_file + " is empty";
       return std::nullopt;
     }
+    if (auto why = key_problem(key, "--api-key-file " + key_file)) {
+      error = *why;
+      return std::nullopt;
+    }
     return key;
   }
-  if (const char* v = std::getenv(info.key_env.c_str()); v && *v) return std::string(v);
+  if (const char* v = std::getenv(info.key_env.c_str()); v && *v) {
+    std::string key(v);
+    if (auto why = key_problem(key, info.key_env)) {
+      error = *why;
+      return std::nullopt;
+    }
+    return key;
+  }
   return std::string();
+}
+
+// While the process holds the key, no core dump (nor a same-user ptrace
+// attach or /proc/PID/mem read) may copy it out of memory.
+void disable_core_dumps() {
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    std::cerr << "setlist: warning: could not mark the process non-dumpable: " << std::strerror(errno) << "\n";
+  struct rlimit none {};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0)
+    std::cerr << "setlist: warning: could not disable core dumps: " << std::strerror(errno) << "\n";
 }
 
 struct Common {
@@ -458,6 +527,7 @@ int main(int argc, char** argv) {
   }
 
   // run
+  disable_core_dumps();  // first: the key is read below and kept until the end
   g_json_log = log_format == "json";
   std::signal(SIGINT, count_early_signal);
   std::signal(SIGTERM, count_early_signal);

@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <unistd.h>
@@ -168,6 +169,52 @@ class Fd {
  private:
   int fd_;
 };
+
+// A download's file (a resumable ".part" in OUT/.setlist/partial) may be
+// absent or a regular file of ours; a link (someone else's file behind it),
+// a FIFO, a device or another user's file is refused, never opened for writing.
+std::optional<Error> part_refused(const std::filesystem::path& file, const struct stat& st) {
+  if (S_ISLNK(st.st_mode))
+    return io_error("refusing to download into " + file.string() + ": it is a symbolic link (remove it and run again)");
+  if (!S_ISREG(st.st_mode))
+    return io_error("refusing to download into " + file.string() + ": it is not a regular file");
+  if (st.st_uid != ::geteuid())
+    return io_error("refusing to download into " + file.string() + ": it belongs to another user (uid " +
+                    std::to_string(st.st_uid) + ")");
+  return std::nullopt;
+}
+
+// The size of the bytes already there (0 when absent), or why the file is refused.
+Result<std::uint64_t> part_size(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::uint64_t{0};
+    return io_error("cannot check " + file.string() + ": " + std::strerror(errno));
+  }
+  if (auto why = part_refused(file, st)) return *why;
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+// Opens it for writing without following a link, and checks what was opened.
+Result<int> open_part(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == ELOOP)
+      return io_error("refusing to download into " + file.string() + ": it is a symbolic link (remove it and run again)");
+    return io_error("cannot open " + file.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int saved = errno;
+    ::close(fd);
+    return io_error("cannot check " + file.string() + ": " + std::strerror(saved));
+  }
+  if (auto why = part_refused(file, st)) {
+    ::close(fd);
+    return *why;
+  }
+  return fd;
+}
 
 bool write_all(int fd, const char* p, std::size_t n) {
   while (n > 0) {
@@ -438,9 +485,11 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
   auto& I = *impl_;
   const Url start = url;
   const std::uint64_t cap = I.opt.max_download;
-  std::error_code fec;
-  std::uint64_t existing = std::filesystem::exists(file, fec) ? std::filesystem::file_size(file, fec) : 0;
-  if (fec) existing = 0;
+  // Checked before any request: a link's target is never sized (its size
+  // would go out in a Range header) nor written.
+  auto have = part_size(file);
+  if (!have) co_return have.error();
+  std::uint64_t existing = *have;
   if (if_range.empty()) existing = 0;  // without a validator a resume could splice two versions
   if (existing >= cap) existing = 0;   // nothing may be added to it
 
@@ -523,8 +572,9 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     d.final_url = url.str();
     if (on_validator) on_validator(d.etag);
 
-    Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-    if (fd.get() < 0) co_return io_error("cannot open " + file.string() + ": " + std::strerror(errno));
+    auto opened = open_part(file);  // again, at the open itself: the file may have changed meanwhile
+    if (!opened) co_return opened.error();
+    Fd fd(*opened);
     std::uint64_t total = 0;
     if (append) {
       if (::ftruncate(fd.get(), static_cast<off_t>(existing)) != 0 ||

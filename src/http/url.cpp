@@ -3,7 +3,12 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace setlist::http {
 
@@ -15,6 +20,11 @@ std::optional<Url> Url::parse(std::string_view text) {
   for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
   if (r->has_userinfo()) return std::nullopt;  // never send credentials embedded in URLs
+  // After an authority the path is empty or starts with '/'. Boost.URL 1.81
+  // reads "http://127.0.0.1.evil.com/" as the address 127.0.0.1 followed by
+  // the path ".evil.com/" (boostorg/url#755): such a URL names a host that
+  // only starts like an address, so it is refused rather than misread.
+  if (auto path = r->encoded_path(); !path.empty() && path.front() != '/') return std::nullopt;
   u.host = std::string(r->encoded_host_address());
   if (u.host.empty()) return std::nullopt;
   // IPv6 literals arrive bracketed in encoded_host_address? normalise to bare form.
@@ -42,8 +52,27 @@ std::string Url::str() const {
   return scheme + "://" + h + ":" + port + target;
 }
 
-bool Url::is_loopback() const {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+bool Url::is_loopback() const { return host_is_loopback(host); }
+
+bool host_is_loopback(std::string_view host) {
+  std::string h(host);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  std::string lower = h;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost") return true;  // by name: resolved through the system's hosts file
+  // Otherwise only an address literal, parsed whole: "127.0.0.1.evil.com"
+  // or "127.evil" are names some DNS server answers for, not loopback.
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    const unsigned char* b = v6.s6_addr;
+    static constexpr unsigned char loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (std::memcmp(b, loopback, 16) == 0) return true;  // ::1
+    static constexpr unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(b, mapped, 12) == 0 && b[12] == 127;  // ::ffff:127.x.y.z
+  }
+  return false;
 }
 
 std::optional<std::uint64_t> content_range_start(std::string_view v) {

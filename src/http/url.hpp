@@ -20,8 +20,14 @@ struct Url {
   std::string origin() const { return scheme + "://" + host + ":" + port; }
   std::string str() const;
   bool https() const { return scheme == "https"; }
+  // True for "localhost" (by name, any case) and for an address literal in
+  // 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104, decided from the parsed
+  // address: "127.0.0.1.evil.com" and "127.evil" are names, not loopback.
   bool is_loopback() const;
 };
+
+// The same test on a bare host (an IPv6 literal with or without brackets).
+bool host_is_loopback(std::string_view host);
 
 // NO_PROXY matching, as curl does it: comma- or space-separated entries;
 // "*" matches every host; "example.com" and ".example.com" match the host

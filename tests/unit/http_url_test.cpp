@@ -45,3 +45,49 @@ TEST(ContentRange, OnlyWellFormedRangesAreBelieved) {
   EXPECT_FALSE(content_range_start("bytes 99999999999999999999-1/2"));
   EXPECT_FALSE(content_range_start(""));
 }
+
+// Loopback is what the address says, never what a name starts with: plain
+// http is allowed only from a loopback API to a loopback file.
+TEST(Url, LoopbackIsDecidedFromTheParsedAddress) {
+  auto loop = [](const char* text) {
+    auto u = Url::parse(text);
+    EXPECT_TRUE(u) << text;
+    return u && u->is_loopback();
+  };
+  EXPECT_TRUE(loop("http://127.0.0.1:8080/x"));
+  EXPECT_TRUE(loop("http://127.255.3.4/"));  // all of 127.0.0.0/8
+  EXPECT_TRUE(loop("http://localhost:3000/"));
+  EXPECT_TRUE(loop("http://LocalHost/"));
+  EXPECT_TRUE(loop("http://[::1]:9000/"));
+  EXPECT_TRUE(loop("http://[0:0:0:0:0:0:0:1]/"));
+  EXPECT_TRUE(loop("http://[::ffff:127.0.0.1]/"));
+  EXPECT_TRUE(loop("http://[::ffff:7f00:1]/"));  // the same address written in hex
+
+  // Names that only look like loopback: some DNS server answers for them.
+  // Boost.URL 1.81 reads "127.0.0.1.evil.com" as 127.0.0.1 plus the path
+  // ".evil.com/": such URLs are refused whole, never taken for the address.
+  for (auto text : {"http://127.0.0.1.evil.com/", "http://127.0.0.1evil/", "http://127.0.0.1.evil.com",
+                    "http://127.0.0.1:80.evil.com/", "http://[::1].evil.com/"}) {
+    auto u = Url::parse(text);
+    EXPECT_FALSE(u && u->is_loopback()) << text;
+    EXPECT_FALSE(u) << text << " read as " << u->str();
+  }
+  EXPECT_FALSE(loop("http://127.evil/"));
+  EXPECT_FALSE(loop("http://localhost.evil.com/"));
+  EXPECT_FALSE(loop("http://evil-localhost/"));
+  // Other addresses.
+  EXPECT_FALSE(loop("http://128.0.0.1/"));
+  EXPECT_FALSE(loop("http://10.0.0.1/"));
+  EXPECT_FALSE(loop("http://[::2]/"));
+  EXPECT_FALSE(loop("http://[::ffff:10.0.0.1]/"));
+  EXPECT_FALSE(loop("http://[::ffff:128.0.0.1]/"));
+  EXPECT_FALSE(loop("http://[fe80::1]/"));
+  // Shorthand and hex IPv4 forms are not parsed as addresses here (refusing is the safe side).
+  EXPECT_FALSE(loop("http://127.1/"));
+  EXPECT_FALSE(loop("http://0x7f.0.0.1/"));
+
+  EXPECT_TRUE(host_is_loopback("[::1]"));
+  EXPECT_TRUE(host_is_loopback("::ffff:127.0.0.1"));
+  EXPECT_FALSE(host_is_loopback(""));
+  EXPECT_FALSE(host_is_loopback("127."));
+}

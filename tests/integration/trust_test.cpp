@@ -1,0 +1,178 @@
+// What setlist does not trust, end to end (docs/security.md): links planted
+// in the output folder, a hostile API key, a process a core dump or another
+// process of the same user could read the key out of. The real binaries on
+// loopback, as in the other integration tests.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <thread>
+
+#include "integration_support.hpp"
+
+using namespace setlist::test;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+std::int64_t requests_total(const Sim& sim) { return sim.stats().as_object().at("requests_total").as_int64(); }
+
+}  // namespace
+
+// Links at the old predictable temporary names (report.json.tmp ...) and at
+// final names, all pointing at a file outside OUT: the run never writes
+// through them; a link at a final name is refused, saying so.
+TEST(Trust, LinksPlantedInTheOutputFolderAreNeverWrittenThrough) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  fs::create_directories(out);
+  auto victim = dir / "victim.txt";
+  write_file(victim, "precious");
+  for (auto name : {"report.json.tmp", "album.m3u8.tmp", "junit.xml.tmp", "report.html.tmp", "01 - Song 1.txt.tmp",
+                    "01 - Song 1 (B).mp3.tmp", "01 - Song 1 (A).mp3", "report.html"})
+    fs::create_symlink(victim, out / name);
+
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
+  EXPECT_EQ(read_file(victim), "precious") << r.err;
+  EXPECT_TRUE(fs::is_symlink(out / "report.html"));
+  EXPECT_TRUE(fs::is_symlink(out / "01 - Song 1 (A).mp3"));
+  EXPECT_TRUE(contains(r.err, "could not write reports: refusing to write " + (out / "report.html").string() +
+                                  ": it is a symbolic link"))
+      << r.err;
+  // Take A was not published over the link: the song failed and says why.
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ASSERT_TRUE(fs::is_regular_file(fs::symlink_status(out / "report.json")));
+  auto song = report_songs(out).at(0).as_object();
+  EXPECT_EQ(song.at("status").as_string(), "failed");
+  EXPECT_TRUE(contains(std::string(song.at("reason").as_string()), "01 - Song 1 (A).mp3: it is a symbolic link"))
+      << json::serialize(song);
+  // The rest was written beside the links, as regular files.
+  for (auto name : {"album.m3u8", "junit.xml", "01 - Song 1 (B).mp3", "01 - Song 1.txt"})
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(out / name))) << name;
+}
+
+// A resumable download's .part in OUT/.setlist/partial linked to a file
+// outside OUT: the download is refused, the file untouched, nothing sent.
+TEST(Trust, ALinkedPartFileIsRefusedAndItsTargetUntouched) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  auto args = fast_run_args(sim, dir / "album.yaml", out);
+  ASSERT_EQ(run_setlist(args).exit_code, 0);
+  // Take B missing: the next run fetches it again (free) through its .part.
+  std::string id(report_songs(out).at(0).at("clips").at(1).at("id").as_string());
+  ASSERT_TRUE(fs::remove(out / "01 - Song 1 (B).mp3"));
+  auto victim = dir / "victim.txt";
+  write_file(victim, "precious");
+  auto part = out / ".setlist" / "partial" / (id + ".audio.part");
+  fs::create_directories(part.parent_path());
+  fs::create_symlink(victim, part);
+  auto stats_before = sim.stats().as_object();
+  auto audio_before = stats_before.at("requests").as_object().contains("CDN /audio")
+                          ? stats_before.at("requests").at("CDN /audio").as_object().size()
+                          : 0;
+
+  auto r = run_setlist(args);
+  EXPECT_EQ(read_file(victim), "precious") << r.err;
+  EXPECT_TRUE(fs::is_symlink(part));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  auto song = report_songs(out).at(0).as_object();
+  EXPECT_TRUE(contains(std::string(song.at("reason").as_string()),
+                       "refusing to download into " + part.string() + ": it is a symbolic link"))
+      << json::serialize(song);
+  auto stats = sim.stats().as_object();
+  EXPECT_EQ(stats.at("requests").at("CDN /audio").as_object().size(), audio_before) << "the audio was requested";
+  EXPECT_EQ(stats.at("generate_requests").as_int64(), 1);
+}
+
+// A key that would inject header lines, or that is absurdly long, is refused
+// before anything is sent, and the key itself is never printed.
+TEST(Trust, AMalformedKeyIsRefusedBeforeAnyRequestWithoutPrintingIt) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), fast_sim_args());
+  auto args = fast_run_args(sim, dir / "album.yaml", dir / "out");
+  struct Case {
+    std::string key;
+    std::string message;
+    std::string secret;  // a part of the key that must not appear in the output
+  };
+  const std::string long_key = "sk-long-" + std::string(100 * 1024, 'q');
+  std::vector<Case> cases = {
+      {"abc\r\nX-Evil: injected", "the API key in AIML_API_KEY contains a carriage return (CR) at byte 4", "injected"},
+      {"abc\nX-Evil: injected", "the API key in AIML_API_KEY contains a line feed (LF) at byte 4", "injected"},
+      {long_key, "the API key in AIML_API_KEY is 102408 bytes long, more than the 4096 allowed", "sk-long-qqqq"},
+      {"sk-secret part", "the API key in AIML_API_KEY contains a space at byte 10", "sk-secret"},
+      {"sk-secret\tpart", "the API key in AIML_API_KEY contains a control character (0x09) at byte 10", "sk-secret"},
+      {"sk-secret\x7fpart", "the API key in AIML_API_KEY contains a control character (0x7f) at byte 10", "sk-secret"},
+  };
+  for (auto& c : cases) {
+    auto r = run_setlist(args, {{"AIML_API_KEY", c.key}});
+    EXPECT_EQ(r.exit_code, 2) << c.message << "\n" << r.err;
+    EXPECT_TRUE(contains(r.err, c.message)) << r.err.substr(0, 2000);
+    EXPECT_FALSE(contains(r.out + r.err, c.secret)) << "the key was printed: " << c.message;
+  }
+  // The same from a key file: a NUL, a second line.
+  auto key_file = dir / "key";
+  for (auto [bytes, message] : std::vector<std::pair<std::string, std::string>>{
+           {std::string("sk-secret\0more", 14), "contains a NUL byte at byte 10"},
+           {"sk-secret\nX-Evil: injected\n", "contains a line feed (LF) at byte 10"},
+           {std::string(4097, 'k') + "\n", "is 4097 bytes long, more than the 4096 allowed"},
+           {std::string(5000, 'k') + "\n", "is longer than the 4096 bytes allowed"}}) {
+    { std::ofstream(key_file, std::ios::binary | std::ios::trunc) << bytes; }
+    fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);
+    auto r = run_setlist(with_arg(args, "--api-key-file", key_file.string()), {{"AIML_API_KEY", "\x01unset"}});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_TRUE(contains(r.err, "the API key in --api-key-file " + key_file.string() + " " + message)) << r.err;
+    EXPECT_FALSE(contains(r.out + r.err, "sk-secret"));
+    EXPECT_FALSE(contains(r.out + r.err, "kkkkkkkk"));
+  }
+  EXPECT_EQ(requests_total(sim), 0) << "a request went out with a malformed key";
+  EXPECT_FALSE(fs::exists(dir / "out" / ".setlist" / "state.db"));
+}
+
+// While `run` holds the key it cannot be dumped: RLIMIT_CORE is 0 (seen in
+// /proc/PID/limits) and the process is not dumpable (its /proc files then
+// belong to root, which only a user other than root can see).
+TEST(Trust, ARunCannotDumpCore) {
+  struct rlimit mine {};
+  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &mine), 0);
+  if (mine.rlim_max == 0) GTEST_SKIP() << "core dumps are already impossible here (hard RLIMIT_CORE 0)";
+  // The child inherits a non-zero soft limit, so a 0 can only come from setlist itself.
+  struct rlimit raised = mine;
+  raised.rlim_cur = mine.rlim_max;
+  ASSERT_EQ(::setrlimit(RLIMIT_CORE, &raised), 0);
+
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  Sim sim(dir.path(), fast_sim_args({"--latency", "3s"}));
+  auto proc = start_setlist(dir, fast_run_args(sim, dir / "album.yaml", dir / "out"), "run");
+  ASSERT_EQ(::setrlimit(RLIMIT_CORE, &mine), 0);
+
+  const auto limits = "/proc/" + std::to_string(proc->pid()) + "/limits";
+  std::string core_line;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    std::ifstream in(limits);
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with("Max core file size")) core_line = line;
+    if (core_line.find(" 0 ") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(core_line.find("Max core file size        0                    0 "), std::string::npos) << core_line;
+  if (::geteuid() != 0) {
+    struct stat st {};
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(proc->pid())).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "the process is still dumpable";
+  }
+  proc->signal(SIGTERM);
+  EXPECT_TRUE(proc->wait(30s));
+}
