@@ -1,9 +1,10 @@
 // Downloading: each complete take not yet on disk as recorded is fetched
 // (resumable .part files), tagged and published on the disk thread, so the
 // network never waits for a disk. Takes already on disk are kept as they are.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
 
 #include "common/hash.hpp"
 #include "engine/engine_impl.hpp"
@@ -24,6 +25,23 @@ std::int64_t mtime_ns(const fs::path& p) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return 0;
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// The validator kept beside a .part file: read only from a regular file of
+// ours, never through a link (a planted link would send another file's first
+// line to the CDN as If-Range).
+std::string read_validator(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string v;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && st.st_size < 1024) {
+    char buf[1024];
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n > 0) v.assign(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return v.substr(0, v.find('\n'));
 }
 
 DownloadOutcome outcome_of(const Error& e) {
@@ -100,8 +118,7 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
   // A hint, not a record: a lost validator only means the whole file again.
   auto etag_file = part;
   etag_file += ".etag";
-  std::string validator;
-  if (std::ifstream in(etag_file); in) std::getline(in, validator);
+  std::string validator = read_validator(etag_file);
   const bool had_file = !validator.empty();
   auto keep_etag = [&validator](const std::string& etag) { validator = etag; };
   for (int attempt = 0;; ++attempt) {
@@ -119,8 +136,8 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     if (validator.empty()) {
       std::error_code ec;
       fs::remove(etag_file, ec);
-    } else {
-      std::ofstream(etag_file, std::ios::trunc) << validator;
+    } else if (!write_file_atomic(etag_file, validator)) {  // refuses links; a lost hint costs a full download
+      validator.clear();
     }
     const bool attempts_left = attempt + 1 < s_.retry_max_attempts && !stopping();
     if (!download_should_retry(outcome_of(r.error()), attempts_left)) co_return r;

@@ -94,6 +94,31 @@ TEST(Trust, ALinkedPartFileIsRefusedAndItsTargetUntouched) {
   EXPECT_EQ(stats.at("generate_requests").as_int64(), 1);
 }
 
+// The validator kept beside a .part (<id>.audio.part.etag) is never read or
+// written through a link: a planted one would send another file's first line
+// to the CDN as If-Range, and be overwritten after a failed attempt.
+TEST(Trust, ALinkedEtagFileIsNeitherReadNorWrittenThrough) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(1));
+  // The first download after the repair is cut short, so a validator is kept.
+  Sim sim(dir.path(), fast_sim_args({"--fault", "truncate/audio@n3"}));
+  auto out = dir / "out";
+  auto args = fast_run_args(sim, dir / "album.yaml", out);
+  ASSERT_EQ(run_setlist(args).exit_code, 0);
+  std::string id(report_songs(out).at(0).at("clips").at(1).at("id").as_string());
+  ASSERT_TRUE(fs::remove(out / "01 - Song 1 (B).mp3"));
+  auto victim = dir / "victim.txt";
+  write_file(victim, "secret first line\nmore\n");
+  auto etag = out / ".setlist" / "partial" / (id + ".audio.part.etag");
+  fs::create_directories(etag.parent_path());
+  fs::create_symlink(victim, etag);
+
+  auto r = run_setlist(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(victim), "secret first line\nmore\n") << "written through the link";
+  EXPECT_EQ(run_setlist({"verify", out.string()}).exit_code, 0);
+}
+
 // A key that would inject header lines, or that is absurdly long, is refused
 // before anything is sent, and the key itself is never printed.
 TEST(Trust, AMalformedKeyIsRefusedBeforeAnyRequestWithoutPrintingIt) {
