@@ -61,6 +61,8 @@ std::string ffprobe_format(const fs::path& f) {
                         "-of", "default=nw=1:nk=1", f.string()});
 }
 
+void PrintTo(const ModelCase& m, std::ostream* os) { *os << m.model; }
+
 class AimlMusicModels : public testing::TestWithParam<ModelCase> {};
 
 }  // namespace

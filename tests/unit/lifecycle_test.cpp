@@ -32,6 +32,9 @@ struct ResumeRow {
   bool new_attempt;
 };
 
+// Test names and logs show the row's name, not its bytes.
+void PrintTo(const ResumeRow& r, std::ostream* os) { *os << r.name; }
+
 const ResumeOptions none{};
 const ResumeOptions retry{true, false};
 const ResumeOptions resubmit{false, true};
@@ -126,6 +129,8 @@ struct VerdictRow {
   bool charged;
   RunEffect run;
 };
+
+void PrintTo(const VerdictRow& r, std::ostream* os) { *os << r.name; }
 
 class SubmitVerdictTable : public testing::TestWithParam<VerdictRow> {};
 
