@@ -54,9 +54,9 @@ TEST(Url, LoopbackIsDecidedFromTheParsedAddress) {
     EXPECT_TRUE(u) << text;
     return u && u->is_loopback();
   };
-  EXPECT_TRUE(loop("http://127.0.0.1:8080/x"));
+  EXPECT_TRUE(loop("http://127.0.0.1/x"));
   EXPECT_TRUE(loop("http://127.255.3.4/"));  // all of 127.0.0.0/8
-  EXPECT_TRUE(loop("http://localhost:3000/"));
+  EXPECT_TRUE(loop("http://localhost/"));
   EXPECT_TRUE(loop("http://LocalHost/"));
   EXPECT_TRUE(loop("http://[::1]:9000/"));
   EXPECT_TRUE(loop("http://[0:0:0:0:0:0:0:1]/"));
