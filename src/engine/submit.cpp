@@ -289,8 +289,10 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       case SubmitOutcome::refused_song:
         reason = "the API refused the request: " + what;
         break;
-      case SubmitOutcome::bad_key:
-        reason = "the API rejected the key (" + what + "); " + key_hint(provider_.info());
+      case SubmitOutcome::bad_key:  // classify() already says so and names the key variable
+        reason = a.why.find(provider_.info().key_env) == std::string::npos
+                     ? "the API rejected the key (" + what + "); " + key_hint(provider_.info())
+                     : what;
         break;
       case SubmitOutcome::out_of_credits:
         reason = "out of credits (" + what + ")";
