@@ -148,6 +148,18 @@ struct TagInfo {
 // - Anything else: an error, the file unchanged.
 Status write_tags(const std::filesystem::path& audio, const TagInfo& info);
 
+// The setlist ids a published take carries (TXXX SETLIST_CLIP_ID and
+// SETLIST_SONG_KEY), with its title and track: how a take is recognised when
+// the state database and the receipts journal are lost. nullopt when the
+// file is not a take tagged by setlist.
+struct TakeIds {
+  std::string clip_id;
+  std::string song_key;
+  std::string title;
+  int track = 0;
+};
+std::optional<TakeIds> read_take_ids(const std::filesystem::path& audio);
+
 // What a song's files are called and hold, beyond the naming template.
 // The ID3 tag of take `take` (0 = A) of `song`.
 TagInfo tag_info_for(const Manifest& m, const Song& song, const std::string& song_key, const std::string& clip_id,

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,6 +81,34 @@ struct FileRow {
   std::int64_t created_at = 0;
 };
 
+// One line of the receipts journal, OUT/.setlist/receipts.jsonl: every money
+// receipt (intent, answer, refusal, unknown outcome, new attempt) and every
+// published file, appended after the database commits it and, for receipts,
+// fsynced before the request goes out. It never holds the key. A lost or
+// damaged database is rebuilt from it (recover_state).
+struct JournalEntry {
+  enum class Kind { intent, ack, rejected, uncertain, attempt, superseded, file, forget_files };
+  Kind kind = Kind::intent;
+  std::int64_t submission = 0;  // intent, ack, rejected, uncertain
+  std::string song_key;
+  std::string song_id, title;  // intent: the song as it was then
+  int track = 0;
+  std::string payload_hash;  // intent
+  int attempt = 1;           // intent, attempt
+  std::vector<std::string> clip_ids;  // ack, in take order
+  int http_status = 0;                // rejected
+  std::string error;                  // rejected, uncertain
+  FileRow file;                       // file
+  std::int64_t at = 0;                // unix ms
+};
+
+struct Journal {
+  std::vector<JournalEntry> entries;
+  int bad_lines = 0;  // lines that are not receipts (a torn last line after a crash counts here)
+};
+Journal read_journal(const std::filesystem::path& file);
+std::filesystem::path journal_path(const std::filesystem::path& out_dir);
+
 class StateStore {
  public:
   // Opens or creates the database, applying migrations.
@@ -87,6 +116,7 @@ class StateStore {
   ~StateStore();
 
   static constexpr int schema_version = 2;
+  static constexpr int application_id = 0x53544c53;  // "STLS": PRAGMA application_id of setlist's databases
 
   std::optional<SongRow> song(const std::string& key);
   std::vector<SongRow> songs();
@@ -120,17 +150,64 @@ class StateStore {
   std::vector<FileRow> files(const std::string& song_key = {});
   void forget_files(const std::string& song_key);
 
+  // Every submission by id, and whether each clip id is known: for comparing
+  // the database with the receipts journal.
+  std::vector<SubmissionRow> all_submissions();
+  std::vector<std::string> clip_ids();
+  bool has_clip(const std::string& clip_id);
+  // SQLite's quick_check: nullopt when the database is sound, else what it found.
+  std::optional<std::string> quick_check();
+
+  // Adds what the journal holds and the database lacks (recover_state): one
+  // transaction; rows already present are kept. Song statuses are derived
+  // again from the receipts and the files in `out_dir`.
+  void apply_journal(const std::vector<JournalEntry>& entries, const std::filesystem::path& out_dir);
+  // A take found on disk with setlist's tags but in no receipt (the journal
+  // lost too): recorded as answered and published, so it is never bought again.
+  void adopt_take(const FileRow& file, const std::string& title, int track, const std::filesystem::path& out_dir);
+
   // Free-form key/value (run history, provider name).
   void set_meta(const std::string& key, const std::string& value);
   std::optional<std::string> meta(const std::string& key);
 
  private:
   StateStore();
+  void settle_recovered(const std::set<std::string>& keys, const std::filesystem::path& out_dir);
   void close_submission(std::int64_t submission_id, const char* state, int http_status, const std::string& error,
                         bool refused);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// --- Trust ---------------------------------------------------------------------
+// Opens OUT/.setlist/state.db after checking it can be trusted with money:
+// - missing or empty while OUT holds receipts, clip files or takes tagged by
+//   setlist: refused (a fresh database would buy those songs again);
+// - not an SQLite database, damaged (quick_check), read-only, or another
+//   program's database: refused;
+// - behind the receipts journal (a submission, an answer or a clip it does not
+//   know, e.g. its -wal lost): refused.
+// Each refusal's message says what was found and what to do (`setlist recover OUT`).
+// `create`: a missing database (with no evidence) is created; otherwise the
+// result holds no store.
+Result<std::unique_ptr<StateStore>> open_album_state(const std::filesystem::path& out_dir, bool create);
+
+struct RecoverySummary {
+  int receipts = 0;       // journal lines read
+  int bad_lines = 0;      // journal lines that were not receipts
+  int submissions = 0;    // in the database afterwards
+  int answered = 0;       // of which acked
+  int unanswered = 0;     // of which with no answer (intent or uncertain)
+  int clips = 0;
+  int files = 0;
+  int adopted = 0;        // takes recorded from their tags alone
+  int unmatched_clip_files = 0;
+  std::string kept_aside;  // where the damaged database went, if it was replaced
+};
+// Rebuilds OUT/.setlist/state.db from the receipts journal, the clip files and
+// the tags of the takes in OUT. A damaged database is kept aside, never
+// deleted. Needs OUT's run lock (the caller holds it).
+Result<RecoverySummary> recover_state(const std::filesystem::path& out_dir);
 
 // One run per OUT: an advisory lock (flock) on OUT/.setlist/lock holding the pid.
 class RunLock {

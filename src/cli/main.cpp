@@ -326,6 +326,45 @@ void print_config(const ResolvedSettings& rs) {
   }
 }
 
+// `setlist recover OUT`: the state database rebuilt from what OUT holds.
+int recover_album(const fs::path& out) {
+  std::error_code ec;
+  if (!fs::is_directory(out / ".setlist", ec)) {
+    std::cerr << "setlist: " << out.string() << " holds no .setlist folder: nothing to recover from\n";
+    return exit_code::cannot_run;
+  }
+  auto lock = RunLock::acquire(out / ".setlist");
+  if (!lock) {
+    std::cerr << "setlist: " << lock.error().message << "\n";
+    return exit_code::cannot_run;
+  }
+  auto r = recover_state(out);
+  if (!r) {
+    std::cerr << "setlist: " << r.error().message << "\n";
+    return exit_code::cannot_run;
+  }
+  auto& s = r.value();
+  if (!s.kept_aside.empty()) std::cout << "the damaged database was moved to " << s.kept_aside << "\n";
+  std::cout << fmt::format(
+      "recovered {}: {} receipts read, {} submissions ({} answered, {} without an answer), {} clips, {} files",
+      (out / ".setlist" / "state.db").string(), s.receipts, s.submissions, s.answered, s.unanswered, s.clips,
+      s.files);
+  if (s.adopted) std::cout << fmt::format(", {} takes known only by their tags", s.adopted);
+  std::cout << "\n";
+  if (s.bad_lines)
+    std::cout << fmt::format("skipped {} journal line(s) that were not receipts (a line torn by a crash is one)\n",
+                             s.bad_lines);
+  if (s.unmatched_clip_files)
+    std::cout << fmt::format(
+        "{} clip files in .setlist/clips/ match no receipt and no tagged take: their songs are not known here\n",
+        s.unmatched_clip_files);
+  if (s.unanswered)
+    std::cout << "songs whose request has no recorded answer stay uncertain: a run reports them and sends nothing "
+                 "for them unless --resubmit-uncertain is given\n";
+  std::cout << "run the same `setlist run` again: it fetches what is missing without buying it again\n";
+  return exit_code::ok;
+}
+
 // `setlist verify OUT`: 0 when every recorded file is there with its size and hash.
 int verify_files(const fs::path& out, StateStore& state) {
   int bad = 0, good = 0;
@@ -418,6 +457,18 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
   report->add_option("out", report_out, "output folder")->required();
 
+  // recover
+  std::string recover_out;
+  auto* recover = app.add_subcommand(
+      "recover", "rebuild OUT's state database from its receipts journal, clip files and tagged takes");
+  recover->add_option("out", recover_out, "output folder")->required();
+  recover->footer(
+      "When state.db is lost, emptied, damaged or behind (its -wal lost), `run` refuses to start rather than buy "
+      "the album again. `recover` rebuilds it from .setlist/receipts.jsonl, .setlist/clips/ and the tags of the "
+      "takes in OUT; a damaged database is moved to .setlist/damaged-<time>/, never deleted. Nothing is sent.\n\n"
+      "Exit codes: 0 rebuilt (or nothing to do), 3 cannot recover (another run holds OUT, a read-only "
+      "database, nothing to recover from).");
+
   // A key on the command line shows in `ps` and shell history: refuse it
   // before the parser could echo the value back in an error message.
   for (int i = 1; i < argc; ++i) {
@@ -491,16 +542,18 @@ int main(int argc, char** argv) {
     return exit_code::ok;
   }
 
+  if (*recover) return recover_album(recover_out);
+
   if (*status || *report || *verify) {
     fs::path out = *status ? status_out : *report ? report_out : verify_out;
     auto db = out / ".setlist" / "state.db";
-    if (!fs::exists(db)) {
-      std::cerr << "setlist: " << out.string() << " has no setlist state (" << db.string() << " not found)\n";
-      return exit_code::cannot_run;
-    }
-    auto st = StateStore::open(db);
+    auto st = open_album_state(out, false);
     if (!st) {
       std::cerr << "setlist: " << st.error().message << "\n";
+      return exit_code::cannot_run;
+    }
+    if (!st.value()) {
+      std::cerr << "setlist: " << out.string() << " has no setlist state (" << db.string() << " not found)\n";
       return exit_code::cannot_run;
     }
     if (*verify) return verify_files(out, *st.value());

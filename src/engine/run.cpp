@@ -288,7 +288,9 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
     return fail("cannot create " + (options.out_dir / ".setlist").string() + ": " + ec.message());
   auto lock = RunLock::acquire(options.out_dir / ".setlist");
   if (!lock) return fail(lock.error().message);
-  auto state = StateStore::open(options.out_dir / ".setlist" / "state.db");
+  // A database that cannot be trusted with money stops the run before
+  // anything is sent (state.hpp: open_album_state).
+  auto state = open_album_state(options.out_dir, true);
   if (!state) return fail(state.error().message);
 
   RunSummary s;

@@ -164,4 +164,41 @@ Status write_tags(const std::filesystem::path& audio, const TagInfo& info) {
   return Ok{};
 }
 
+namespace {
+std::optional<TakeIds> ids_from(TagLib::ID3v2::Tag* tag) {
+  if (!tag) return std::nullopt;
+  TakeIds ids;
+  for (auto* frame : tag->frameList("TXXX")) {
+    auto* user = dynamic_cast<TagLib::ID3v2::UserTextIdentificationFrame*>(frame);
+    if (!user || user->fieldList().size() < 2) continue;
+    auto value = user->fieldList()[1].to8Bit(true);
+    if (user->description() == "SETLIST_CLIP_ID") ids.clip_id = value;
+    if (user->description() == "SETLIST_SONG_KEY") ids.song_key = value;
+  }
+  if (ids.clip_id.empty() || ids.song_key.empty()) return std::nullopt;
+  ids.title = tag->title().to8Bit(true);
+  ids.track = static_cast<int>(tag->track());
+  return ids;
+}
+}  // namespace
+
+std::optional<TakeIds> read_take_ids(const std::filesystem::path& audio) {
+  char head[16] = {};
+  {
+    int fd = ::open(audio.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return std::nullopt;
+    ssize_t n = ::read(fd, head, sizeof head);
+    ::close(fd);
+    if (n <= 0) return std::nullopt;
+  }
+  if (detect_audio_format(std::string_view(head, sizeof head)) == AudioFormat::wav) {
+    TagLib::RIFF::WAV::File file(audio.c_str(), false);
+    if (!file.isValid()) return std::nullopt;
+    return ids_from(file.ID3v2Tag());
+  }
+  TagLib::MPEG::File file(audio.c_str(), false);
+  if (!file.isValid()) return std::nullopt;
+  return ids_from(file.ID3v2Tag(false));
+}
+
 }  // namespace setlist

@@ -24,10 +24,9 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
   }
   std::unique_ptr<StateStore> state;
   std::map<std::string, std::string> key_by_id;  // song id -> its key in state
-  auto db = out_dir / ".setlist" / "state.db";
-  if (std::filesystem::exists(db)) {
-    auto opened = StateStore::open(db);
-    if (!opened) return opened.error();
+  if (auto opened = open_album_state(out_dir, false); !opened) {
+    return opened.error();
+  } else if (opened.value()) {
     state = std::move(opened.value());
     for (auto& row : state->songs())
       if (row.status != SongStatus::superseded) key_by_id[row.song_id] = row.key;

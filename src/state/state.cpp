@@ -10,7 +10,9 @@
 #include <cstring>
 #include <set>
 
+#include "setlist/output.hpp"
 #include "setlist/provider.hpp"
+#include "state/journal.hpp"
 
 namespace setlist {
 
@@ -138,10 +140,20 @@ UPDATE submissions SET attempt = MAX(1, (SELECT COUNT(*) FROM submissions s2
 UPDATE songs SET attempt = COALESCE((SELECT MAX(attempt) FROM submissions s WHERE s.song_key = songs.song_key), 1);
 )sql";
 
+JournalEntry receipt_of(JournalEntry::Kind kind, std::string song_key, std::int64_t submission = 0) {
+  JournalEntry e;
+  e.kind = kind;
+  e.song_key = std::move(song_key);
+  e.submission = submission;
+  e.at = unix_millis_now();
+  return e;
+}
+
 }  // namespace
 
 struct StateStore::Impl {
   sqlite3* db = nullptr;
+  std::unique_ptr<journal::Writer> journal;
   ~Impl() {
     if (db) sqlite3_close(db);
   }
@@ -197,6 +209,17 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
       Stmt st(s->impl_->db, "PRAGMA user_version");
       if (st.step()) version = static_cast<int>(st.i64(0));
     }
+    std::int64_t app_id = 0;
+    {
+      Stmt st(s->impl_->db, "PRAGMA application_id");
+      if (st.step()) app_id = st.i64(0);
+    }
+    auto foreign = [&](const std::string& why) {
+      Error e;
+      e.kind = ErrorKind::invalid;
+      e.message = db_file.string() + " is not a setlist state database (" + why + "); setlist will not write into it";
+      return e;
+    };
     if (version > schema_version) {
       Error e;
       e.kind = ErrorKind::invalid;
@@ -204,6 +227,16 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
                   ", newer than this setlist understands (" + std::to_string(schema_version) +
                   "); use a newer setlist";
       return e;
+    }
+    if (app_id != 0 && app_id != application_id) return foreign("another program's application id");
+    {
+      Stmt st(s->impl_->db, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'");
+      std::set<std::string> tables;
+      while (st.step()) tables.insert(st.text(0));
+      if (version == 0 && !tables.empty()) return foreign("it holds tables setlist did not make");
+      if (version > 0)
+        for (const char* t : {"meta", "songs", "submissions", "clips", "files"})
+          if (!tables.count(t)) return foreign(std::string("it has no `") + t + "` table");
     }
     // Migrations: one step per version, each in its own transaction.
     if (version < 1) {
@@ -218,6 +251,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
         s->impl_->exec("PRAGMA user_version=2");
       });
     }
+    if (app_id == 0)  // a new database, or one made before setlist marked its own
+      s->impl_->exec(("PRAGMA application_id=" + std::to_string(application_id)).c_str());
+    s->impl_->journal = std::make_unique<journal::Writer>(db_file.parent_path() / "receipts.jsonl");
   } catch (const StateError& ex) {
     Error e;
     e.kind = ErrorKind::io;
@@ -317,6 +353,9 @@ void StateStore::set_song_status(const std::string& key, SongStatus status, cons
           "completed_at=CASE WHEN ?='complete' THEN ? ELSE completed_at END WHERE song_key=?");
   st.bind(1, text).bind(2, reason).bind(3, now).bind(4, text).bind(5, now).bind(6, key);
   st.run();
+  if (status == SongStatus::superseded && impl_->journal) {
+    impl_->journal->append(receipt_of(JournalEntry::Kind::superseded, key), false);
+  }
 }
 
 int StateStore::new_attempt(const std::string& key) {
@@ -329,13 +368,31 @@ int StateStore::new_attempt(const std::string& key) {
     q.bind(1, key);
     if (q.step()) attempt = static_cast<int>(q.i64(0));
   });
+  if (impl_->journal) {
+    auto e = receipt_of(JournalEntry::Kind::attempt, key);
+    e.attempt = attempt;
+    impl_->journal->append(e, true);
+  }
   return attempt;
 }
 
 std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash, int attempt) {
   std::int64_t id = 0;
+  auto receipt = receipt_of(JournalEntry::Kind::intent, song_key);
+  receipt.payload_hash = payload_hash;
+  receipt.attempt = attempt;
   impl_->durable([&] {
     auto now = unix_millis_now();
+    receipt.at = now;
+    {
+      Stmt q(impl_->db, "SELECT song_id, title, track FROM songs WHERE song_key=?");
+      q.bind(1, song_key);
+      if (q.step()) {
+        receipt.song_id = q.text(0);
+        receipt.title = q.text(1);
+        receipt.track = static_cast<int>(q.i64(2));
+      }
+    }
     Stmt ins(impl_->db,
              "INSERT INTO submissions(song_key, payload_hash, state, created_at, attempt) VALUES(?,?,'intent',?,?)");
     ins.bind(1, song_key).bind(2, payload_hash).bind(3, now).bind(4, attempt);
@@ -347,10 +404,17 @@ std::int64_t StateStore::record_intent(const std::string& song_key, const std::s
     up.bind(1, now).bind(2, now).bind(3, song_key);
     up.run();
   });
+  // After the commit, before the request: a receipt that cannot be kept
+  // stops the run here (StateError), and the intent left in the database
+  // makes the song uncertain rather than bought twice.
+  receipt.submission = id;
+  if (impl_->journal) impl_->journal->append(receipt, true);
   return id;
 }
 
 void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>& clips) {
+  auto receipt = receipt_of(JournalEntry::Kind::ack, {}, submission_id);
+  for (auto& c : clips) receipt.clip_ids.push_back(c.id);
   impl_->durable([&] {
     auto now = unix_millis_now();
     std::string key;
@@ -360,6 +424,8 @@ void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>&
       if (!q.step()) throw StateError("state: unknown submission " + std::to_string(submission_id));
       key = q.text(0);
     }
+    receipt.song_key = key;
+    receipt.at = now;
     Stmt up(impl_->db, "UPDATE submissions SET state='acked', acked_at=? WHERE id=?");
     up.bind(1, now).bind(2, submission_id);
     up.run();
@@ -379,6 +445,7 @@ void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>&
     song.bind(1, now).bind(2, key);
     song.run();
   });
+  if (impl_->journal) impl_->journal->append(receipt, true);
 }
 
 void StateStore::record_rejected(std::int64_t submission_id, int http_status, const std::string& error) {
@@ -391,7 +458,16 @@ void StateStore::record_uncertain(std::int64_t submission_id, const std::string&
 
 void StateStore::close_submission(std::int64_t submission_id, const char* state, int http_status,
                                   const std::string& error, bool refused) {
+  auto receipt =
+      receipt_of(refused ? JournalEntry::Kind::rejected : JournalEntry::Kind::uncertain, {}, submission_id);
+  receipt.http_status = http_status;
+  receipt.error = error;
   impl_->durable([&] {
+    {
+      Stmt q(impl_->db, "SELECT song_key FROM submissions WHERE id=?");
+      q.bind(1, submission_id);
+      if (q.step()) receipt.song_key = q.text(0);
+    }
     Stmt up(impl_->db, "UPDATE submissions SET state=?, http_status=?, error=? WHERE id=?");
     up.bind(1, std::string(state)).bind(2, http_status).bind(3, error).bind(4, submission_id);
     up.run();
@@ -404,6 +480,7 @@ void StateStore::close_submission(std::int64_t submission_id, const char* state,
       song.run();
     }
   });
+  if (impl_->journal) impl_->journal->append(receipt, true);
 }
 
 std::vector<SubmissionRow> StateStore::submissions(const std::string& song_key) {
@@ -482,6 +559,12 @@ void StateStore::record_file(const FileRow& row) {
     st.bind(8, row.created_at ? row.created_at : unix_millis_now()).bind(9, row.mtime_ns);
     st.run();
   });
+  // Not a money receipt: no fsync of its own (the next receipt's carries it).
+  if (impl_->journal) {
+    auto e = receipt_of(JournalEntry::Kind::file, row.song_key);
+    e.file = row;
+    impl_->journal->append(e, false);
+  }
 }
 
 std::vector<FileRow> StateStore::files(const std::string& song_key) {
@@ -511,6 +594,215 @@ void StateStore::forget_files(const std::string& song_key) {
   Stmt st(impl_->db, "DELETE FROM files WHERE song_key=?");
   st.bind(1, song_key);
   st.run();
+  if (impl_->journal) impl_->journal->append(receipt_of(JournalEntry::Kind::forget_files, song_key), false);
+}
+
+std::vector<std::string> StateStore::clip_ids() {
+  Stmt st(impl_->db, "SELECT clip_id FROM clips");
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
+bool StateStore::has_clip(const std::string& clip_id) {
+  Stmt st(impl_->db, "SELECT 1 FROM clips WHERE clip_id=?");
+  st.bind(1, clip_id);
+  return st.step();
+}
+
+std::optional<std::string> StateStore::quick_check() {
+  try {
+    Stmt st(impl_->db, "PRAGMA quick_check");
+    std::string problems;
+    while (st.step()) {
+      auto line = st.text(0);
+      if (line == "ok") continue;
+      problems += (problems.empty() ? "" : "; ") + line;
+    }
+    if (problems.empty()) return std::nullopt;
+    return problems;
+  } catch (const StateError& e) {
+    return std::string(e.what());
+  }
+}
+
+std::vector<SubmissionRow> StateStore::all_submissions() {
+  Stmt st(impl_->db, (std::string("SELECT ") + kSubCols + " FROM submissions ORDER BY id").c_str());
+  std::vector<SubmissionRow> out;
+  while (st.step()) out.push_back(read_submission(st));
+  return out;
+}
+
+void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const std::filesystem::path& out_dir) {
+  using K = JournalEntry::Kind;
+  std::set<std::string> touched;
+  impl_->durable([&] {
+    for (auto& e : entries) {
+      if (!e.song_key.empty()) touched.insert(e.song_key);
+      switch (e.kind) {
+        case K::intent: {
+          Stmt song(impl_->db,
+                    "INSERT INTO songs(song_key, song_id, title, track, status, created_at, updated_at) "
+                    "VALUES(?,?,?,?,'pending',?,?) ON CONFLICT(song_key) DO NOTHING");
+          song.bind(1, e.song_key).bind(2, e.song_id).bind(3, e.title).bind(4, e.track).bind(5, e.at).bind(6, e.at);
+          song.run();
+          Stmt sub(impl_->db,
+                   "INSERT INTO submissions(id, song_key, payload_hash, state, created_at, attempt) "
+                   "VALUES(?,?,?,'intent',?,?) ON CONFLICT(id) DO NOTHING");
+          sub.bind(1, e.submission).bind(2, e.song_key).bind(3, e.payload_hash).bind(4, e.at).bind(5, e.attempt);
+          sub.run();
+          if (sqlite3_changes(impl_->db) > 0) {
+            Stmt up(impl_->db,
+                    "UPDATE songs SET attempts=attempts+1, attempt=MAX(attempt, ?), submitted_at=? WHERE song_key=?");
+            up.bind(1, e.attempt).bind(2, e.at).bind(3, e.song_key);
+            up.run();
+          }
+          break;
+        }
+        case K::ack: {
+          Stmt up(impl_->db, "UPDATE submissions SET state='acked', acked_at=? WHERE id=? AND state!='acked'");
+          up.bind(1, e.at).bind(2, e.submission);
+          up.run();
+          int take = 0;
+          for (auto& id : e.clip_ids) {
+            Stmt ins(impl_->db,
+                     "INSERT INTO clips(clip_id, song_key, submission_id, take, status, updated_at) "
+                     "VALUES(?,?,?,?,?,?) ON CONFLICT(clip_id) DO NOTHING");
+            ins.bind(1, id).bind(2, e.song_key).bind(3, e.submission).bind(4, take++);
+            ins.bind(5, std::string(to_string(ClipStatus::queued))).bind(6, e.at);
+            ins.run();
+          }
+          break;
+        }
+        case K::rejected:
+        case K::uncertain: {
+          Stmt up(impl_->db, "UPDATE submissions SET state=?, http_status=?, error=? WHERE id=? AND state='intent'");
+          up.bind(1, std::string(e.kind == K::rejected ? "rejected" : "uncertain")).bind(2, e.http_status);
+          up.bind(3, e.error).bind(4, e.submission);
+          up.run();
+          break;
+        }
+        case K::attempt: {
+          Stmt up(impl_->db, "UPDATE songs SET attempt=MAX(attempt, ?) WHERE song_key=?");
+          up.bind(1, e.attempt).bind(2, e.song_key);
+          up.run();
+          break;
+        }
+        case K::superseded: {
+          Stmt up(impl_->db, "UPDATE songs SET status='superseded' WHERE song_key=?");
+          up.bind(1, e.song_key);
+          up.run();
+          break;
+        }
+        case K::file: {
+          Stmt st(impl_->db,
+                  "INSERT INTO files(path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at, "
+                  "mtime_ns) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET song_key=excluded.song_key, "
+                  "clip_id=excluded.clip_id, kind=excluded.kind, bytes=excluded.bytes, sha256=excluded.sha256, "
+                  "source_sha256=excluded.source_sha256, created_at=excluded.created_at, mtime_ns=excluded.mtime_ns");
+          auto& f = e.file;
+          st.bind(1, f.path).bind(2, e.song_key).bind(3, f.clip_id).bind(4, f.kind);
+          st.bind(5, static_cast<std::int64_t>(f.bytes)).bind(6, f.sha256).bind(7, f.source_sha256);
+          st.bind(8, e.at).bind(9, f.mtime_ns);
+          st.run();
+          break;
+        }
+        case K::forget_files: {
+          Stmt st(impl_->db, "DELETE FROM files WHERE song_key=?");
+          st.bind(1, e.song_key);
+          st.run();
+          break;
+        }
+      }
+    }
+  });
+  settle_recovered(touched, out_dir);
+}
+
+void StateStore::adopt_take(const FileRow& file, const std::string& title, int track,
+                            const std::filesystem::path& out_dir) {
+  std::set<std::string> touched{file.song_key};
+  std::int64_t adopted = 0;
+  if (!has_clip(file.clip_id)) impl_->durable([&] {
+    auto now = unix_millis_now();
+    Stmt song(impl_->db,
+              "INSERT INTO songs(song_key, title, track, status, created_at, updated_at) VALUES(?,?,?,'pending',?,?) "
+              "ON CONFLICT(song_key) DO NOTHING");
+    song.bind(1, file.song_key).bind(2, title).bind(3, track).bind(4, now).bind(5, now);
+    song.run();
+    // One answered submission per take: counting fewer answers than requests
+    // would buy the missing ones again; more is harmless.
+    Stmt sub(impl_->db,
+             "INSERT INTO submissions(song_key, payload_hash, state, error, created_at, acked_at, attempt) "
+             "VALUES(?, '', 'acked', ?, ?, ?, (SELECT attempt FROM songs WHERE song_key=?))");
+    sub.bind(1, file.song_key).bind(2, "recovered from the tags of " + file.path).bind(3, now).bind(4, now);
+    sub.bind(5, file.song_key);
+    sub.run();
+    const std::int64_t id = sqlite3_last_insert_rowid(impl_->db);
+    Stmt up(impl_->db, "UPDATE songs SET attempts=attempts+1 WHERE song_key=?");
+    up.bind(1, file.song_key);
+    up.run();
+    Stmt clip(impl_->db,
+              "INSERT INTO clips(clip_id, song_key, submission_id, take, status, updated_at) VALUES(?,?,?,?,?,?) "
+              "ON CONFLICT(clip_id) DO NOTHING");
+    clip.bind(1, file.clip_id).bind(2, file.song_key).bind(3, id).bind(4, 0);
+    clip.bind(5, std::string(to_string(ClipStatus::complete))).bind(6, now);
+    clip.run();
+    adopted = id;
+  });
+  if (adopted && impl_->journal) {  // so that a later recovery knows this answer too
+    auto row = song(file.song_key);
+    auto intent = receipt_of(JournalEntry::Kind::intent, file.song_key, adopted);
+    intent.song_id = row ? row->song_id : "";
+    intent.title = title;
+    intent.track = track;
+    intent.attempt = row ? row->attempt : 1;
+    impl_->journal->append(intent, false);
+    auto ack = receipt_of(JournalEntry::Kind::ack, file.song_key, adopted);
+    ack.clip_ids = {file.clip_id};
+    impl_->journal->append(ack, true);
+  }
+  record_file(file);
+  settle_recovered(touched, out_dir);
+}
+
+// After recovery: a clip whose audio is on disk as recorded is complete; a
+// clip file kept in .setlist/clips/ gives back what the API said; each song's
+// status follows from its receipts.
+void StateStore::settle_recovered(const std::set<std::string>& keys, const std::filesystem::path& out_dir) {
+  impl_->transaction([&] {
+    for (auto& key : keys) {
+      auto files = this->files(key);
+      for (auto& c : clips(key)) {
+        bool on_disk = false;
+        for (auto& f : files)
+          if (f.clip_id == c.clip_id && f.kind == "audio" && file_intact(out_dir, f))
+            on_disk = true;
+        std::string raw = c.raw_json;
+        if (raw.empty())
+          raw = read_small_file(out_dir / ".setlist" / "clips" / (safe_component(c.clip_id) + ".json"), 1u << 20);
+        Stmt up(impl_->db, "UPDATE clips SET status=?, raw_json=? WHERE clip_id=?");
+        up.bind(1, on_disk ? std::string(to_string(ClipStatus::complete)) : c.status).bind(2, raw).bind(3, c.clip_id);
+        up.run();
+      }
+      auto row = song(key);
+      if (!row || row->status == SongStatus::superseded) continue;
+      auto facts = song_facts(*this, key, out_dir, 1);
+      SongStatus status = SongStatus::pending;
+      bool open_intent = false;
+      for (auto& s : submissions(key))
+        if (s.attempt == row->attempt && s.state == "intent") open_intent = true;
+      if (open_intent)
+        status = SongStatus::submitting;  // the next run says uncertain, with its usual words
+      else if (facts.unanswered > 0)
+        status = SongStatus::uncertain;
+      else if (facts.acked > 0)
+        status = facts.clips_waiting + facts.clips_to_fetch + facts.clips_failed == 0 && facts.clips_published > 0
+                     ? SongStatus::complete
+                     : SongStatus::submitted;
+      set_song_status(key, status, status == SongStatus::uncertain ? "recovered: no answer was recorded" : "");
+    }
+  });
 }
 
 void StateStore::set_meta(const std::string& key, const std::string& value) {

@@ -168,3 +168,77 @@ TEST(State, MigratesASchemaOneDatabase) {
   EXPECT_EQ(d.action, Resume::fetch);
   EXPECT_EQ(d.paid_requests, 0);
 }
+
+// Every receipt goes to the journal beside the database, and the journal
+// alone rebuilds the submissions, answers and refusals (recover_state's core).
+TEST(State, TheReceiptsJournalRebuildsWhatTheDatabaseHeld) {
+  test::TempDir dir;
+  auto setlist_dir = dir / ".setlist";
+  std::filesystem::create_directories(setlist_dir);
+  {
+    auto s = StateStore::open(setlist_dir / "state.db");
+    ASSERT_TRUE(s) << s.error().message;
+    for (auto key : {"k1", "k2", "k3"}) {
+      SongRow row;
+      row.key = key;
+      row.song_id = std::string("id-") + key;
+      row.title = std::string("Title ") + key;
+      row.track = key[1] - '0';
+      s.value()->upsert_song(row);
+    }
+    Clip a;
+    a.id = "clip-a";
+    a.status = ClipStatus::queued;
+    s.value()->record_ack(s.value()->record_intent("k1", "p1", 1), {a});
+    s.value()->record_rejected(s.value()->record_intent("k2", "p2", 1), 429, "slow down");
+    s.value()->record_intent("k3", "p3", 1);  // no answer: the process died here
+  }
+  auto j = read_journal(journal_path(dir.path()));
+  EXPECT_EQ(j.bad_lines, 0);
+  ASSERT_EQ(j.entries.size(), 5u);
+  EXPECT_EQ(j.entries[0].kind, JournalEntry::Kind::intent);
+  EXPECT_EQ(j.entries[0].title, "Title k1");
+  EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::ack);
+  EXPECT_EQ(j.entries[1].clip_ids, std::vector<std::string>{"clip-a"});
+  EXPECT_EQ(j.entries[3].kind, JournalEntry::Kind::rejected);
+  EXPECT_EQ(j.entries[3].http_status, 429);
+
+  std::filesystem::remove(setlist_dir / "state.db");
+  auto fresh = StateStore::open(setlist_dir / "state.db");
+  ASSERT_TRUE(fresh);
+  fresh.value()->apply_journal(j.entries, dir.path());
+  auto subs = fresh.value()->all_submissions();
+  ASSERT_EQ(subs.size(), 3u);
+  EXPECT_EQ(subs[0].state, "acked");
+  EXPECT_EQ(subs[1].state, "rejected");
+  EXPECT_EQ(subs[2].state, "intent");
+  EXPECT_EQ(fresh.value()->song("k1")->status, SongStatus::submitted);
+  EXPECT_EQ(fresh.value()->song("k1")->title, "Title k1");
+  EXPECT_EQ(fresh.value()->song("k2")->status, SongStatus::pending);
+  EXPECT_EQ(fresh.value()->song("k3")->status, SongStatus::submitting);  // the next run calls it uncertain
+  EXPECT_TRUE(fresh.value()->has_clip("clip-a"));
+  // Applying the same journal again changes nothing.
+  fresh.value()->apply_journal(j.entries, dir.path());
+  EXPECT_EQ(fresh.value()->all_submissions().size(), 3u);
+  EXPECT_EQ(fresh.value()->song("k1")->attempts, 1);
+}
+
+TEST(State, RefusesAnotherProgramsDatabase) {
+  test::TempDir dir;
+  auto db = dir / "state.db";
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE notes(t TEXT)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto s = StateStore::open(db);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("not a setlist state database"), std::string::npos) << s.error().message;
+  // Nothing of setlist's was added to it.
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master WHERE name='songs'", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+}

@@ -1,0 +1,33 @@
+// The receipts journal's line format (receipts.cpp); state.cpp appends.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "setlist/state.hpp"
+
+namespace setlist::journal {
+
+// One JSON object and a newline.
+std::string line(const JournalEntry& e);
+// nullopt for a line that is not a receipt of a known kind.
+std::optional<JournalEntry> parse(std::string_view line);
+
+// Appends to OUT/.setlist/receipts.jsonl: opened once, O_APPEND, never
+// through a link, 0600. Throws StateError when a receipt cannot be kept
+// (the request must then not be sent).
+class Writer {
+ public:
+  explicit Writer(std::filesystem::path file) : file_(std::move(file)) {}
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  void append(const JournalEntry& e, bool sync);
+
+ private:
+  std::filesystem::path file_;
+  int fd_ = -1;
+};
+
+}  // namespace setlist::journal

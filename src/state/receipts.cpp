@@ -1,0 +1,484 @@
+// The receipts journal beside the state database, the checks that decide
+// whether a database can be trusted with money, and recovery from the journal.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "setlist/output.hpp"
+#include "state/journal.hpp"
+
+namespace setlist {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace journal {
+
+namespace {
+constexpr std::pair<JournalEntry::Kind, const char*> kKinds[] = {
+    {JournalEntry::Kind::intent, "intent"},         {JournalEntry::Kind::ack, "ack"},
+    {JournalEntry::Kind::rejected, "rejected"},     {JournalEntry::Kind::uncertain, "uncertain"},
+    {JournalEntry::Kind::attempt, "attempt"},       {JournalEntry::Kind::superseded, "superseded"},
+    {JournalEntry::Kind::file, "file"},             {JournalEntry::Kind::forget_files, "forget_files"},
+};
+
+std::string str(const json::object& o, const char* k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+std::int64_t num(const json::object& o, const char* k) {
+  auto* v = o.if_contains(k);
+  if (!v) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  return 0;
+}
+}  // namespace
+
+std::string line(const JournalEntry& e) {
+  using K = JournalEntry::Kind;
+  json::object o;
+  o["v"] = 1;
+  for (auto& [k, name] : kKinds)
+    if (k == e.kind) o["e"] = name;
+  if (e.submission) o["sub"] = e.submission;
+  o["song"] = e.song_key;
+  switch (e.kind) {
+    case K::intent:
+      o["id"] = e.song_id;
+      o["title"] = e.title;
+      o["track"] = e.track;
+      o["payload"] = e.payload_hash;
+      o["attempt"] = e.attempt;
+      break;
+    case K::ack: {
+      json::array ids;
+      for (auto& id : e.clip_ids) ids.push_back(json::string(id));
+      o["clips"] = std::move(ids);
+      break;
+    }
+    case K::rejected:
+      o["http"] = e.http_status;
+      o["error"] = e.error;
+      break;
+    case K::uncertain:
+      o["error"] = e.error;
+      break;
+    case K::attempt:
+      o["attempt"] = e.attempt;
+      break;
+    case K::file:
+      o["path"] = e.file.path;
+      o["clip"] = e.file.clip_id;
+      o["kind"] = e.file.kind;
+      o["bytes"] = e.file.bytes;
+      o["sha256"] = e.file.sha256;
+      o["source_sha256"] = e.file.source_sha256;
+      o["mtime_ns"] = e.file.mtime_ns;
+      break;
+    case K::superseded:
+    case K::forget_files:
+      break;
+  }
+  o["at"] = e.at;
+  return json::serialize(o) + "\n";
+}
+
+std::optional<JournalEntry> parse(std::string_view text) {
+  using K = JournalEntry::Kind;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  auto& o = v.as_object();
+  if (num(o, "v") != 1) return std::nullopt;
+  JournalEntry e;
+  const auto kind = str(o, "e");
+  bool known = false;
+  for (auto& [k, name] : kKinds)
+    if (kind == name) {
+      e.kind = k;
+      known = true;
+    }
+  if (!known) return std::nullopt;
+  e.submission = num(o, "sub");
+  e.song_key = str(o, "song");
+  e.at = num(o, "at");
+  if (e.song_key.empty()) return std::nullopt;
+  switch (e.kind) {
+    case K::intent:
+      e.song_id = str(o, "id");
+      e.title = str(o, "title");
+      e.track = static_cast<int>(num(o, "track"));
+      e.payload_hash = str(o, "payload");
+      e.attempt = static_cast<int>(std::max<std::int64_t>(1, num(o, "attempt")));
+      if (e.submission <= 0) return std::nullopt;
+      break;
+    case K::ack:
+      if (e.submission <= 0) return std::nullopt;
+      if (auto* c = o.if_contains("clips"); c && c->is_array())
+        for (auto& id : c->as_array())
+          if (id.is_string()) e.clip_ids.emplace_back(id.as_string());
+      break;
+    case K::rejected:
+    case K::uncertain:
+      if (e.submission <= 0) return std::nullopt;
+      e.http_status = static_cast<int>(num(o, "http"));
+      e.error = str(o, "error");
+      break;
+    case K::attempt:
+      e.attempt = static_cast<int>(std::max<std::int64_t>(1, num(o, "attempt")));
+      break;
+    case K::file:
+      e.file.path = str(o, "path");
+      e.file.song_key = e.song_key;
+      e.file.clip_id = str(o, "clip");
+      e.file.kind = str(o, "kind");
+      e.file.bytes = static_cast<std::uint64_t>(num(o, "bytes"));
+      e.file.sha256 = str(o, "sha256");
+      e.file.source_sha256 = str(o, "source_sha256");
+      e.file.mtime_ns = num(o, "mtime_ns");
+      if (e.file.path.empty()) return std::nullopt;
+      break;
+    case K::superseded:
+    case K::forget_files:
+      break;
+  }
+  return e;
+}
+
+Writer::~Writer() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Writer::append(const JournalEntry& e, bool sync) {
+  if (fd_ < 0) {
+    const bool existed = ::access(file_.c_str(), F_OK) == 0;
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+      throw StateError("cannot open the receipts journal " + file_.string() + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+      ::close(fd_);
+      fd_ = -1;
+      throw StateError("the receipts journal " + file_.string() + " is not a regular file of this user");
+    }
+    if (!existed) {  // its name must survive a power cut too
+      int dir = ::open(file_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir >= 0) {
+        ::fsync(dir);
+        ::close(dir);
+      }
+    }
+  }
+  const std::string text = line(e);
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw StateError("cannot write the receipts journal " + file_.string() + ": " + std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+  if (sync && ::fdatasync(fd_) != 0)
+    throw StateError("cannot sync the receipts journal " + file_.string() + ": " + std::strerror(errno));
+}
+
+}  // namespace journal
+
+fs::path journal_path(const fs::path& out_dir) { return out_dir / ".setlist" / "receipts.jsonl"; }
+
+Journal read_journal(const fs::path& file) {
+  Journal j;
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return j;
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    auto nl = data.find('\n', pos);
+    std::string_view text(data.data() + pos, (nl == std::string::npos ? data.size() : nl) - pos);
+    pos = nl == std::string::npos ? data.size() : nl + 1;
+    if (text.empty()) continue;
+    if (auto e = journal::parse(text))
+      j.entries.push_back(std::move(*e));
+    else
+      ++j.bad_lines;
+  }
+  return j;
+}
+
+namespace {
+
+Error refusal(std::string message) {
+  Error e;
+  e.kind = ErrorKind::invalid;
+  e.message = std::move(message);
+  return e;
+}
+
+std::string plural(std::size_t n, const std::string& one, const std::string& many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// The clip ids of .setlist/clips/<id>.json.
+std::set<std::string> clip_files(const fs::path& out_dir) {
+  std::set<std::string> ids;
+  std::error_code ec;
+  for (fs::directory_iterator it(out_dir / ".setlist" / "clips", ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
+    ids.insert(it->path().stem().string());
+  }
+  return ids;
+}
+
+struct TaggedTake {
+  fs::path rel;
+  TakeIds ids;
+};
+
+// Audio in OUT (outside .setlist, links not followed) tagged by setlist.
+std::vector<TaggedTake> tagged_takes(const fs::path& out_dir) {
+  std::vector<TaggedTake> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(out_dir, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    auto st = it->symlink_status(ec);
+    if (ec) break;
+    if (fs::is_directory(st)) {
+      if (it.depth() == 0 && it->path().filename() == ".setlist") it.disable_recursion_pending();
+      continue;
+    }
+    if (!fs::is_regular_file(st)) continue;
+    auto ext = it->path().extension().string();
+    if (ext != ".mp3" && ext != ".wav") continue;
+    if (auto ids = read_take_ids(it->path())) out.push_back({it->path().lexically_relative(out_dir), std::move(*ids)});
+  }
+  return out;
+}
+
+const char kMagic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+
+bool has_sqlite_header(const fs::path& db) {
+  char head[16] = {};
+  int fd = ::open(db.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = ::read(fd, head, sizeof head);
+  ::close(fd);
+  return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof head) == 0;
+}
+
+// What makes an existing database file unusable before it is opened, if anything.
+std::optional<std::string> file_problem(const fs::path& db, const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return db.string() + " is not a regular file";
+  if (!(st.st_mode & S_IWUSR) || ::access(db.parent_path().c_str(), W_OK) != 0)
+    return db.string() +
+           " is read-only: setlist records every request there before sending it, so it cannot run without "
+           "writing it. Make it writable (chmod u+w " +
+           db.string() + ") and run again";
+  if (!has_sqlite_header(db)) return db.string() + " is not an SQLite database (damaged or replaced)";
+  return std::nullopt;
+}
+
+const std::string kRecoverHint = "; `setlist recover OUT` rebuilds it from the receipts journal, the clip files "
+                                 "and the takes' tags (the damaged file is kept aside), without buying anything";
+
+std::string with_out(std::string text, const fs::path& out_dir) {
+  for (auto pos = text.find("OUT"); pos != std::string::npos; pos = text.find("OUT", pos)) {
+    text.replace(pos, 3, out_dir.string());
+    pos += out_dir.string().size();
+  }
+  return text;
+}
+
+// Whether `store` knows everything the journal and the clip files show.
+std::optional<std::string> behind(StateStore& store, const Journal& j, const std::set<std::string>& clip_file_ids) {
+  std::map<std::int64_t, SubmissionRow> subs;
+  for (auto& s : store.all_submissions()) subs[s.id] = s;
+  std::set<std::string> known;
+  for (auto& c : store.clip_ids()) known.insert(safe_component(c));
+  std::size_t missing_subs = 0, missing_answers = 0, mismatched = 0;
+  std::set<std::string> missing_clips;
+  using K = JournalEntry::Kind;
+  for (auto& e : j.entries) {
+    if (e.kind != K::intent && e.kind != K::ack && e.kind != K::rejected && e.kind != K::uncertain) continue;
+    auto it = subs.find(e.submission);
+    if (it == subs.end()) {
+      ++(e.kind == K::intent ? missing_subs : missing_answers);
+      continue;
+    }
+    if (it->second.song_key != e.song_key) {
+      ++mismatched;
+      continue;
+    }
+    if (e.kind != K::intent && it->second.state == "intent") ++missing_answers;
+    if (e.kind == K::ack && it->second.state != "acked") ++missing_answers;
+    if (e.kind == K::ack)
+      for (auto& id : e.clip_ids)
+        if (!known.count(safe_component(id))) missing_clips.insert(id);
+  }
+  for (auto& id : clip_file_ids)
+    if (!known.count(id)) missing_clips.insert(id);
+  if (mismatched)
+    return "state.db does not match the receipts journal: " + plural(mismatched, "submission belongs", "submissions belong") +
+           " to other songs there (was the database replaced by another album's?)";
+  if (!missing_subs && !missing_answers && missing_clips.empty()) return std::nullopt;
+  std::vector<std::string> parts;
+  if (missing_subs) parts.push_back(plural(missing_subs, "submission", "submissions"));
+  if (missing_answers) parts.push_back(plural(missing_answers, "answer", "answers"));
+  if (!missing_clips.empty()) parts.push_back(plural(missing_clips.size(), "clip", "clips"));
+  std::string list;
+  for (std::size_t i = 0; i < parts.size(); ++i) list += (i ? (i + 1 == parts.size() ? " and " : ", ") : "") + parts[i];
+  return "state.db is behind OUT: it lacks " + list +
+         " that the receipts journal and .setlist/clips/ record (was its -wal file lost, or an older copy restored?)";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bool create) {
+  const auto db = out_dir / ".setlist" / "state.db";
+  struct stat st {};
+  const bool exists = ::lstat(db.c_str(), &st) == 0;
+  if (!exists || (S_ISREG(st.st_mode) && st.st_size == 0)) {
+    // Nothing to trust: only safe when OUT holds nothing a run paid for.
+    auto j = read_journal(journal_path(out_dir));
+    std::size_t receipts = 0;
+    for (auto& e : j.entries)
+      if (e.kind == JournalEntry::Kind::intent) ++receipts;
+    auto clips = clip_files(out_dir);
+    std::vector<TaggedTake> takes;
+    if (!receipts && clips.empty()) takes = tagged_takes(out_dir);
+    if (receipts || !clips.empty() || !takes.empty()) {
+      std::vector<std::string> parts;
+      if (receipts) parts.push_back(plural(receipts, "submission", "submissions") + " in the receipts journal");
+      if (!clips.empty()) parts.push_back(plural(clips.size(), "clip file", "clip files") + " in .setlist/clips/");
+      if (!takes.empty()) parts.push_back(plural(takes.size(), "take", "takes") + " tagged by setlist");
+      std::string list;
+      for (std::size_t i = 0; i < parts.size(); ++i) list += (i ? ", " : "") + parts[i];
+      return refusal(with_out(db.string() + (exists ? " is empty" : " is missing") + ", but OUT holds " + list +
+                                  ": a new database would buy those songs again. Nothing was sent" + kRecoverHint,
+                              out_dir));
+    }
+    if (!create) return std::unique_ptr<StateStore>();
+    return StateStore::open(db);
+  }
+  if (auto problem = file_problem(db, st)) {
+    const bool read_only = problem->find("read-only") != std::string::npos;
+    return refusal(with_out(*problem + ". Nothing was sent" + (read_only ? "" : kRecoverHint), out_dir));
+  }
+  auto store = StateStore::open(db);
+  if (!store) {
+    auto why = store.error().message;
+    if (why.find("not a setlist state database") == std::string::npos &&
+        why.find("newer than this setlist") == std::string::npos)
+      why = db.string() + " is damaged (" + why + ")";
+    return refusal(with_out(why + ". Nothing was sent" + kRecoverHint, out_dir));
+  }
+  if (auto damage = store.value()->quick_check())
+    return refusal(with_out(db.string() + " is damaged (SQLite: " + *damage + "). Nothing was sent" + kRecoverHint,
+                            out_dir));
+  auto j = read_journal(journal_path(out_dir));
+  if (auto lag = behind(*store.value(), j, clip_files(out_dir)))
+    return refusal(with_out(*lag + ". Nothing was sent" + kRecoverHint, out_dir));
+  return store;
+}
+
+Result<RecoverySummary> recover_state(const fs::path& out_dir) {
+  RecoverySummary sum;
+  const auto dir = out_dir / ".setlist";
+  const auto db = dir / "state.db";
+  auto j = read_journal(journal_path(out_dir));
+  sum.receipts = static_cast<int>(j.entries.size());
+  sum.bad_lines = j.bad_lines;
+
+  std::unique_ptr<StateStore> store;
+  struct stat st {};
+  if (::lstat(db.c_str(), &st) == 0 && !(S_ISREG(st.st_mode) && st.st_size == 0)) {
+    auto problem = file_problem(db, st);
+    if (problem && problem->find("read-only") != std::string::npos) return refusal(*problem);
+    if (!problem) {
+      auto opened = StateStore::open(db);
+      if (opened && !opened.value()->quick_check()) store = std::move(opened.value());
+    }
+    if (!store) {
+      // Kept aside, never deleted: it may still hold what a person needs.
+      auto aside = dir / ("damaged-" + std::to_string(unix_millis_now()));
+      std::error_code ec;
+      fs::create_directories(aside, ec);
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        auto from = fs::path(db.string() + suffix);
+        struct stat fst {};
+        if (::lstat(from.c_str(), &fst) != 0) continue;
+        fs::rename(from, aside / from.filename(), ec);
+        if (ec) return refusal("cannot move " + from.string() + " aside: " + ec.message());
+      }
+      sum.kept_aside = aside.string();
+    }
+  } else if (::lstat(db.c_str(), &st) == 0) {
+    std::error_code ec;
+    fs::remove(db, ec);  // empty: nothing to keep
+    fs::remove(db.string() + "-wal", ec);
+    fs::remove(db.string() + "-shm", ec);
+  }
+  if (!store) {
+    auto opened = StateStore::open(db);
+    if (!opened) return opened.error();
+    store = std::move(opened.value());
+  }
+  try {
+    store->apply_journal(j.entries, out_dir);
+    // Takes on disk with setlist's tags that no receipt names (the journal
+    // lost too, or made before it existed), or whose file row was lost.
+    std::set<std::string> recorded;
+    for (auto& f : store->files()) recorded.insert(f.path);
+    for (auto& t : tagged_takes(out_dir)) {
+      if (recorded.count(t.rel.string()) && store->has_clip(t.ids.clip_id)) continue;
+      auto digest = file_digest(out_dir / t.rel);
+      struct stat fst {};
+      if (!digest || ::lstat((out_dir / t.rel).c_str(), &fst) != 0) continue;
+      FileRow f;
+      f.path = t.rel.string();
+      f.song_key = t.ids.song_key;
+      f.clip_id = t.ids.clip_id;
+      f.kind = "audio";
+      f.bytes = digest.value().first;
+      f.sha256 = digest.value().second;
+      f.mtime_ns = static_cast<std::int64_t>(fst.st_mtim.tv_sec) * 1'000'000'000 + fst.st_mtim.tv_nsec;
+      // "Title (A)" -> "Title": the song's title without the take.
+      auto title = t.ids.title;
+      if (auto p = title.rfind(" ("); p != std::string::npos && title.back() == ')') title.erase(p);
+      const bool known = store->has_clip(f.clip_id);
+      store->adopt_take(f, title, t.ids.track, out_dir);
+      if (!known) ++sum.adopted;
+    }
+  } catch (const StateError& e) {
+    return refusal(std::string("recovery stopped: ") + e.what());
+  }
+  for (auto& s : store->all_submissions()) {
+    ++sum.submissions;
+    if (s.state == "acked") ++sum.answered;
+    if (s.state == "intent" || s.state == "uncertain") ++sum.unanswered;
+  }
+  auto ids = store->clip_ids();
+  sum.clips = static_cast<int>(ids.size());
+  sum.files = static_cast<int>(store->files().size());
+  std::set<std::string> safe;
+  for (auto& id : ids) safe.insert(safe_component(id));
+  for (auto& id : clip_files(out_dir))
+    if (!safe.count(id)) ++sum.unmatched_clip_files;
+  return sum;
+}
+
+}  // namespace setlist
