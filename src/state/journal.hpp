@@ -23,11 +23,14 @@ class Writer {
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
+  // `sync`: fdatasync before returning, which makes every earlier line
+  // durable too. Lines appended without it are synced when the writer closes.
   void append(const JournalEntry& e, bool sync);
 
  private:
   std::filesystem::path file_;
   int fd_ = -1;
+  bool unsynced_ = false;
 };
 
 }  // namespace setlist::journal

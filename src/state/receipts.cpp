@@ -154,7 +154,9 @@ std::optional<JournalEntry> parse(std::string_view text) {
 }
 
 Writer::~Writer() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  if (unsynced_) ::fdatasync(fd_);
+  ::close(fd_);
 }
 
 void Writer::append(const JournalEntry& e, bool sync) {
@@ -185,8 +187,11 @@ void Writer::append(const JournalEntry& e, bool sync) {
     if (n <= 0) throw StateError("cannot write the receipts journal " + file_.string() + ": " + std::strerror(errno));
     done += static_cast<std::size_t>(n);
   }
-  if (sync && ::fdatasync(fd_) != 0)
+  unsynced_ = true;
+  if (!sync) return;
+  if (::fdatasync(fd_) != 0)
     throw StateError("cannot sync the receipts journal " + file_.string() + ": " + std::strerror(errno));
+  unsynced_ = false;
 }
 
 }  // namespace journal
