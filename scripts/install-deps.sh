@@ -19,6 +19,9 @@ PACKAGES=(
   python3-mutagen ffmpeg
   # benchmarks (and their smoke test): the peers a user would script by hand
   curl jq
+  # the man page and package checks (tests/doc/): groff and man render setlist(1),
+  # dpkg-dev has dpkg-shlibdeps for CPack
+  groff-base man-db dpkg-dev
 )
 
 missing=()

@@ -108,6 +108,20 @@ long long cost_per_request_for(const ResolvedSettings& rs, const ModelLimits* mo
 // What the provider takes from the settings (make_provider(name, options)).
 ProviderOptions provider_options(const Settings& s);
 
+// What a person needs to use a setting: for its flag's --help, the man page
+// and `setlist config`. Built from the same table as the settings
+// themselves (src/common/settings.cpp).
+struct SettingHelp {
+  std::string metavar;   // "DURATION", "RATE", "N", ...: the flag's value
+  std::string unit;      // "duration: 250ms, 2s, 15m, 1h"
+  std::string meaning;   // one line
+  std::string default_text;  // "10s (sunoapi: 20s)": the built-in value, and where providers differ
+};
+// Throws nothing; an unknown name gets empty fields.
+SettingHelp setting_help(std::string_view name);
+// One line for a flag's help: "MEANING [UNIT; default D; env SETLIST_NAME]".
+std::string setting_help_line(std::string_view name);
+
 // Current value of a setting as text (for `setlist config`).
 std::string setting_value_text(const Settings& s, std::string_view name);
 

@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "cli/exit_codes.hpp"
+#include "cli/help_text.hpp"
+#include "cli/version.hpp"
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/output.hpp"
@@ -36,13 +38,15 @@ namespace {
 volatile std::sig_atomic_t g_early_signals = 0;
 extern "C" void count_early_signal(int) { g_early_signals = g_early_signals + 1; }
 
+// The top-level help: what the codes mean across commands; each
+// subcommand's --help lists its own (help_text.hpp).
 const char* kExitCodes =
-    "Exit codes:\n"
-    "  0    every song complete\n"
-    "  1    some songs failed, were skipped or are uncertain\n"
-    "  2    usage or manifest error\n"
-    "  3    could not run (lock held, key rejected, out of credits, OUT not writable)\n"
-    "  130  interrupted (run again to resume)\n";
+    "Exit codes (each command's --help lists its own):\n"
+    "  0    success (run: every song complete)\n"
+    "  1    run: some songs failed, were skipped or are uncertain; verify: files missing or changed\n"
+    "  2    usage or manifest error; nothing was sent\n"
+    "  3    could not run (lock held, key rejected, out of credits, API unreachable, no state in OUT)\n"
+    "  130  run interrupted (run again to resume)\n";
 
 std::string flag_name(std::string_view setting) {
   std::string f = "--";
@@ -274,7 +278,9 @@ struct Common {
 void add_setting_flags(CLI::App* cmd, Common& c) {
   for (auto name : setting_names()) {
     std::string n(name);
-    cmd->add_option(flag_name(n), c.raw[n], "setting " + n + " (see `setlist config`)")->group("Settings");
+    cmd->add_option(flag_name(n), c.raw[n], setting_help_line(n))
+        ->type_name(setting_help(n).metavar)
+        ->group("Settings (also manifest `settings:` and SETLIST_* variables; flags win)");
   }
 }
 
@@ -388,10 +394,10 @@ int verify_files(const fs::path& out, StateStore& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"setlist: generate whole albums with a music-generation API"};
+  CLI::App app{"setlist: generate whole albums with a music-generation API", "setlist"};
   app.footer(kExitCodes);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "setlist 0.1.0");
+  app.set_version_flag("--version", version_text());
 
   // run
   Common run_c;
@@ -462,12 +468,14 @@ int main(int argc, char** argv) {
   auto* recover = app.add_subcommand(
       "recover", "rebuild OUT's state database from its receipts journal, clip files and tagged takes");
   recover->add_option("out", recover_out, "output folder")->required();
+
+  for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    sub->footer(help_text::exit_code_footer(sub->get_name()));
   recover->footer(
       "When state.db is lost, emptied, damaged or behind (its -wal lost), `run` refuses to start rather than buy "
       "the album again. `recover` rebuilds it from .setlist/receipts.jsonl, .setlist/clips/ and the tags of the "
-      "takes in OUT; a damaged database is moved to .setlist/damaged-<time>/, never deleted. Nothing is sent.\n\n"
-      "Exit codes: 0 rebuilt (or nothing to do), 3 cannot recover (another run holds OUT, a read-only "
-      "database, nothing to recover from).");
+      "takes in OUT; a damaged database is moved to .setlist/damaged-<time>/, never deleted. Nothing is sent.\n\n" +
+      help_text::exit_code_footer("recover"));
 
   // A key on the command line shows in `ps` and shell history: refuse it
   // before the parser could echo the value back in an error message.

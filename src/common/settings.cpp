@@ -569,4 +569,126 @@ std::optional<double> parse_rate(std::string_view text_in) {
   return std::nullopt;
 }
 
+// --- help: what each setting means, in which unit ----------------------------
+// One row per setting of descriptors() (a unit test checks that none is
+// missing). The default is not written here: it is read from Settings{} and
+// from each provider's own defaults, so help cannot drift from behaviour.
+namespace {
+
+struct SettingDoc {
+  std::string_view name;
+  std::string_view metavar;
+  std::string_view unit;
+  std::string_view meaning;
+  std::string_view default_text = {};  // when the value alone would mislead
+};
+
+constexpr std::string_view kDuration = "duration: 250ms, 2s, 15m, 1h, 1m30s";
+constexpr std::string_view kRate = "requests per second: 2, 10/s, 600/min, 3600/h";
+
+const std::vector<SettingDoc>& setting_docs() {
+  static const std::vector<SettingDoc> docs = {
+      {"provider", "NAME", "aimlapi, sunoapi, aimlapi-v2 or suno-api", "which API to talk to"},
+      {"base_url", "URL", "http(s)://HOST[:PORT][/PATH]", "the API's address, to reach a proxy or the simulator"},
+      {"model", "NAME", "a model of the provider", "model of the songs that name none"},
+      {"callback_url", "URL", "http(s)://HOST[:PORT][/PATH]",
+       "sent as sunoapi's required callBackUrl; setlist polls and never relies on it"},
+      {"submit_rate", "RATE", kRate, "how fast generate requests are sent (each one costs money)"},
+      {"submit_burst", "N", "requests, a number >= 1", "generate requests that may go at once after a quiet spell"},
+      {"max_in_flight", "N", "songs, a whole number >= 1", "songs submitted and not yet finished, at most"},
+      {"poll_interval", "DURATION", kDuration, "first wait before asking for a clip's status; it backs off from there"},
+      {"poll_interval_max", "DURATION", kDuration, "longest wait between two status requests for a clip"},
+      {"poll_batch", "N", "clip ids per request, a whole number (0: the provider's)",
+       "clip ids asked for in one status request"},
+      {"poll_rate", "RATE", kRate, "how fast status requests are sent"},
+      {"poll_burst", "N", "requests, a number >= 1", "status requests that may go at once after a quiet spell"},
+      {"output_template", "TEMPLATE", "text with {album} {artist} {track} {track:02} {title} {take} {clip_id} {song_id}",
+       "file name of each take; .mp3 becomes .wav for WAV audio"},
+      {"budget_tokens", "TOKENS", "tokens, a whole number (1_000_000 allowed) or none",
+       "stop submitting before a run would charge more than this"},
+      {"cost_per_request", "TOKENS", "tokens (sunoapi: credits), a whole number",
+       "what one generate request costs, for plan and the budget", "each model's estimate (see `setlist plan`)"},
+      {"connect_timeout", "DURATION", kDuration, "limit on each of name lookup, TCP connect and TLS handshake"},
+      {"request_timeout", "DURATION", kDuration,
+       "limit on the whole answer of an API request; for a download, on each read"},
+      {"stall_timeout", "DURATION", kDuration, "a clip whose status does not change for this long fails"},
+      {"retry_base", "DURATION", kDuration, "first wait before retrying a failed request; it doubles up to retry_cap"},
+      {"retry_cap", "DURATION", kDuration, "longest wait between two retries"},
+      {"retry_max_attempts", "N", "attempts, a whole number >= 1", "tries of one request before its song fails"},
+      {"retry_after_max", "DURATION", kDuration, "longest Retry-After obeyed; a longer one is cut to this"},
+      {"download_concurrency", "N", "downloads, a whole number >= 1", "files downloaded at once"},
+      {"max_download_size", "SIZE", "bytes, or with KiB, MiB, GiB (at least 1KiB)",
+       "a larger file is refused and nothing past the limit is written"},
+      {"regenerate_on_error", "N", "requests, a whole number >= 0",
+       "resubmit a song whose clip ended in error up to N times (each is paid)"},
+  };
+  return docs;
+}
+
+const SettingDoc* find_doc(std::string_view name) {
+  for (const auto& d : setting_docs())
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+// The value a setting has when nobody sets it, with each provider (on its
+// default model) whose own default differs: "10s (aimlapi-v2, suno-api: 1s; sunoapi: 20s)".
+std::string default_text(std::string_view name) {
+  struct Probe {
+    std::string provider;
+    Settings values;
+  };
+  static const std::vector<Probe> probes = [] {
+    std::vector<Probe> v;
+    std::vector<std::string> errors;
+    v.push_back({"", resolve_settings(nullptr, EnvLookup{}, {}, errors).values});
+    for (const auto& p : provider_infos())
+      v.push_back({p.name, resolve_settings(nullptr, EnvLookup{}, {{"provider", p.name}}, errors).values});
+    return v;
+  }();
+  const Settings& base = probes.front().values;
+  std::string value = setting_value_text(base, name);
+  if (value.empty()) {
+    const ProviderInfo* info = find_provider_info(base.provider);
+    std::string theirs = !info ? "" : name == "base_url" ? info->default_base_url : name == "model" ? info->default_model : "";
+    return theirs.empty() ? "the provider's" : "the provider's (" + base.provider + ": " + theirs + ")";
+  }
+  if (name == "provider") return value;
+  std::vector<std::pair<std::string, std::vector<std::string>>> others;  // value -> providers
+  for (std::size_t i = 1; i < probes.size(); ++i) {
+    std::string v = setting_value_text(probes[i].values, name);
+    if (v == value) continue;
+    auto it = std::find_if(others.begin(), others.end(), [&](auto& o) { return o.first == v; });
+    if (it == others.end()) others.push_back({v, {probes[i].provider}});
+    else it->second.push_back(probes[i].provider);
+  }
+  if (others.empty()) return value;
+  std::string out = value + " (";
+  for (std::size_t i = 0; i < others.size(); ++i) {
+    if (i) out += "; ";
+    std::vector<std::string_view> names(others[i].second.begin(), others[i].second.end());
+    out += text::join(names) + ": " + others[i].first;
+  }
+  return out + ")";
+}
+
+}  // namespace
+
+SettingHelp setting_help(std::string_view name) {
+  SettingHelp h;
+  const SettingDoc* d = find_doc(name);
+  if (!d || !find_descriptor(name)) return h;
+  h.metavar = std::string(d->metavar);
+  h.unit = std::string(d->unit);
+  h.meaning = std::string(d->meaning);
+  h.default_text = d->default_text.empty() ? default_text(name) : std::string(d->default_text);
+  return h;
+}
+
+std::string setting_help_line(std::string_view name) {
+  SettingHelp h = setting_help(name);
+  if (h.meaning.empty()) return "setting " + std::string(name);
+  return h.meaning + " [" + h.unit + "; default " + h.default_text + "; env " + setting_env_name(name) + "]";
+}
+
 }  // namespace setlist

@@ -286,7 +286,10 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   tokens.insert(tokens.end(), args.begin(), args.end());
 
   Config c;
-  CLI::App app{"setlist-sim: a local, fault-injecting stand-in for the music-generation API"};
+  CLI::App app{"setlist-sim: a local, fault-injecting stand-in for the music-generation API", "setlist-sim"};
+  app.footer("Prints \"listening on URL\" (the API) and \"cdn on URL\" first; stops on SIGINT or SIGTERM.\n"
+             "Exit codes: 0 stopped by SIGINT or SIGTERM; 2 bad flags or scenario, or a port it cannot bind.\n"
+             "See docs/simulator.md.");
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string scenario, latency, jitter, dist = "normal", duration = "20s..40s", wait_max = "100s",
                         retry_after = "seconds", idle = "120s";
