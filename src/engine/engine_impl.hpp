@@ -111,6 +111,8 @@ class Engine {
   asio::awaitable<Result<http::Download>> download_with_retries(SongTask& t, const std::string& url,
                                                                 const fs::path& part,
                                                                 http::Expect expect);
+  asio::awaitable<void> save_written_lyrics(const SongTask& t, fs::path audio_rel, std::string text,
+                                            std::string clip_id);
   asio::awaitable<bool> write_and_record(const SongTask& t, fs::path rel, std::string data,
                                          std::string clip_id, const char* kind);
   void record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id,

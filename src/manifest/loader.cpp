@@ -835,7 +835,7 @@ void Loader::check_model_rules(const SongView& v, const ModelLimits& m) {
                 (has_lyrics ? " (lyrics)" : " (an instrumental from tags)"),
             "add `tags:` (sent as the style)");
     }
-    if (v.tags && m.tags_max > 0) {
+    if (v.tags && m.tags_max > 0 && !has_desc) {
       check_length(song.tags, m.tags_max, v.tags->pos, v.tags->path, "tags", m);
     }
     if (has_lyrics) {
@@ -843,7 +843,12 @@ void Loader::check_model_rules(const SongView& v, const ModelLimits& m) {
       check_length(*song.lyrics, m.lyrics_max, content.pos, content.path, "the lyrics", m);
     }
     if (has_desc) {
-      check_length(*song.description, m.description_max, content.pos, content.path, "the description", m);
+      // Description mode has no style field: the tags are sent inside the description.
+      if (song.tags.empty())
+        check_length(*song.description, m.description_max, content.pos, content.path, "the description", m);
+      else
+        check_length(style_prompt(song), m.description_max, content.pos, content.path,
+                     "the description with its tags (description mode sends them together)", m);
     }
   }
 

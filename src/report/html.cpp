@@ -128,6 +128,10 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     }
     takes += "</div>\n";
     if (any_take) h += takes;
+    for (auto& c : s.clips)
+      if (!c.lyrics_text.empty())
+        h += "<details><summary>Lyrics of take " + take_letter(c.take) +
+             " (written by the API)</summary><pre class=\"lyrics\">" + e(c.lyrics_text) + "</pre></details>\n";
     if (!s.lyrics_text.empty())
       h += "<details><summary>Lyrics</summary><pre class=\"lyrics\">" + e(s.lyrics_text) + "</pre></details>\n";
     h += "</li>\n";
