@@ -620,23 +620,26 @@ int main(int argc, char** argv) {
     std::cerr << "setlist: " << summary.abort_reason << "\n";
     return exit_code::cannot_run;
   }
-  auto report_path = fs::path(out_dir) / "report.json";
+  // The summary comes only after the run held OUT and looked at its state
+  // (a refusal above prints its reason alone); the last line is where to look.
+  const auto report_json = fs::path(out_dir) / "report.json";
+  const auto report_html = fs::path(out_dir) / "report.html";
   if (log_format == "json") {
     boost::json::object o = boost::json::parse(run_summary_json(summary)).as_object();
     o["event"] = "summary";
-    if (fs::exists(report_path)) o["report"] = report_path.string();
+    if (fs::exists(report_json)) o["report"] = report_json.string();
+    if (fs::exists(report_html)) o["report_html"] = report_html.string();
     std::cerr << boost::json::serialize(o) << "\n";
   } else {
     std::cerr << fmt::format(
-        "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged\n",
+        "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged by this run, {} "
+        "by every run of this album\n",
         summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain, summary.pending,
-        summary.tokens_charged);
+        summary.tokens_charged, summary.tokens_charged_to_date);
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
-    if (fs::exists(report_path)) std::cerr << "report: " << report_path.string() << "\n";
+    if (summary.interrupted) std::cerr << "interrupted: run the same command again to resume\n";
+    if (fs::exists(report_html)) std::cerr << "report: " << report_html.string() << " (open it in a browser)\n";
   }
-  if (summary.interrupted) {
-    std::cerr << "interrupted: run the same command again to resume\n";
-    return exit_code::interrupted;
-  }
+  if (summary.interrupted) return exit_code::interrupted;
   return exit_code::for_summary(summary);
 }

@@ -68,6 +68,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // What each song resumes to, read from state; writes nothing.
+  void plan_tasks();
+  // Whether this run would talk to the API (send or poll); after plan_tasks().
+  bool needs_api() const;
   void prepare();
   RunSummary run();
 
@@ -80,6 +84,8 @@ class Engine {
   void hard_stop();
   void song_finished();
   void fail_run(const std::string& why);
+  // Adds to what this run charged and to the album's cost to date in state.
+  void charge(long long tokens);
   RunSummary finish();
 
   // --- prepare.cpp
@@ -87,6 +93,9 @@ class Engine {
   void start_new_attempt(SongTask& t);
   void settle_without_work(SongTask& t);
   fs::path audio_path(SongTask& t, std::size_t take);
+
+  // --- rename.cpp
+  void follow_renames();
 
   // --- submit.cpp
   asio::awaitable<void> song_main(SongTask& t);
@@ -174,6 +183,9 @@ class Engine {
   std::string stop_reason_;
   std::string test_fault_;  // SETLIST_TEST_FAULT: a fault injected by the stop tests
   long long charged_ = 0;
+  long long charged_before_ = 0;  // the album's cost to date when this run began (state)
+  std::set<std::string> planned_paths_;
+  std::map<std::string, std::pair<std::string, int>> named_before_;  // song key -> title, track in state
   long long reserved_ = 0;
   std::map<std::string, std::uint64_t> requests_;
   std::uint64_t retries_ = 0;

@@ -148,7 +148,8 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     row("Run started", json_text(d.run, "started_at"));
     row("Run ended", json_text(d.run, "ended_at"));
     row("Duration (s)", json_text(d.run, "duration_s"));
-    row("Tokens charged", json_text(d.run, "tokens_charged"));
+    row("Tokens charged by this run", json_text(d.run, "tokens_charged"));
+    row("Tokens charged to date (the album, every run)", json_text(d.run, "tokens_charged_to_date"));
     std::string req;
     if (auto it = d.run.find("requests"); it != d.run.end() && it->value().is_object())
       for (auto& [k, v] : it->value().get_object())

@@ -34,6 +34,7 @@ json::object run_object(const RunSummary& r) {
   o["aborted"] = r.aborted;
   o["abort_reason"] = r.abort_reason;
   o["tokens_charged"] = r.tokens_charged;
+  o["tokens_charged_to_date"] = r.tokens_charged_to_date;
   json::object req;
   for (auto& [k, v] : r.requests) req[k] = v;
   o["requests"] = std::move(req);
