@@ -43,5 +43,6 @@ AIML_API_KEY="${AIML_API_KEY:-demo-key-for-the-simulator}" \
 echo
 echo "demo: output in $out"
 if command -v tree >/dev/null 2>&1; then tree -a -I '.setlist' "$out"; else (cd "$out" && find . -path ./.setlist -prune -o -type f -print | sort); fi
-echo "demo: report: $out/report.json"
+echo "demo: data for scripts: $out/report.json"
+echo "demo: open $out/report.html in a browser"
 exit "$status"

@@ -1,6 +1,7 @@
 // The engine's parts (private to src/engine/):
 //   run.cpp       running: the io_context, signals, structured shutdown, the summary
 //   prepare.cpp   preparing: songs, resume decisions, superseded versions
+//   rename.cpp    renamed songs: files moved and tags rewritten, nothing sent
 //   submit.cpp    submitting: limiter, budget, intents and their verdicts
 //   poll.cpp      polling: the batching poller, long polls, waiting for clips
 //   download.cpp  downloading: files, tags, publishing on the disk thread
