@@ -250,7 +250,8 @@ TEST(ManifestModels, SunoApiCustomDescriptionAndInstrumental) {
                            "  - {title: Nothing, tags: ambient}\n"
                            "  - {title: No style, lyrics: \"[Verse] words\"}\n"
                            "  - {title: Bare instrumental, make_instrumental: true}\n"
-                           "  - {title: Long style, tags: \"" + std::string(201, 's') + "\", description: x}\n"
+                           // custom mode: the tags are the style (in description mode they join the description)
+                           "  - {title: Long style, tags: \"" + std::string(201, 's') + "\", lyrics: x}\n"
                            "  - {title: Long description, description: \"" + std::string(501, 'd') + "\"}\n";
   EXPECT_EQ(check(yaml),
             (Lines{"album.yaml:10:5: error: songs[3]: no lyrics, lyrics_file or description (hint: give "

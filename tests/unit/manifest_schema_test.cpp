@@ -318,7 +318,7 @@ TEST(ManifestSchema, TheLoaderRefusesEveryValueTheSchemaRefuses) {
         std::string doc;
         const std::string line = "  " + key + ": " + value + "\n";
         if (sec.name == "album") {
-          doc = "songs:\n  - {title: S, lyrics: la la la la la la la}\nalbum:\n" + line;
+          doc = "songs: [{title: S, lyrics: la la la la la la la}]\nalbum:\n" + line;
           if (key != "title") doc += "  title: A\n";
         } else if (sec.name == "songs") {
           doc = "album: {title: A}\nsongs:\n  - " + key + ": " + value + "\n";
