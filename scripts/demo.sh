@@ -58,6 +58,7 @@ echo
 echo "demo: the album is in $out"
 if command -v tree >/dev/null 2>&1; then tree -a -I '.setlist' "$out"; else (cd "$out" && find . -path ./.setlist -prune -o -type f -print | sort); fi
 echo
+echo "demo: data for scripts: $out/report.json"
 echo "demo: open $out/report.html in a browser"
 echo "demo: the programs are $build/setlist and $build/setlist-sim; for README's commands,"
 echo "      run from $root with them on PATH:"

@@ -66,6 +66,8 @@ struct RunSummary {
   int uncertain = 0;
   int pending = 0;  // left unfinished (interrupted)
   long long tokens_charged = 0;  // by this run: accepted generate requests x cost
+  // by every run of this album so far, this one included (kept in state)
+  long long tokens_charged_to_date = 0;
   std::map<std::string, std::uint64_t> requests;  // generate, poll, download
   std::uint64_t retries = 0;
   std::uint64_t throttled = 0;  // 429s received

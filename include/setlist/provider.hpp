@@ -255,4 +255,11 @@ std::optional<std::pair<std::string, int>> split_slot_clip_id(std::string_view c
 // punctuation). Empty when the song has neither.
 std::string style_prompt(const Song& song);
 
+// The lyrics a clip object (Clip::raw_json, as stored) says the song was
+// sung with: "lyric", else "metadata.prompt" (aimlapi-v2), else "prompt"
+// (the legacy clip and a sunoapi track); trimmed, empty when none. In
+// description mode these are the words the API wrote. The AIML music
+// models' answers hold none.
+std::string clip_lyrics(std::string_view clip_json);
+
 }  // namespace setlist

@@ -18,7 +18,8 @@ inline const std::vector<std::pair<std::string_view, Codes>>& exit_codes() {
        {{0, "every song complete"},
         {1, "some songs failed, were skipped or are uncertain (see report.json)"},
         {2, "usage or manifest error; nothing was sent"},
-        {3, "could not run: lock held, key rejected, out of credits, model gone, API unreachable, OUT not writable, "
+        {3, "could not run: lock held, no key where a request must be sent, key rejected, out of credits, model gone, "
+            "API unreachable, OUT not writable, "
             "state.db untrustworthy (setlist recover OUT)"},
         {130, "interrupted; run the same command again to resume"}}},
       {"plan",

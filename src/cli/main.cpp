@@ -307,9 +307,21 @@ std::optional<Manifest> load_or_report(const std::string& path, const LoadOption
   return std::move(r.manifest);
 }
 
+// Checks of the resolved values that need more than one setting's own
+// syntax (the naming template's placeholders): config, plan, validate and
+// run all ask here, so `config` never prints what `run` would refuse.
+void check_resolved(const ResolvedSettings& rs, std::vector<std::string>& errors) {
+  if (auto bad = check_template(rs.values.output_template)) {
+    auto it = rs.origin.find("output_template");
+    std::string where = it == rs.origin.end() || it->second.detail.empty() ? "output_template" : it->second.detail;
+    errors.push_back(where + ": " + *bad);
+  }
+}
+
 std::optional<ResolvedSettings> settings_or_report(const Manifest* m, CLI::App* cmd, Common& c) {
   std::vector<std::string> errors;
   auto s = resolve_settings(m, process_environment(), given_flags(cmd, c), errors);
+  check_resolved(s, errors);
   for (auto& e : errors) std::cerr << "setlist: " << e << "\n";
   if (!errors.empty()) return std::nullopt;
   return s;
@@ -499,6 +511,28 @@ int main(int argc, char** argv) {
 
   if (*validate) {
     auto r = load_manifest(validate_path, load_options(validate, validate_c));
+    // The settings as `run` would resolve them: a value that only fails once
+    // layered (the naming template's placeholders) is an error here too.
+    if (r.manifest) {
+      std::vector<std::string> errors;
+      auto rs = resolve_settings(&*r.manifest, process_environment(), given_flags(validate, validate_c), errors);
+      errors.clear();  // the loader has reported the manifest's own values already
+      check_resolved(rs, errors);
+      for (auto& e : errors) {
+        Diagnostic d;
+        d.severity = Diagnostic::Severity::error;
+        d.file = validate_path;
+        d.path = "settings.output_template";
+        d.message = e;
+        if (auto it = r.manifest->settings.find("output_template");
+            it != r.manifest->settings.end() && rs.origin["output_template"].source == SettingSource::manifest) {
+          d.pos = it->second.pos;
+          d.message = e.substr(e.find(": ") + 2);
+        }
+        r.diagnostics.push_back(std::move(d));
+      }
+      if (!errors.empty()) r.manifest.reset();
+    }
     if (validate_format == "json") {
       boost::json::array ds;
       for (auto& d : r.diagnostics) ds.push_back(diagnostic_json(d));
@@ -647,23 +681,26 @@ int main(int argc, char** argv) {
     std::cerr << "setlist: " << summary.abort_reason << "\n";
     return exit_code::cannot_run;
   }
-  auto report_path = fs::path(out_dir) / "report.json";
+  // The summary comes only after the run held OUT and looked at its state
+  // (a refusal above prints its reason alone); the last line is where to look.
+  const auto report_json = fs::path(out_dir) / "report.json";
+  const auto report_html = fs::path(out_dir) / "report.html";
   if (log_format == "json") {
     boost::json::object o = boost::json::parse(run_summary_json(summary)).as_object();
     o["event"] = "summary";
-    if (fs::exists(report_path)) o["report"] = report_path.string();
+    if (fs::exists(report_json)) o["report"] = report_json.string();
+    if (fs::exists(report_html)) o["report_html"] = report_html.string();
     std::cerr << boost::json::serialize(o) << "\n";
   } else {
     std::cerr << fmt::format(
-        "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged\n",
+        "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged by this run, {} "
+        "by every run of this album\n",
         summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain, summary.pending,
-        summary.tokens_charged);
+        summary.tokens_charged, summary.tokens_charged_to_date);
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
-    if (fs::exists(report_path)) std::cerr << "report: " << report_path.string() << "\n";
+    if (summary.interrupted) std::cerr << "interrupted: run the same command again to resume\n";
+    if (fs::exists(report_html)) std::cerr << "report: " << report_html.string() << " (open it in a browser)\n";
   }
-  if (summary.interrupted) {
-    std::cerr << "interrupted: run the same command again to resume\n";
-    return exit_code::interrupted;
-  }
+  if (summary.interrupted) return exit_code::interrupted;
   return exit_code::for_summary(summary);
 }

@@ -89,6 +89,15 @@ asio::awaitable<bool> Engine::write_and_record(const SongTask& t, fs::path rel, 
   co_return true;
 }
 
+// Lyrics the API wrote for one take: beside the take, named after it
+// ("01 - Title (A).txt"), recorded with the take's clip id.
+asio::awaitable<void> Engine::save_written_lyrics(const SongTask& t, fs::path audio_rel, std::string text,
+                                                  std::string clip_id) {
+  auto lyr_rel = audio_rel.replace_extension(".txt");
+  if (!co_await write_and_record(t, lyr_rel, text + "\n", clip_id, "lyrics"))
+    emit(Event::Kind::warning, &t, "lyrics file not written: " + lyr_rel.generic_string());
+}
+
 asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& t,
                                                                       const std::string& url_text,
                                                                       const fs::path& part,
@@ -177,12 +186,16 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
            " ended in error: " + (c.error_message.empty() ? "no reason given" : c.error_message));
       continue;
     }
+    // Lyrics the API wrote (description mode): each take has its own words,
+    // saved like given lyrics: in its tag and in a .txt beside it.
+    const std::string written = t.song->lyrics ? std::string() : clip_lyrics(c.raw_json);
     // Already on disk as recorded (a resumed or repaired song): keep it.
     const FileRow* have = nullptr;
     for (auto& f : recorded)
       if (f.clip_id == c.id && f.kind == "audio") have = &f;
     if (have && file_intact(opt_.out_dir, *have)) {
       ++published;
+      if (!written.empty()) co_await save_written_lyrics(t, have->path, written, c.id);
       continue;
     }
     if (c.audio_url.empty()) {
@@ -259,6 +272,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     // always the tagged one. bytes/sha256 describe it as published;
     // source_sha256 the bytes the API sent.
     auto info = tag_info_for(m_, *t.song, t.key, c.id, static_cast<int>(take));
+    if (!written.empty()) info.lyrics = written;
     struct Finished {
       std::string tag_error;  // published without tags
       std::string error;      // not published
@@ -309,6 +323,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     if (done.cover)
       record_published(t, cover_rel, c.id, "cover", done.cover->first, done.cover->second,
                        done.cover->second);
+    if (!written.empty()) co_await save_written_lyrics(t, rel, written, c.id);
   }
 
   if (published > 0 && t.song->lyrics) {

@@ -1,6 +1,7 @@
 // The engine's parts (private to src/engine/):
 //   run.cpp       running: the io_context, signals, structured shutdown, the summary
 //   prepare.cpp   preparing: songs, resume decisions, superseded versions
+//   rename.cpp    renamed songs: files moved and tags rewritten, nothing sent
 //   submit.cpp    submitting: limiter, budget, intents and their verdicts
 //   poll.cpp      polling: the batching poller, long polls, waiting for clips
 //   download.cpp  downloading: files, tags, publishing on the disk thread
@@ -68,6 +69,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // What each song resumes to, read from state; writes nothing.
+  void plan_tasks();
+  // Whether this run would talk to the API (send or poll); after plan_tasks().
+  bool needs_api() const;
   void prepare();
   RunSummary run();
 
@@ -80,6 +85,8 @@ class Engine {
   void hard_stop();
   void song_finished();
   void fail_run(const std::string& why);
+  // Adds to what this run charged and to the album's cost to date in state.
+  void charge(long long tokens);
   RunSummary finish();
 
   // --- prepare.cpp
@@ -87,6 +94,9 @@ class Engine {
   void start_new_attempt(SongTask& t);
   void settle_without_work(SongTask& t);
   fs::path audio_path(SongTask& t, std::size_t take);
+
+  // --- rename.cpp
+  void follow_renames();
 
   // --- submit.cpp
   asio::awaitable<void> song_main(SongTask& t);
@@ -111,6 +121,8 @@ class Engine {
   asio::awaitable<Result<http::Download>> download_with_retries(SongTask& t, const std::string& url,
                                                                 const fs::path& part,
                                                                 http::Expect expect);
+  asio::awaitable<void> save_written_lyrics(const SongTask& t, fs::path audio_rel, std::string text,
+                                            std::string clip_id);
   asio::awaitable<bool> write_and_record(const SongTask& t, fs::path rel, std::string data,
                                          std::string clip_id, const char* kind);
   void record_published(const SongTask& t, const fs::path& rel, const std::string& clip_id,
@@ -172,6 +184,9 @@ class Engine {
   std::string stop_reason_;
   std::string test_fault_;  // SETLIST_TEST_FAULT: a fault injected by the stop tests
   long long charged_ = 0;
+  long long charged_before_ = 0;  // the album's cost to date when this run began (state)
+  std::set<std::string> planned_paths_;
+  std::map<std::string, std::pair<std::string, int>> named_before_;  // song key -> title, track in state
   long long reserved_ = 0;
   std::map<std::string, std::uint64_t> requests_;
   std::uint64_t retries_ = 0;

@@ -55,8 +55,7 @@ bool Engine::apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates) 
     if (mine.id != c.id || (mine.status == c.status && mine.audio_url == c.audio_url)) continue;
     if (mine.status != c.status) t.last_change = now_us();  // progress resets the stall clock
     if (c.credits_used && !mine.credits_used && t.api->info().clips_per_request == 1)
-      charged_ +=
-          *c.credits_used - t.cost;  // the budget counts what the request really cost, once known
+      charge(*c.credits_used - t.cost);  // the budget counts what the request really cost, once known
     mine = c;
     updates.push_back(c);
     return true;

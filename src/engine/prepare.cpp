@@ -44,9 +44,12 @@ fs::path Engine::audio_path(SongTask& t, std::size_t take) {
                                         " (" + take_label(static_cast<int>(take)) + ").mp3"));
 }
 
-void Engine::prepare() {
+// One task per song and what each resumes to, read from state without
+// writing anything: whether the run needs the API at all (needs_api()) is
+// known before any file moves or any row changes.
+void Engine::plan_tasks() {
   std::set<std::string> used;
-  boost::json::array keys;
+  const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain};
   for (auto& song : m_.songs) {
     auto t = std::make_unique<SongTask>();
     t->song = &song;
@@ -59,22 +62,62 @@ void Engine::prepare() {
                                                 std::max(1, t->api->info().clips_per_request));
     for (std::size_t take = 0; take < takes; ++take)
       t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
+    t->decision = decide_resume(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro);
+    if (auto row = state_.song(t->key)) named_before_[t->key] = {row->title, row->track};
+    planned_paths_.insert(used.begin(), used.end());
+    tasks_.push_back(std::move(t));
+  }
+}
+
+// A song needs the API when it sends a generate request or polls a clip
+// that is not final. Downloading a final clip's audio and cover goes to the
+// CDN, which never gets the key, so a repair needs none.
+bool Engine::needs_api() const {
+  for (auto& t : tasks_) {
+    const auto& d = t->decision;
+    if (d.action != Resume::fetch && d.action != Resume::submit) continue;
+    if (d.action == Resume::submit || d.paid_requests > 0 || d.new_attempt) return true;
+    for (auto& c : state_.attempt_clips(t->key)) {
+      if (!is_terminal(parse_clip_status(c.status))) return true;
+      if (parse_clip_status(c.status) == ClipStatus::error && s_.regenerate_on_error > 0) return true;
+    }
+  }
+  return false;
+}
+
+void Engine::prepare() {
+  if (tasks_.empty()) plan_tasks();
+  boost::json::array keys;
+  for (auto& t : tasks_) {
     SongRow row;
     row.key = t->key;
-    row.song_id = song.id;
-    row.title = song.title;
-    row.track = song.track;
+    row.song_id = t->song->id;
+    row.title = t->song->title;
+    row.track = t->song->track;
     state_.upsert_song(row);
     keys.push_back(boost::json::string(t->key));
-    tasks_.push_back(std::move(t));
   }
   state_.set_meta("manifest_keys", boost::json::serialize(keys));
   state_.set_meta("provider", provider_.info().name);
-  supersede_old_versions(used);
+  if (auto before = state_.meta("tokens_charged_to_date")) {
+    try {
+      charged_before_ = std::stoll(*before);
+    } catch (const std::exception&) {
+      charged_before_ = 0;
+    }
+  } else {
+    // A state written before the album's cost was kept: every request that
+    // was, or may have been, accepted for the songs of this manifest, at
+    // today's estimate.
+    for (auto& t : tasks_)
+      for (auto& s : state_.submissions(t->key))
+        if (s.state == "acked" || s.state == "uncertain" || s.state == "intent") charged_before_ += t->cost;
+    state_.set_meta("tokens_charged_to_date", std::to_string(charged_before_));
+  }
+  supersede_old_versions(planned_paths_);
+  follow_renames();
 
-  const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain};
   for (auto& t : tasks_) {
-    t->decision = decide_resume(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro);
     if (auto row = state_.song(t->key)) t->attempt = row->attempt;
     settle_without_work(*t);
   }
@@ -146,20 +189,23 @@ void Engine::start_new_attempt(SongTask& t) {
            fs::relative(dest_root, opt_.out_dir).generic_string());
 }
 
-// A song whose key changed (its lyrics, tags, model... were edited) is a new
-// song. The old version's files move to OUT/.setlist/superseded/<key>/ when
-// the new version would take their place (same song id, or same file name):
+// A song whose key changed (its lyrics, tags, model... were edited; or its
+// title, where the title is sent) is a new song. The old version's files move
+// to OUT/.setlist/superseded/<key>/ when the new version takes its place
+// (same song id, a new song at its track number, or the same file name):
 // nothing is silently overwritten or deleted.
 void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) {
   std::set<std::string> current_keys, current_ids;
+  std::set<int> new_tracks;  // tracks of songs state does not know yet
   for (auto& t : tasks_) {
     current_keys.insert(t->key);
     current_ids.insert(t->song->id);
+    if (!named_before_.count(t->key)) new_tracks.insert(t->song->track);
   }
   for (auto& old : state_.songs()) {
     if (current_keys.count(old.key) || old.status == SongStatus::superseded) continue;
     auto files = state_.files(old.key);
-    bool same_song = current_ids.count(old.song_id) > 0;
+    bool same_song = current_ids.count(old.song_id) > 0 || new_tracks.count(old.track) > 0;
     bool collides = std::any_of(files.begin(), files.end(),
                                 [&](const FileRow& f) { return planned_paths.count(f.path) > 0; });
     if (!same_song && !collides) continue;

@@ -123,6 +123,11 @@ void Engine::fail_run(const std::string& why) {
   poller_cancel_.emit(asio::cancellation_type::terminal);
 }
 
+void Engine::charge(long long tokens) {
+  charged_ += tokens;
+  state_.set_meta("tokens_charged_to_date", std::to_string(charged_before_ + charged_));
+}
+
 void Engine::spawn(SongTask& t) {
   ++coroutines_;
   ++songs_running_;
@@ -250,6 +255,7 @@ RunSummary Engine::finish() {
     }
   }
   s.tokens_charged = charged_;
+  s.tokens_charged_to_date = charged_before_ + charged_;
   s.requests = requests_;
   s.retries = retries_;
   s.throttled = throttled_;
@@ -278,8 +284,6 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   std::string base_url = options.settings.base_url.empty() ? provider->info().default_base_url
                                                            : options.settings.base_url;
   if (!http::Url::parse(base_url)) return fail("invalid base URL '" + base_url + "'");
-  if (provider->info().key_required && options.api_key.empty())
-    return fail("no API key: set " + provider->info().key_env + " (or use --api-key-file)");
   if (auto bad = check_template(options.settings.output_template)) return fail(*bad);
 
   std::error_code ec;
@@ -305,6 +309,11 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   std::optional<engine::Engine> engine;
   try {
     engine.emplace(manifest, options, events, *state.value(), *provider, base_url);
+    // A run that would send and poll nothing (every song complete, or only
+    // files to fetch again from the CDN) needs no key.
+    engine->plan_tasks();
+    if (provider->info().key_required && options.api_key.empty() && engine->needs_api())
+      return fail("no API key: set " + provider->info().key_env + " (or use --api-key-file)");
     engine->prepare();
     s = engine->run();
   } catch (const StateError& e) {

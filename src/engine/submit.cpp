@@ -227,7 +227,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         state_.record_uncertain(sub_id, what);
         break;
     }
-    if (v.charged) charged_ += cost;
+    if (v.charged) charge(cost);
     if (a.outcome == SubmitOutcome::throttled) on_throttled();
 
     if (a.outcome == SubmitOutcome::accepted) {

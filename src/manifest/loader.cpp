@@ -44,6 +44,10 @@ const std::vector<std::string_view> kDefaultKeys = {
 // is a type error, as for the text fields of album and songs.
 const std::vector<std::string_view> kTextSettings = {"provider", "base_url", "model", "callback_url",
                                                      "output_template"};
+// Settings the schema types as numbers only: a quoted value is text there.
+const std::vector<std::string_view> kNumberSettings = {"submit_burst",       "max_in_flight",        "poll_batch",
+                                                       "poll_burst",         "retry_max_attempts",   "download_concurrency",
+                                                       "regenerate_on_error"};
 constexpr int kMaxTakes = 100;
 constexpr long long kMaxSeed = 4294967295LL;  // 2^32 - 1
 
@@ -556,6 +560,11 @@ void Loader::load_settings(const YAML::Node& node, Manifest& m) {
   for (const auto& e : entries(node, "settings", setting_names(), "settings")) {
     auto v = get_string(e, contains(kTextSettings, e.key));
     if (!v) continue;
+    if (contains(kNumberSettings, e.key) && e.value.IsScalar() && e.value.Tag() == "!") {
+      error(v->pos, e.path, "expected a number, got the quoted text " + text::quote(v->value),
+            "remove the quotes: `" + e.key + ": " + text::trim(v->value) + "`");
+      continue;
+    }
     std::string value = text::trim(v->value);
     if (e.value.IsNull()) {
       error(v->pos, e.path, "no value given", "remove the line to use the default");
@@ -826,7 +835,7 @@ void Loader::check_model_rules(const SongView& v, const ModelLimits& m) {
                 (has_lyrics ? " (lyrics)" : " (an instrumental from tags)"),
             "add `tags:` (sent as the style)");
     }
-    if (v.tags && m.tags_max > 0) {
+    if (v.tags && m.tags_max > 0 && !has_desc) {
       check_length(song.tags, m.tags_max, v.tags->pos, v.tags->path, "tags", m);
     }
     if (has_lyrics) {
@@ -834,7 +843,12 @@ void Loader::check_model_rules(const SongView& v, const ModelLimits& m) {
       check_length(*song.lyrics, m.lyrics_max, content.pos, content.path, "the lyrics", m);
     }
     if (has_desc) {
-      check_length(*song.description, m.description_max, content.pos, content.path, "the description", m);
+      // Description mode has no style field: the tags are sent inside the description.
+      if (song.tags.empty())
+        check_length(*song.description, m.description_max, content.pos, content.path, "the description", m);
+      else
+        check_length(style_prompt(song), m.description_max, content.pos, content.path,
+                     "the description with its tags (description mode sends them together)", m);
     }
   }
 

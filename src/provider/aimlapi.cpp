@@ -171,8 +171,9 @@ class AimlV1 final : public ClipArrayProvider {
     if (&flavor_for_model(info_, model) != &info_) return audio_->payload(song, model);
     SubmitPayload p;
     if (song.description) {
+      // Description mode has no style field: the tags join the description.
       p.route = "/generate";
-      p.body["prompt"] = *song.description;
+      p.body["prompt"] = style_prompt(song);
     } else {
       p.route = "/generate/custom-mode";
       p.body["prompt"] = song.lyrics.value_or("");

@@ -27,7 +27,7 @@ class AimlV2 final : public ClipArrayProvider {
     SubmitPayload p;
     p.route = kClip;
     if (song.description) {
-      p.body["gpt_description_prompt"] = *song.description;
+      p.body["gpt_description_prompt"] = style_prompt(song);  // no style field: tags join the description
       p.body["make_instrumental"] = song.make_instrumental;
     } else {
       p.body["prompt"] = song.lyrics.value_or("");

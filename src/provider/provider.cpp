@@ -252,6 +252,24 @@ std::string style_prompt(const Song& song) {
   return out + (punct ? " " : ", ") + tags;
 }
 
+std::string clip_lyrics(std::string_view clip_json) {
+  boost::json::error_code ec;
+  auto v = boost::json::parse(clip_json, ec);
+  if (ec || !v.is_object()) return {};
+  const auto& o = v.get_object();
+  auto text_at = [](const boost::json::object& obj, std::string_view key) -> std::string {
+    auto* f = obj.if_contains(key);
+    if (!f || !f->is_string()) return {};
+    std::string_view t = f->get_string();
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    return std::string(t);
+  };
+  if (auto t = text_at(o, "lyric"); !t.empty()) return t;
+  if (auto* m = o.if_contains("metadata"); m && m->is_object())
+    if (auto t = text_at(m->get_object(), "prompt"); !t.empty()) return t;
+  return text_at(o, "prompt");
+}
 
 std::string query_escape(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";

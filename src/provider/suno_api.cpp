@@ -19,7 +19,7 @@ class SunoApi final : public ClipArrayProvider {
     SubmitPayload p;
     if (song.description) {
       p.route = "/api/generate";
-      p.body["prompt"] = *song.description;
+      p.body["prompt"] = style_prompt(song);  // no style field: tags join the description
     } else {
       p.route = "/api/custom_generate";
       p.body["prompt"] = song.lyrics.value_or("");

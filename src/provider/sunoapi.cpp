@@ -80,7 +80,7 @@ class SunoApiOrg final : public Provider {
       p.body["style"] = song.tags;
       p.body["title"] = song.title;
     } else {
-      p.body["prompt"] = *song.description;
+      p.body["prompt"] = style_prompt(song);  // description mode has no style: tags join the description
     }
     if (!song.negative_tags.empty()) p.body["negativeTags"] = song.negative_tags;
     return p;

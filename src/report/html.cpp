@@ -128,6 +128,10 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     }
     takes += "</div>\n";
     if (any_take) h += takes;
+    for (auto& c : s.clips)
+      if (!c.lyrics_text.empty())
+        h += "<details><summary>Lyrics of take " + take_letter(c.take) +
+             " (written by the API)</summary><pre class=\"lyrics\">" + e(c.lyrics_text) + "</pre></details>\n";
     if (!s.lyrics_text.empty())
       h += "<details><summary>Lyrics</summary><pre class=\"lyrics\">" + e(s.lyrics_text) + "</pre></details>\n";
     h += "</li>\n";
@@ -144,7 +148,8 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     row("Run started", json_text(d.run, "started_at"));
     row("Run ended", json_text(d.run, "ended_at"));
     row("Duration (s)", json_text(d.run, "duration_s"));
-    row("Tokens charged", json_text(d.run, "tokens_charged"));
+    row("Tokens charged by this run", json_text(d.run, "tokens_charged"));
+    row("Tokens charged to date (the album, every run)", json_text(d.run, "tokens_charged_to_date"));
     std::string req;
     if (auto it = d.run.find("requests"); it != d.run.end() && it->value().is_object())
       for (auto& [k, v] : it->value().get_object())

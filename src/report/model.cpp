@@ -119,7 +119,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     s.updated_at = row->updated_at;
     auto files = state.files(key);
     for (auto& f : files)
-      if (f.kind == "lyrics") {
+      if (f.kind == "lyrics" && f.clip_id.empty()) {
         s.lyrics = file_info(out_dir, f);
         if (s.lyrics->exists) s.lyrics_text = read_text(out_dir / f.path);
       }
@@ -140,6 +140,10 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
           ci.cover = file_info(out_dir, f);
         else if (f.kind == "clip_json")
           ci.clip_json = file_info(out_dir, f);
+        else if (f.kind == "lyrics") {
+          ci.lyrics = file_info(out_dir, f);
+          if (ci.lyrics->exists) ci.lyrics_text = read_text(out_dir / f.path);
+        }
       }
       s.clips.push_back(std::move(ci));
     }

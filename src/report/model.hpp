@@ -40,6 +40,8 @@ struct ClipInfo {
   std::optional<FileInfo> audio;
   std::optional<FileInfo> cover;
   std::optional<FileInfo> clip_json;
+  std::optional<FileInfo> lyrics;  // the words the API wrote for this take (description mode)
+  std::string lyrics_text;
 };
 
 struct SongInfo {
@@ -54,7 +56,7 @@ struct SongInfo {
   std::int64_t submitted_at = 0;
   std::int64_t completed_at = 0;
   std::int64_t updated_at = 0;
-  std::optional<FileInfo> lyrics;
+  std::optional<FileInfo> lyrics;  // the manifest's lyrics (per take ones: ClipInfo::lyrics)
   std::string lyrics_text;  // read from the lyrics file
   std::vector<ClipInfo> clips;  // the latest submission's clips, by take
 };

@@ -2,6 +2,7 @@
 // Field reference: docs/report.md.
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -33,6 +34,7 @@ json::object run_object(const RunSummary& r) {
   o["aborted"] = r.aborted;
   o["abort_reason"] = r.abort_reason;
   o["tokens_charged"] = r.tokens_charged;
+  o["tokens_charged_to_date"] = r.tokens_charged_to_date;
   json::object req;
   for (auto& [k, v] : r.requests) req[k] = v;
   o["requests"] = std::move(req);
@@ -162,6 +164,9 @@ void render_json(const ReportData& d, const TextEmit& emit) {
       t["generation_s"] = nullptr;
     so["timings"] = std::move(t);
     so["lyrics"] = file_or_null(s.lyrics, false);
+    const bool api_lyrics =
+        std::any_of(s.clips.begin(), s.clips.end(), [](const report::ClipInfo& c) { return c.lyrics.has_value(); });
+    so["lyrics_source"] = s.lyrics ? json::value("manifest") : api_lyrics ? json::value("api") : json::value(nullptr);
     json::array clips;
     for (auto& c : s.clips) {
       json::object co;
@@ -180,6 +185,7 @@ void render_json(const ReportData& d, const TextEmit& emit) {
       co["audio"] = file_or_null(c.audio, true);
       co["cover"] = file_or_null(c.cover, false);
       co["clip_json"] = c.clip_json ? json::value(c.clip_json->path) : json::value(nullptr);
+      co["lyrics"] = file_or_null(c.lyrics, false);
       clips.push_back(std::move(co));
     }
     so["clips"] = std::move(clips);

@@ -157,6 +157,7 @@ TEST(Resume, SecondRunOnTheSameOutExitsThreeNamingThePid) {
   EXPECT_EQ(second.exit_code, 3) << second.err;
   EXPECT_NE(second.err.find("pid " + std::to_string(first->pid())), std::string::npos) << second.err;
   EXPECT_FALSE(fs::exists(out / "report.json")) << "the refused run wrote over the live run's reports";
+  EXPECT_EQ(second.err.find("songs:"), std::string::npos) << "a summary before the refusal:\n" << second.err;
   first->signal(SIGKILL);
 }
 

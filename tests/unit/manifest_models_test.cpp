@@ -250,7 +250,8 @@ TEST(ManifestModels, SunoApiCustomDescriptionAndInstrumental) {
                            "  - {title: Nothing, tags: ambient}\n"
                            "  - {title: No style, lyrics: \"[Verse] words\"}\n"
                            "  - {title: Bare instrumental, make_instrumental: true}\n"
-                           "  - {title: Long style, tags: \"" + std::string(201, 's') + "\", description: x}\n"
+                           // custom mode: the tags are the style (in description mode they join the description)
+                           "  - {title: Long style, tags: \"" + std::string(201, 's') + "\", lyrics: x}\n"
                            "  - {title: Long description, description: \"" + std::string(501, 'd') + "\"}\n";
   EXPECT_EQ(check(yaml),
             (Lines{"album.yaml:10:5: error: songs[3]: no lyrics, lyrics_file or description (hint: give "
@@ -329,6 +330,25 @@ TEST(ManifestModels, LoadManifestTakesTheOptionsToo) {
   o.provider = "sunoapi";
   o.provider_origin = "--provider";
   EXPECT_FALSE(load_manifest(dir / "album.yaml", o).ok());
+}
+
+
+// Suno's description mode has no style field: the tags travel inside the
+// description, so the limit is checked on both together, at the description.
+TEST(ManifestModels, DescriptionModeCountsTheTagsSentWithTheDescription) {
+  const std::string desc(490, 'a');
+  const std::string yaml = "album: {title: A}\nsettings: {provider: sunoapi}\nsongs:\n"
+                           "  - title: Long\n"
+                           "    tags: indie pop, dreamy\n"
+                           "    description: " + desc + "\n";
+  EXPECT_EQ(check(yaml),
+            (Lines{"album.yaml:6:18: error: songs[0].description: the description with its tags (description "
+                   "mode sends them together) is 509 characters long; model V4_5 accepts at most 500 (hint: shorten it by 9 "
+                   "characters)"}));
+  // The same description alone fits.
+  EXPECT_EQ(check("album: {title: A}\nsettings: {provider: sunoapi}\nsongs:\n  - title: Long\n    description: " +
+                  desc + "\n"),
+            Lines{});
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "manifest/text.hpp"
+#include "setlist/manifest.hpp"
 #include "setlist/provider.hpp"
 #include "setlist/settings.hpp"
 #include "test_support.hpp"
@@ -279,6 +280,70 @@ TEST(ManifestSchema, KnowsTheNewSongKeysAndTypes) {
                "/songs/0/title: wrong type, expected \"string\""}));
   EXPECT_EQ(check_yaml("album: {title: A}\nsongs: [{title: S, tags: true}]\n"),
             V{"/songs/0/tags: does not match anyOf"});
+}
+
+
+// Every key the schema knows, given a value of each JSON type (and a quoted
+// number): whenever the schema refuses the value, the loader must refuse it
+// too, with an error on that key's line. The loader may be stricter (files
+// must exist...), never looser, so `validate` and an editor agree.
+TEST(ManifestSchema, TheLoaderRefusesEveryValueTheSchemaRefuses) {
+  const json::value schema = load_schema();
+  auto props = [&](const json::value& node) -> const json::object& {
+    const json::value* n = &node;
+    while (n->as_object().contains("$ref")) {
+      std::string r(n->as_object().at("$ref").as_string());
+      n = &schema.at("definitions").at(r.substr(std::string("#/definitions/").size()));
+    }
+    return n->as_object().at("properties").as_object();
+  };
+  struct Section {
+    std::string name;  // album, songs, defaults, settings
+    const json::object* keys;
+  };
+  std::vector<Section> sections = {
+      {"album", &props(schema.at("properties").at("album"))},
+      {"songs", &props(schema.at("properties").at("songs").at("items"))},
+      {"defaults", &props(schema.at("properties").at("defaults"))},
+      {"settings", &props(schema.at("properties").at("settings"))},
+  };
+  const std::vector<std::string> values = {"42", "true", "1.5", "\"42\"", "[a]", "{a: 1}", "-3"};
+  SchemaChecker checker(schema);
+  int refused = 0;
+  for (const auto& sec : sections) {
+    for (const auto& [key_sv, rule] : *sec.keys) {
+      const std::string key(key_sv);
+      for (const auto& value : values) {
+        // The key sits on line 3 of every document.
+        std::string doc;
+        const std::string line = "  " + key + ": " + value + "\n";
+        if (sec.name == "album") {
+          doc = "songs: [{title: S, lyrics: la la la la la la la}]\nalbum:\n" + line;
+          if (key != "title") doc += "  title: A\n";
+        } else if (sec.name == "songs") {
+          doc = "album: {title: A}\nsongs:\n  - " + key + ": " + value + "\n";
+          if (key != "title") doc += "    title: S\n";
+          if (key != "lyrics" && key != "lyrics_file" && key != "description") doc += "    lyrics: la la la la\n";
+        } else {
+          doc = "album: {title: A}\n" + sec.name + ":\n" + line + "songs:\n  - {title: S, lyrics: la la la la la la}\n";
+        }
+        const std::string where = "/" + sec.name + (sec.name == "songs" ? "/0/" : "/") + key;
+        bool schema_refuses = false;
+        for (const auto& e : checker.check(to_json(YAML::Load(doc))))
+          schema_refuses = schema_refuses || e.starts_with(where + ":");
+        if (!schema_refuses) continue;
+        ++refused;
+        auto r = parse_manifest(doc, "m.yaml", fs::temp_directory_path());
+        bool error_on_line = false;
+        for (const auto& d : r.diagnostics)
+          error_on_line = error_on_line || (d.severity == Diagnostic::Severity::error && d.pos.line == 3);
+        EXPECT_TRUE(error_on_line) << where << ": " << value
+                                   << " is refused by the schema but not by the loader:\n"
+                                   << doc;
+      }
+    }
+  }
+  EXPECT_GT(refused, 100);  // the table above really exercised the types
 }
 
 }  // namespace

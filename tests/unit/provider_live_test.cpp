@@ -208,8 +208,9 @@ TEST(SunoApiOrg, CustomDescriptionAndInstrumentalBodies) {
   d.description = "an upbeat song about a tram depot";
   d.tags = "indie";
   d.model = "V5";
+  // Description mode has no style field: the tags are sent inside the description.
   EXPECT_EQ(json::value(p->payload(d, "").body), json::parse(R"({"customMode":false,"instrumental":false,
-      "model":"V5","prompt":"an upbeat song about a tram depot"})"));
+      "model":"V5","prompt":"an upbeat song about a tram depot, indie"})"));
 
   Song i;
   i.title = "Overhead Wires";

@@ -56,6 +56,49 @@ TEST(AimlV1, CustomAndDescriptionRoutes) {
   EXPECT_FALSE(dbody.contains("title"));
 }
 
+// Description mode has no style field in any Suno flavor: a song's tags
+// join its description (as the AIML music models' style prompt does), so
+// nothing the manifest says is dropped; without tags the description is sent
+// as written.
+TEST(DescriptionMode, EverySunoFlavorSendsTheTagsInsideTheDescription) {
+  Song d;
+  d.title = "Desc";
+  d.description = "a calm piano piece";
+  d.tags = "lo-fi, rain";
+  struct Case {
+    const char* provider;
+    const char* field;
+  };
+  for (auto c : {Case{"aimlapi", "prompt"}, Case{"aimlapi-v2", "gpt_description_prompt"}, Case{"suno-api", "prompt"},
+                 Case{"sunoapi", "prompt"}}) {
+    auto p = make_provider(c.provider);
+    std::string model = std::string(c.provider) == "aimlapi" ? "chirp-v3-5" : "";
+    auto body = boost::json::parse(p->submit_request(p->payload(d, model), false).body).as_object();
+    EXPECT_EQ(body.at(c.field).as_string(), "a calm piano piece, lo-fi, rain") << c.provider;
+    EXPECT_FALSE(body.contains("tags")) << c.provider;
+    EXPECT_FALSE(body.contains("style")) << c.provider;
+    Song plain = d;
+    plain.tags.clear();
+    auto pbody = boost::json::parse(p->submit_request(p->payload(plain, model), false).body).as_object();
+    EXPECT_EQ(pbody.at(c.field).as_string(), "a calm piano piece") << c.provider;
+  }
+}
+
+TEST(ClipLyrics, ReadsTheWordsEachFlavorPutsInItsClip) {
+  // Legacy clip (aimlapi v1, suno-api): "lyric", with "prompt" as a fallback.
+  EXPECT_EQ(clip_lyrics(R"({"id":"a","lyric":"[Verse]\nWords\n","prompt":"other"})"), "[Verse]\nWords");
+  EXPECT_EQ(clip_lyrics(R"({"id":"a","prompt":"  Sung words  "})"), "Sung words");
+  // aimlapi-v2: under metadata.
+  EXPECT_EQ(clip_lyrics(R"({"id":"a","metadata":{"prompt":"Meta words","tags":"x"}})"), "Meta words");
+  // A sunoapi track: "prompt".
+  EXPECT_EQ(clip_lyrics(R"({"id":"t","audioUrl":"","prompt":"Track words","tags":"pop"})"), "Track words");
+  // AIML music models say nothing about lyrics; instrumentals have none; junk is nothing.
+  EXPECT_EQ(clip_lyrics(R"({"id":"g","status":"completed","audio_file":{"url":"u"}})"), "");
+  EXPECT_EQ(clip_lyrics(R"({"id":"a","lyric":"","prompt":""})"), "");
+  EXPECT_EQ(clip_lyrics("not json"), "");
+  EXPECT_EQ(clip_lyrics(R"({"id":"a","lyric":42})"), "");
+}
+
 TEST(AimlV1, PollRequestEncodesIds) {
   auto p = make_provider("aimlapi");
   std::vector<std::string> ids = {"a-1", "b_2"};
