@@ -57,6 +57,8 @@ struct SongInfo {
   std::optional<FileInfo> lyrics;
   std::string lyrics_text;  // read from the lyrics file
   std::vector<ClipInfo> clips;  // the latest submission's clips, by take
+  // Audio of earlier attempts still in the album folder (--keep-attempts).
+  std::vector<FileInfo> earlier_takes;
 };
 
 struct AlbumInfo {
