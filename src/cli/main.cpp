@@ -500,11 +500,14 @@ int main(int argc, char** argv) {
   bool keep_attempts = false, dry_run = false;
   run->add_option("--only", run_only,
                   std::string("work only on these songs: ") + kSelectorHelp +
-                      "; the others are left alone (not sent, not polled, files kept) and still listed in the reports");
+                      "; the others are left alone (not sent, not polled, files kept) and still listed in the reports")
+      ->type_name("SONGS");
   run->add_option("--regenerate", run_regenerate,
                   std::string("buy these songs again on purpose (paid: see `plan --regenerate`): ") + kSelectorHelp +
-                      "; their earlier takes move to OUT/.setlist/superseded/. Refused while a song's request is "
-                      "uncertain (unless --resubmit-uncertain) or its paid takes are not downloaded yet");
+                      "; their earlier takes move to OUT/.setlist/superseded/ (or stay, with --keep-attempts). Refused "
+                      "while a song's request is uncertain (unless --resubmit-uncertain) or its paid takes are not "
+                      "downloaded yet")
+      ->type_name("SONGS");
   run->add_flag("--keep-attempts", keep_attempts,
                 "a new attempt (--regenerate, --retry-failed, regenerate_on_error) leaves the earlier takes in the "
                 "album folder; the new takes are named \"... (attempt N)\"");
@@ -540,9 +543,11 @@ int main(int argc, char** argv) {
   std::string plan_only, plan_regenerate;
   bool plan_keep_attempts = false;
   plan->add_option("--only", plan_only,
-                   std::string("plan only these songs: ") + kSelectorHelp + "; the others show as not selected");
+                   std::string("plan only these songs: ") + kSelectorHelp + "; the others show as not selected")
+      ->type_name("SONGS");
   plan->add_option("--regenerate", plan_regenerate,
-                   std::string("count these songs as bought again on purpose (paid): ") + kSelectorHelp);
+                   std::string("count these songs as bought again on purpose (paid): ") + kSelectorHelp)
+      ->type_name("SONGS");
   plan->add_flag("--keep-attempts", plan_keep_attempts, "as for `run`: earlier takes stay in the album folder");
   add_setting_flags(plan, plan_c);
 
@@ -558,7 +563,8 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "print the state of each song in OUT");
   status->add_option("out", status_out, "output folder")->required();
   std::string status_only;
-  status->add_option("--only", status_only, std::string("show only these songs: ") + kSelectorHelp);
+  status->add_option("--only", status_only, std::string("show only these songs: ") + kSelectorHelp)
+      ->type_name("SONGS");
 
   // verify
   std::string verify_out;
