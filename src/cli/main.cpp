@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <fmt/core.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -192,12 +193,27 @@ class ProgressSink : public EventSink {
       auto per = elapsed.count() / static_cast<double>(finished);
       eta = fmt::format("{:.0f}s", per * (songs_ - finished));
     }
-    std::cerr << fmt::format("\r\x1b[2K{} queued · {} submitted · {} generating · {} downloading · {} done · {} failed"
-                             "{}  [{}s, ETA {}]",
-                             songs_ - known, n["submitted"], n["generating"], n["downloading"], n["done"],
-                             n["failed"], pace(), elapsed.count(), eta)
-              << std::flush;
+    // The clock first, so a narrow terminal cuts the pace, not the time.
+    auto line = fmt::format("[{}s, ETA {}] {} queued · {} submitted · {} generating · {} downloading · {} done · "
+                            "{} failed{}",
+                            elapsed.count(), eta, songs_ - known, n["submitted"], n["generating"], n["downloading"],
+                            n["done"], n["failed"], pace());
+    std::cerr << "\r\x1b[2K" << fit_terminal(line) << std::flush;
     drawn_ = true;
+  }
+
+  // One terminal row: a longer line would wrap, and "\r" would then redraw
+  // only its last row.
+  static std::string fit_terminal(std::string line) {
+    struct winsize ws {};
+    if (::ioctl(2, TIOCGWINSZ, &ws) != 0 || ws.ws_col < 10) return line;
+    std::size_t cols = 0, i = 0;
+    for (; i < line.size(); ++i) {
+      if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;  // inside a character
+      if (++cols > static_cast<std::size_t>(ws.ws_col) - 1) break;
+    }
+    line.resize(i);
+    return line;
   }
 
   int verbosity_;

@@ -34,7 +34,8 @@ fs::path script_bin() {
 }
 
 RunResult run_setlist_on_a_tty(const std::vector<std::string>& args) {
-  std::string cmd = shell_quote(setlist_bin().string());
+  // A wide terminal whatever the caller's: the status line is cut to its width.
+  std::string cmd = "stty cols 250 rows 50; exec " + shell_quote(setlist_bin().string());
   for (auto& a : args) cmd += " " + shell_quote(a);
   Env env;
   env["AIML_API_KEY"] = kTestKey;
