@@ -654,6 +654,11 @@ int main(int argc, char** argv) {
       if (!ids) return exit_code::usage;
       po.regenerate = std::move(*ids);
     }
+    for (auto& id : po.regenerate)
+      if (!po.only.empty() && !po.only.count(id)) {
+        std::cerr << "setlist: --regenerate names '" << id << "', which --only leaves out\n";
+        return exit_code::usage;
+      }
     po.cost_per_request_given = cost_given(*rs);
     auto p = make_plan(*m, rs->values, out, po);
     if (!p) {

@@ -239,6 +239,10 @@ TEST(Selection, PlanOnlyCountsTheSelectedSongs) {
   EXPECT_NE(plan.out.find("total: 2 generate request(s), 400000 tokens"), std::string::npos) << plan.out;
   EXPECT_NE(plan.out.find("    2  not selected "), std::string::npos) << plan.out;
   EXPECT_NE(plan.out.find("    3  new "), std::string::npos) << plan.out;
+  // A regeneration --only leaves out is a contradiction, in plan as in run.
+  auto both = run_setlist({"plan", (dir / "album.yaml").string(), "-o", out.string(), "--only", "1", "--regenerate", "2"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("which --only leaves out"), std::string::npos) << both.err;
 }
 
 // run --dry-run is plan: the same output, nothing sent, no key needed.
