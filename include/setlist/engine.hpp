@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "setlist/settings.hpp"
 
@@ -27,6 +29,18 @@ struct RunOptions {
   std::string no_proxy;     // from NO_PROXY / no_proxy
   bool resubmit_uncertain = false;
   bool retry_failed = false;
+  // --only: the ids of the songs this run works on; empty: every song. The
+  // others are left alone (not submitted, not polled, their files kept).
+  std::set<std::string> only;
+  // --regenerate: the ids of songs bought again on purpose, as a new attempt
+  // (lifecycle.hpp: regenerate_refusal says when that is refused).
+  std::set<std::string> regenerate;
+  // --keep-attempts: a new attempt leaves the earlier takes in place (its own
+  // take files carry an attempt suffix) instead of moving them aside.
+  bool keep_attempts = false;
+  // The status line's clock: an Event::Kind::tick this often while songs
+  // run (0: none). A timer on the engine's io_context, cancelled on stop.
+  std::chrono::milliseconds tick{0};
   // cost_per_request was set by the user: it prices every request; otherwise
   // each model's estimate does (provider data).
   bool cost_per_request_given = false;
@@ -43,17 +57,32 @@ struct RunOptions {
 };
 
 struct Event {
-  enum class Kind { info, warning, submitted, progress, downloading, song_done, song_failed, retry, throttled };
+  enum class Kind { info, warning, submitted, progress, downloading, song_done, song_failed, retry, throttled, tick };
   Kind kind = Kind::info;
   int track = 0;
   std::string title;
   std::string message;
+  // The pace at the moment of the event (every event carries it):
+  double submit_limit = 0;        // generate requests per second the limiter allows now
+  std::int64_t throttle_wait_ms = 0;  // left of a Retry-After the API asked for (0: none)
+  std::uint64_t throttled = 0;     // throttling answers (429...) so far in this run
 };
 
 class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void on_event(const Event& e) = 0;
+};
+
+// One song at the end of a run (the per-song table).
+struct SongResult {
+  int track = 0;
+  std::string title;
+  std::string status;     // lifecycle status (to_string(SongStatus))
+  bool selected = true;   // false: left alone by --only
+  int takes = 0;          // audio files on disk for the song
+  std::int64_t ms = 0;    // time this run worked on it (0: none)
+  long long tokens = 0;   // charged by this run for it
 };
 
 struct RunSummary {
@@ -65,6 +94,7 @@ struct RunSummary {
   int skipped = 0;
   int uncertain = 0;
   int pending = 0;  // left unfinished (interrupted)
+  int not_selected = 0;  // left alone by --only (not counted in `songs`)
   long long tokens_charged = 0;  // by this run: accepted generate requests x cost
   // by every run of this album so far, this one included (kept in state)
   long long tokens_charged_to_date = 0;
@@ -75,6 +105,7 @@ struct RunSummary {
   bool interrupted = false;
   bool aborted = false;  // could not go on: key rejected, out of credits, state error
   std::string abort_reason;
+  std::vector<SongResult> song_results;  // every song of the manifest, in its order
 };
 
 RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventSink& events);

@@ -73,6 +73,9 @@ enum class Resume {
 struct ResumeOptions {
   bool retry_failed = false;
   bool resubmit_uncertain = false;
+  // --regenerate: the user pays again on purpose for this song (a new
+  // attempt), unless regenerate_refusal() says why not.
+  bool regenerate = false;
 };
 
 struct ResumeDecision {
@@ -83,6 +86,16 @@ struct ResumeDecision {
 };
 
 ResumeDecision decide_resume(const SongFacts& facts, const ResumeOptions& options);
+
+// Why --regenerate cannot be honoured for this song now, or nothing:
+//  - a request of its current attempt may have been accepted (uncertain, or
+//    an intent left by a crash): regenerating would buy a second time what
+//    may already be paid for, so it needs --resubmit-uncertain too (rule 1);
+//  - its paid clips are still generating or not downloaded yet: those are
+//    fetched first (free, rule 3); regenerate once they are on disk.
+// decide_resume() never regenerates a song this refuses (it answers as if
+// regenerate were not given).
+std::optional<std::string> regenerate_refusal(const SongFacts& facts, const ResumeOptions& options);
 
 // What the answer to one generate request was.
 enum class SubmitOutcome {

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,20 @@ struct Manifest;
 struct ModelLimits;
 struct Song;
 
+// A song as a selector sees it (from the manifest, or from state for `status`).
+struct SongRef {
+  int track = 0;
+  std::string id;
+  std::string title;
+};
+
+// --only / --regenerate: a comma list of track numbers (3), ranges (2-4),
+// song ids (night-drive) and title globs ('Neon*', case-insensitive; a glob
+// also matches ids). An exact title selects too. Answers, per song, whether
+// it is selected; an item that matches no song is an error naming it.
+Result<std::vector<bool>> select_songs(const std::vector<SongRef>& songs, const std::string& spec,
+                                       const std::string& flag = "--only");
+
 struct PlannedSong {
   const Song* song = nullptr;
   std::string key;
@@ -23,6 +38,9 @@ struct PlannedSong {
   std::string route;     // the generate route it would call
   int generate_requests = 0;
   long long tokens = 0;
+  bool selected = true;      // false: left alone by --only
+  bool regenerate = false;   // --regenerate: paid again on purpose
+  std::string refusal;       // --regenerate refused for this song (regenerate_refusal)
 };
 
 struct Plan {
@@ -37,6 +55,8 @@ struct PlanOptions {
   bool retry_failed = false;
   bool resubmit_uncertain = false;
   bool cost_per_request_given = false;  // else each model's cost estimate prices its requests
+  std::set<std::string> only;        // song ids selected; empty: all
+  std::set<std::string> regenerate;  // song ids regenerated on purpose
 };
 
 // What one generate request for `song` is expected to cost.

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <fmt/core.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -91,6 +93,7 @@ const char* kind_name(Event::Kind k) {
     case Event::Kind::song_failed: return "failed";
     case Event::Kind::retry: return "retry";
     case Event::Kind::throttled: return "throttled";
+    case Event::Kind::tick: return "tick";
   }
   return "info";
 }
@@ -111,6 +114,12 @@ class ProgressSink : public EventSink {
   }
 
   void on_event(const Event& e) override {
+    pace_ = e;
+    if (e.kind == Event::Kind::tick) {  // the clock: only the status line shows it
+      if (tty_) draw();
+      return;
+    }
+    if (e.kind == Event::Kind::submitted) note_submit();
     track_state(e);
     bool important = e.kind == Event::Kind::song_failed || e.kind == Event::Kind::warning;
     if (json_) {
@@ -151,6 +160,32 @@ class ProgressSink : public EventSink {
     }
   }
 
+  // Generate requests sent in the last kRateWindow: the rate actually achieved.
+  static constexpr std::chrono::seconds kRateWindow{10};
+  void note_submit() {
+    auto now = std::chrono::steady_clock::now();
+    submits_.push_back(now);
+    while (!submits_.empty() && submits_.front() < now - kRateWindow) submits_.pop_front();
+  }
+  double submit_rate() {
+    auto now = std::chrono::steady_clock::now();
+    while (!submits_.empty() && submits_.front() < now - kRateWindow) submits_.pop_front();
+    auto window = std::min<double>(static_cast<double>(kRateWindow.count()),
+                                   std::chrono::duration<double>(now - start_).count());
+    return window > 0.5 ? static_cast<double>(submits_.size()) / window : 0.0;
+  }
+
+  // "· 0.8/s (limit 2/s) · waiting 12s (rate limited) · 3 throttled", or less.
+  std::string pace() {
+    std::string out;
+    if (pace_.submit_limit > 0)
+      out += fmt::format(" · {:.1f}/s (limit {:.3g}/s)", submit_rate(), pace_.submit_limit);
+    if (pace_.throttle_wait_ms > 0)
+      out += fmt::format(" · waiting {}s (rate limited)", (pace_.throttle_wait_ms + 999) / 1000);
+    if (pace_.throttled > 0) out += fmt::format(" · {} throttled", pace_.throttled);
+    return out;
+  }
+
   void draw() {
     std::map<std::string, int> n;
     for (auto& [track, st] : state_) ++n[st];
@@ -162,12 +197,27 @@ class ProgressSink : public EventSink {
       auto per = elapsed.count() / static_cast<double>(finished);
       eta = fmt::format("{:.0f}s", per * (songs_ - finished));
     }
-    std::cerr << fmt::format("\r\x1b[2K{} queued · {} submitted · {} generating · {} downloading · {} done · {} failed"
-                             "  [{}s, ETA {}]",
-                             songs_ - known, n["submitted"], n["generating"], n["downloading"], n["done"],
-                             n["failed"], elapsed.count(), eta)
-              << std::flush;
+    // The clock first, so a narrow terminal cuts the pace, not the time.
+    auto line = fmt::format("[{}s, ETA {}] {} queued · {} submitted · {} generating · {} downloading · {} done · "
+                            "{} failed{}",
+                            elapsed.count(), eta, songs_ - known, n["submitted"], n["generating"], n["downloading"],
+                            n["done"], n["failed"], pace());
+    std::cerr << "\r\x1b[2K" << fit_terminal(line) << std::flush;
     drawn_ = true;
+  }
+
+  // One terminal row: a longer line would wrap, and "\r" would then redraw
+  // only its last row.
+  static std::string fit_terminal(std::string line) {
+    struct winsize ws {};
+    if (::ioctl(2, TIOCGWINSZ, &ws) != 0 || ws.ws_col < 10) return line;
+    std::size_t cols = 0, i = 0;
+    for (; i < line.size(); ++i) {
+      if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;  // inside a character
+      if (++cols > static_cast<std::size_t>(ws.ws_col) - 1) break;
+    }
+    line.resize(i);
+    return line;
   }
 
   int verbosity_;
@@ -177,7 +227,56 @@ class ProgressSink : public EventSink {
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_;
   std::map<int, std::string> state_;
+  Event pace_;
+  std::deque<std::chrono::steady_clock::time_point> submits_;
 };
+
+std::string song_time(std::int64_t ms) {
+  if (ms <= 0) return "-";
+  if (ms < 60'000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
+  return fmt::format("{} min {} s", ms / 60'000, (ms % 60'000) / 1000);
+}
+
+// The per-song table at the end of a run: every song of the album, the ones
+// --only left alone included.
+void print_song_table(const RunSummary& s, std::ostream& out) {
+  if (s.song_results.empty()) return;
+  std::size_t width = 5;
+  for (auto& r : s.song_results) width = std::max(width, std::min<std::size_t>(40, r.title.size()));
+  out << fmt::format("{:>5}  {:<{}}  {:<24} {:>5} {:>10} {:>12}\n", "track", "title", width, "status", "takes",
+                     "time", "tokens");
+  for (auto& r : s.song_results) {
+    std::string title = r.title;
+    if (title.size() > width) {  // cut on a character boundary
+      title.resize(width - 1);
+      while (!title.empty() && (static_cast<unsigned char>(title.back()) & 0xC0) == 0x80) title.pop_back();
+      if (!title.empty() && (static_cast<unsigned char>(title.back()) & 0xC0) == 0xC0) title.pop_back();
+      title += "…";
+    }
+    std::string status = r.selected ? r.status : r.status + " (not selected)";
+    out << fmt::format("{:>5}  {:<{}}  {:<24} {:>5} {:>10} {:>12}\n", r.track, title, width, status, r.takes,
+                       song_time(r.ms), r.selected ? std::to_string(r.tokens) : std::string("-"));
+  }
+}
+
+boost::json::object song_table_json(const RunSummary& s) {
+  boost::json::array songs;
+  for (auto& r : s.song_results) {
+    boost::json::object o;
+    o["track"] = r.track;
+    o["title"] = r.title;
+    o["status"] = r.status;
+    o["selected"] = r.selected;
+    o["takes"] = r.takes;
+    o["ms"] = r.ms;
+    o["tokens"] = r.tokens;
+    songs.push_back(std::move(o));
+  }
+  boost::json::object o;
+  o["event"] = "songs";
+  o["songs"] = std::move(songs);
+  return o;
+}
 
 // The longest key accepted: real keys are well under 200 bytes.
 constexpr std::size_t kMaxKeyBytes = 4096;
@@ -383,6 +482,52 @@ int recover_album(const fs::path& out) {
   return exit_code::ok;
 }
 
+const char* kSelectorHelp =
+    "a comma list of track numbers (3,5), ranges (2-4), song ids or title globs ('Neon*')";
+
+// --only / --regenerate on the manifest's songs: the ids selected, or an
+// error naming what matched nothing.
+std::optional<std::set<std::string>> select_ids(const Manifest& m, const std::string& spec, const std::string& flag) {
+  std::vector<SongRef> refs;
+  for (auto& song : m.songs) refs.push_back({song.track, song.id, song.title});
+  auto sel = select_songs(refs, spec, flag);
+  if (!sel) {
+    std::cerr << "setlist: " << sel.error().message << "\n";
+    return std::nullopt;
+  }
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    if ((*sel)[i]) ids.insert(refs[i].id);
+  return ids;
+}
+
+// `setlist plan` (and `run --dry-run`): what a run would send and cost.
+// Exit 2 when a --regenerate would be refused.
+int print_plan(const Plan& p, bool keep_attempts) {
+  std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", "track", "action", "request", "tokens", "title");
+  int refused = 0;
+  for (auto& s : p.songs) {
+    std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", s.song->track, s.action,
+                             s.generate_requests ? "POST " + s.route : "-", s.tokens, s.song->title);
+    if (!s.refusal.empty()) ++refused;
+  }
+  std::cout << fmt::format("total: {} generate request(s), {} tokens\n", p.generate_requests, p.tokens);
+  for (auto& s : p.songs)
+    if (s.regenerate && s.refusal.empty())
+      std::cout << fmt::format("regenerate: [{:02}] {} is bought again on purpose: {} request(s), {} tokens; {}\n",
+                               s.song->track, s.song->title, s.generate_requests, s.tokens,
+                               keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
+                                             : "its earlier takes, if any, move to .setlist/superseded/");
+  if (p.budget)
+    std::cout << fmt::format("budget: {} tokens: {}\n", *p.budget,
+                             p.fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
+  for (auto& s : p.songs)
+    if (!s.refusal.empty())
+      std::cerr << fmt::format("setlist: --regenerate refused for [{:02}] {}: {}\n", s.song->track, s.song->title,
+                               s.refusal);
+  return refused ? exit_code::usage : exit_code::ok;
+}
+
 // `setlist verify OUT`: 0 when every recorded file is there with its size and hash.
 int verify_files(const fs::path& out, StateStore& state) {
   int bad = 0, good = 0;
@@ -424,6 +569,23 @@ int main(int argc, char** argv) {
   run->add_flag("--resubmit-uncertain", resubmit_uncertain,
                 "submit again songs whose earlier request may have been accepted (may pay twice)");
   run->add_flag("--retry-failed", retry_failed, "submit again songs that failed in an earlier run");
+  std::string run_only, run_regenerate;
+  bool keep_attempts = false, dry_run = false;
+  run->add_option("--only", run_only,
+                  std::string("work only on these songs: ") + kSelectorHelp +
+                      "; the others are left alone (not sent, not polled, files kept) and still listed in the reports")
+      ->type_name("SONGS");
+  run->add_option("--regenerate", run_regenerate,
+                  std::string("buy these songs again on purpose (paid: see `plan --regenerate`): ") + kSelectorHelp +
+                      "; their earlier takes move to OUT/.setlist/superseded/ (or stay, with --keep-attempts). Refused "
+                      "while a song's request is uncertain (unless --resubmit-uncertain) or its paid takes are not "
+                      "downloaded yet")
+      ->type_name("SONGS");
+  run->add_flag("--keep-attempts", keep_attempts,
+                "a new attempt (--regenerate, --retry-failed, regenerate_on_error) leaves the earlier takes in the "
+                "album folder; the new takes are named \"... (attempt N)\"");
+  run->add_flag("--dry-run", dry_run, "print what the run would send and cost (as `setlist plan`); send nothing, "
+                                      "no key needed");
   run->add_flag("--explain-config", explain, "print each setting's effective value and origin, then exit");
   run->add_flag("-q,--quiet", quiet, "print failures only");
   run->add_flag("-v,--verbose", verbose, "print every event");
@@ -451,6 +613,15 @@ int main(int argc, char** argv) {
   plan->add_option("-o,--out", plan_out, "output folder (its state says what is already done)")->required();
   plan->add_flag("--retry-failed", plan_retry_failed, "count songs that failed before as to be resubmitted");
   plan->add_flag("--resubmit-uncertain", plan_resubmit, "count uncertain songs as to be resubmitted");
+  std::string plan_only, plan_regenerate;
+  bool plan_keep_attempts = false;
+  plan->add_option("--only", plan_only,
+                   std::string("plan only these songs: ") + kSelectorHelp + "; the others show as not selected")
+      ->type_name("SONGS");
+  plan->add_option("--regenerate", plan_regenerate,
+                   std::string("count these songs as bought again on purpose (paid): ") + kSelectorHelp)
+      ->type_name("SONGS");
+  plan->add_flag("--keep-attempts", plan_keep_attempts, "as for `run`: earlier takes stay in the album folder");
   add_setting_flags(plan, plan_c);
 
   // config
@@ -464,6 +635,9 @@ int main(int argc, char** argv) {
   std::string status_out;
   auto* status = app.add_subcommand("status", "print the state of each song in OUT");
   status->add_option("out", status_out, "output folder")->required();
+  std::string status_only;
+  status->add_option("--only", status_only, std::string("show only these songs: ") + kSelectorHelp)
+      ->type_name("SONGS");
 
   // verify
   std::string verify_out;
@@ -550,27 +724,48 @@ int main(int argc, char** argv) {
     return r.ok() ? exit_code::ok : exit_code::usage;
   }
 
-  if (*plan) {
-    auto m = load_or_report(plan_manifest, load_options(plan, plan_c));
+  auto plan_options = [](bool retry, bool resubmit) {
+    PlanOptions po;
+    po.retry_failed = retry;
+    po.resubmit_uncertain = resubmit;
+    return po;
+  };
+  // `plan`, and `run --dry-run` (the same output; nothing sent, no key read).
+  auto do_plan = [&](const std::string& manifest_file, const std::string& out, CLI::App* cmd, Common& c,
+                     PlanOptions po, const std::string& only, const std::string& regenerate, bool keep) {
+    auto m = load_or_report(manifest_file, load_options(cmd, c));
     if (!m) return exit_code::usage;
-    auto rs = settings_or_report(&*m, plan, plan_c);
+    auto rs = settings_or_report(&*m, cmd, c);
     if (!rs) return exit_code::usage;
-    auto p = make_plan(*m, rs->values, plan_out,
-                       PlanOptions{plan_retry_failed, plan_resubmit, cost_given(*rs)});
+    if (!only.empty()) {
+      auto ids = select_ids(*m, only, "--only");
+      if (!ids) return exit_code::usage;
+      po.only = std::move(*ids);
+    }
+    if (!regenerate.empty()) {
+      auto ids = select_ids(*m, regenerate, "--regenerate");
+      if (!ids) return exit_code::usage;
+      po.regenerate = std::move(*ids);
+    }
+    for (auto& id : po.regenerate)
+      if (!po.only.empty() && !po.only.count(id)) {
+        std::cerr << "setlist: --regenerate names '" << id << "', which --only leaves out\n";
+        return exit_code::usage;
+      }
+    po.cost_per_request_given = cost_given(*rs);
+    auto p = make_plan(*m, rs->values, out, po);
     if (!p) {
       std::cerr << "setlist: " << p.error().message << "\n";
       return exit_code::cannot_run;
     }
-    std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", "track", "action", "request", "tokens", "title");
-    for (auto& s : p->songs)
-      std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", s.song->track, s.action,
-                               s.generate_requests ? "POST " + s.route : "-", s.tokens, s.song->title);
-    std::cout << fmt::format("total: {} generate request(s), {} tokens\n", p->generate_requests, p->tokens);
-    if (p->budget)
-      std::cout << fmt::format("budget: {} tokens: {}\n", *p->budget,
-                               p->fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
-    return exit_code::ok;
-  }
+    return print_plan(*p, keep);
+  };
+  if (*plan)
+    return do_plan(plan_manifest, plan_out, plan, plan_c, plan_options(plan_retry_failed, plan_resubmit),
+                   plan_only, plan_regenerate, plan_keep_attempts);
+  if (*run && dry_run)
+    return do_plan(manifest_path, out_dir, run, run_c, plan_options(retry_failed, resubmit_uncertain), run_only,
+                   run_regenerate, keep_attempts);
 
   if (*config) {
     std::optional<Manifest> m;
@@ -609,9 +804,23 @@ int main(int argc, char** argv) {
       return exit_code::ok;
     }
     // The same lifecycle verdict as `plan` and `run` (as if no flag were given).
+    auto rows = st.value()->songs();
+    std::erase_if(rows, [](const SongRow& r) { return r.status == SongStatus::superseded; });
+    if (!status_only.empty()) {
+      std::vector<SongRef> refs;
+      for (auto& r : rows) refs.push_back({r.track, r.song_id, r.title});
+      auto sel = select_songs(refs, status_only, "--only");
+      if (!sel) {
+        std::cerr << "setlist: " << sel.error().message << "\n";
+        return exit_code::usage;
+      }
+      std::vector<SongRow> kept;
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        if ((*sel)[i]) kept.push_back(std::move(rows[i]));
+      rows = std::move(kept);
+    }
     std::cout << fmt::format("{:>5}  {:<10} {:>8}  {:<22} {}\n", "track", "status", "requests", "next run", "title");
-    for (auto& s : st.value()->songs()) {
-      if (s.status == SongStatus::superseded) continue;
+    for (auto& s : rows) {
       auto facts = song_facts(*st.value(), s.key, out, 1);
       facts.requests_needed = std::max(1, facts.acked);
       auto next = decide_resume(facts, ResumeOptions{});
@@ -633,6 +842,41 @@ int main(int argc, char** argv) {
   if (explain) {
     print_config(*rs);
     return exit_code::ok;
+  }
+  std::set<std::string> only_ids, regenerate_ids;
+  if (!run_only.empty()) {
+    auto ids = select_ids(*manifest, run_only, "--only");
+    if (!ids) return exit_code::usage;
+    only_ids = std::move(*ids);
+  }
+  if (!run_regenerate.empty()) {
+    auto ids = select_ids(*manifest, run_regenerate, "--regenerate");
+    if (!ids) return exit_code::usage;
+    regenerate_ids = std::move(*ids);
+    for (auto& id : regenerate_ids)
+      if (!only_ids.empty() && !only_ids.count(id)) {
+        std::cerr << "setlist: --regenerate names '" << id << "', which --only leaves out\n";
+        return exit_code::usage;
+      }
+    // Refused before anything is sent, for the same reasons `plan` gives
+    // (the engine checks again under OUT's lock).
+    auto po = plan_options(retry_failed, resubmit_uncertain);
+    po.cost_per_request_given = cost_given(*rs);
+    po.only = only_ids;
+    po.regenerate = regenerate_ids;
+    auto p = make_plan(*manifest, rs->values, out_dir, po);
+    if (!p) {
+      std::cerr << "setlist: " << p.error().message << "\n";
+      return exit_code::cannot_run;
+    }
+    bool refused = false;
+    for (auto& ps : p->songs)
+      if (!ps.refusal.empty()) {
+        std::cerr << fmt::format("setlist: --regenerate refused for [{:02}] {}: {}; nothing was sent\n",
+                                 ps.song->track, ps.song->title, ps.refusal);
+        refused = true;
+      }
+    if (refused) return exit_code::usage;
   }
   const ProviderInfo* info = find_provider_info(rs->values.provider);
   if (!info) {
@@ -664,6 +908,10 @@ int main(int argc, char** argv) {
   opt.early_signals = [] { return static_cast<int>(g_early_signals); };
   opt.resubmit_uncertain = resubmit_uncertain;
   opt.retry_failed = retry_failed;
+  opt.only = only_ids;
+  opt.regenerate = regenerate_ids;
+  opt.keep_attempts = keep_attempts;
+  opt.tick = std::chrono::seconds(1);
   // Reports are written while the run still holds OUT's lock, whenever it got
   // as far as its state (even when aborted); never when another run holds OUT.
   opt.before_unlock = [&](StateStore& st, const RunSummary& s) {
@@ -672,7 +920,8 @@ int main(int argc, char** argv) {
   };
   RunSummary summary;
   {
-    ProgressSink sink(quiet ? -1 : verbose, log_format == "json", static_cast<int>(manifest->songs.size()));
+    ProgressSink sink(quiet ? -1 : verbose, log_format == "json",
+                      static_cast<int>(only_ids.empty() ? manifest->songs.size() : only_ids.size()));
     summary = run_album(*manifest, opt, sink);
   }
 
@@ -686,17 +935,20 @@ int main(int argc, char** argv) {
   const auto report_json = fs::path(out_dir) / "report.json";
   const auto report_html = fs::path(out_dir) / "report.html";
   if (log_format == "json") {
+    std::cerr << boost::json::serialize(song_table_json(summary)) << "\n";
     boost::json::object o = boost::json::parse(run_summary_json(summary)).as_object();
     o["event"] = "summary";
     if (fs::exists(report_json)) o["report"] = report_json.string();
     if (fs::exists(report_html)) o["report_html"] = report_html.string();
     std::cerr << boost::json::serialize(o) << "\n";
   } else {
+    if (!quiet) print_song_table(summary, std::cerr);
     std::cerr << fmt::format(
         "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged by this run, {} "
-        "by every run of this album\n",
+        "by every run of this album{}\n",
         summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain, summary.pending,
-        summary.tokens_charged, summary.tokens_charged_to_date);
+        summary.tokens_charged, summary.tokens_charged_to_date,
+        summary.not_selected ? fmt::format(" ({} not selected by --only)", summary.not_selected) : "");
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
     if (summary.interrupted) std::cerr << "interrupted: run the same command again to resume\n";
     if (fs::exists(report_html)) std::cerr << "report: " << report_html.string() << " (open it in a browser)\n";

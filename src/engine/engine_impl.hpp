@@ -57,6 +57,9 @@ struct SongTask {
   Micros last_change{0};
   Phase phase = Phase::queued;
   std::optional<SongStatus> final;   // what this run left it as
+  bool selected = true;              // false: --only leaves it alone
+  long long charged = 0;             // tokens this run was (or may have been) charged for it
+  Micros started{0}, ended{0};       // when this run's coroutine for it began and ended
   asio::cancellation_signal cancel;  // ends its coroutine (shutdown)
 };
 
@@ -84,6 +87,8 @@ class Engine {
   void polite_stop();
   void hard_stop();
   void song_finished();
+  asio::awaitable<void> ticker();
+  void emit_tick();
   void fail_run(const std::string& why);
   // Adds to what this run charged and to the album's cost to date in state.
   void charge(long long tokens);
@@ -93,6 +98,7 @@ class Engine {
   void supersede_old_versions(const std::set<std::string>& planned_paths);
   void start_new_attempt(SongTask& t);
   void settle_without_work(SongTask& t);
+  void name_attempt_takes(SongTask& t);
   fs::path audio_path(SongTask& t, std::size_t take);
 
   // --- rename.cpp
@@ -161,6 +167,8 @@ class Engine {
   Semaphore downloads_;
   asio::steady_timer poller_timer_;
   asio::steady_timer grace_timer_;
+  asio::steady_timer tick_timer_;
+  asio::cancellation_signal ticker_cancel_;
   asio::cancellation_signal poller_cancel_;
   std::optional<asio::signal_set> signals_;
   steady::time_point next_poll_ = steady::time_point::max();

@@ -49,10 +49,10 @@ fs::path Engine::audio_path(SongTask& t, std::size_t take) {
 // known before any file moves or any row changes.
 void Engine::plan_tasks() {
   std::set<std::string> used;
-  const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain};
   for (auto& song : m_.songs) {
     auto t = std::make_unique<SongTask>();
     t->song = &song;
+    t->selected = opt_.only.empty() || opt_.only.count(song.id) > 0;
     t->payload = provider_.payload(song, s_.model);
     t->api = &provider_.for_payload(t->payload);
     t->key = song_key(provider_.info().name, t->payload);
@@ -60,11 +60,13 @@ void Engine::plan_tasks() {
     t->cost = request_cost(s_, opt_.cost_per_request_given, provider_.model_limits(song, s_.model));
     const auto takes = static_cast<std::size_t>(t->requests_needed *
                                                 std::max(1, t->api->info().clips_per_request));
-    for (std::size_t take = 0; take < takes; ++take)
+    for (std::size_t take = 0; take < takes; ++take) {
       t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
+      if (t->selected) planned_paths_.insert(t->audio_paths.back().string());
+    }
+    const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain, opt_.regenerate.count(song.id) > 0};
     t->decision = decide_resume(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro);
     if (auto row = state_.song(t->key)) named_before_[t->key] = {row->title, row->track};
-    planned_paths_.insert(used.begin(), used.end());
     tasks_.push_back(std::move(t));
   }
 }
@@ -74,6 +76,7 @@ void Engine::plan_tasks() {
 // CDN, which never gets the key, so a repair needs none.
 bool Engine::needs_api() const {
   for (auto& t : tasks_) {
+    if (!t->selected) continue;
     const auto& d = t->decision;
     if (d.action != Resume::fetch && d.action != Resume::submit) continue;
     if (d.action == Resume::submit || d.paid_requests > 0 || d.new_attempt) return true;
@@ -118,8 +121,30 @@ void Engine::prepare() {
   follow_renames();
 
   for (auto& t : tasks_) {
-    if (auto row = state_.song(t->key)) t->attempt = row->attempt;
+    auto row = state_.song(t->key);
+    if (row) t->attempt = row->attempt;
+    if (!t->selected) {
+      // --only: left alone entirely; its row, files and clips stay as they are.
+      t->final = row ? row->status : SongStatus::pending;
+      t->phase = SongTask::Phase::done;
+      continue;
+    }
+    const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain,
+                           opt_.regenerate.count(t->song->id) > 0};
+    if (auto why = regenerate_refusal(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro))
+      emit(Event::Kind::warning, t.get(), "not regenerated: " + *why);
     settle_without_work(*t);
+  }
+}
+
+// Takes of attempt 2 and later, when the earlier attempts' takes stay in the
+// album folder (--keep-attempts): "NAME (attempt N).mp3", so no name collides.
+void Engine::name_attempt_takes(SongTask& t) {
+  if (t.attempt <= 1) return;
+  const std::string suffix = " (attempt " + std::to_string(t.attempt) + ")";
+  for (auto& p : t.audio_paths) {
+    if (p.stem().string().ends_with(suffix)) continue;
+    p.replace_filename(p.stem().string() + suffix + p.extension().string());
   }
 }
 
@@ -153,15 +178,25 @@ void Engine::settle_without_work(SongTask& t) {
                  "submit it again");
       return;
     case Resume::fetch:
-    case Resume::submit:
-      if (t.decision.new_attempt) start_new_attempt(t);
+    case Resume::submit: {
       if (opt_.resubmit_uncertain)
         for (auto& s : state_.submissions(t.key))
           if (s.state == "intent" && s.attempt == t.attempt)
             state_.record_uncertain(s.id,
                                     "no answer recorded; submitted again at the user's request");
+      if (t.decision.new_attempt) start_new_attempt(t);
       for (auto& c : state_.attempt_clips(t.key)) t.clips.push_back(clip_from_row(c));
+      // Earlier attempts' takes still listed in OUT (--keep-attempts): this
+      // attempt's takes get their own names.
+      std::set<std::string> current;
+      for (auto& c : t.clips) current.insert(c.id);
+      for (auto& f : state_.files(t.key))
+        if (f.kind == "audio" && !current.count(f.clip_id)) {
+          name_attempt_takes(t);
+          break;
+        }
       return;
+    }
   }
 }
 
@@ -170,6 +205,15 @@ void Engine::settle_without_work(SongTask& t) {
 // them and no file is left behind unlisted.
 void Engine::start_new_attempt(SongTask& t) {
   const int old = t.attempt;
+  if (opt_.keep_attempts) {
+    // --keep-attempts: the earlier takes stay where they are, still listed;
+    // the new attempt's takes carry an attempt suffix.
+    t.attempt = state_.new_attempt(t.key);
+    name_attempt_takes(t);
+    emit(Event::Kind::info, &t,
+         "new attempt " + std::to_string(t.attempt) + "; the previous takes stay in the album folder");
+    return;
+  }
   auto dest_root = opt_.out_dir / ".setlist" / "superseded" / t.key.substr(0, 16) /
                    ("attempt-" + std::to_string(old));
   for (auto& f : state_.files(t.key)) {
@@ -195,12 +239,12 @@ void Engine::start_new_attempt(SongTask& t) {
 // (same song id, a new song at its track number, or the same file name):
 // nothing is silently overwritten or deleted.
 void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) {
-  std::set<std::string> current_keys, current_ids;
+  std::set<std::string> current_keys, current_ids;  // ids: of the selected songs (--only)
   std::set<int> new_tracks;  // tracks of songs state does not know yet
   for (auto& t : tasks_) {
     current_keys.insert(t->key);
-    current_ids.insert(t->song->id);
-    if (!named_before_.count(t->key)) new_tracks.insert(t->song->track);
+    if (t->selected) current_ids.insert(t->song->id);
+    if (t->selected && !named_before_.count(t->key)) new_tracks.insert(t->song->track);
   }
   for (auto& old : state_.songs()) {
     if (current_keys.count(old.key) || old.status == SongStatus::superseded) continue;
@@ -208,6 +252,8 @@ void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) 
     bool same_song = current_ids.count(old.song_id) > 0 || new_tracks.count(old.track) > 0;
     bool collides = std::any_of(files.begin(), files.end(),
                                 [&](const FileRow& f) { return planned_paths.count(f.path) > 0; });
+    // A song --only leaves alone keeps its files, even when it was edited,
+    // unless a selected song's new take would take a file's place.
     if (!same_song && !collides) continue;
     auto dest_root = opt_.out_dir / ".setlist" / "superseded" / old.key.substr(0, 16);
     for (auto& f : files) {

@@ -44,6 +44,7 @@ void Engine::follow_renames() {
   std::set<std::string> retitled;  // keys whose tags must follow even without a move
   for (auto& tp : tasks_) {
     SongTask& t = *tp;
+    if (!t.selected) continue;  // --only leaves it alone, names included
     auto before = named_before_.find(t.key);
     const bool renamed = before != named_before_.end() &&
                          (before->second.first != t.song->title || before->second.second != t.song->track);

@@ -49,6 +49,7 @@ Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateS
       downloads_(io_.get_executor(), std::max(1, s_.download_concurrency)),
       poller_timer_(io_, steady::time_point::max()),
       grace_timer_(io_, steady::time_point::max()),
+      tick_timer_(io_, steady::time_point::max()),
       rng_(std::random_device{}()) {
   if (!opt_.api_key.empty()) {
     auto u = http::Url::parse(base_url_);
@@ -88,7 +89,23 @@ void Engine::emit(Event::Kind k, const SongTask* t, std::string msg) {
     e.title = t->song->title;
   }
   e.message = std::move(msg);
+  e.submit_limit = rate_.rate();
+  e.throttle_wait_ms = api_gate_.wait_time(now_us()).count() / 1000;
+  e.throttled = throttled_;
   sink_.on_event(e);
+}
+
+void Engine::emit_tick() { emit(Event::Kind::tick, nullptr, {}); }
+
+// The status line's clock: a tick every opt_.tick while songs run. It ends
+// with the last song (song_finished) or a hard stop, like every coroutine.
+asio::awaitable<void> Engine::ticker() {
+  while (songs_running_ > 0 && !hard_stopped_) {
+    tick_timer_.expires_after(opt_.tick);
+    auto [ec] = co_await tick_timer_.async_wait(use_tuple);
+    if (ec || songs_running_ == 0 || hard_stopped_) break;
+    emit_tick();
+  }
 }
 
 void Engine::set_status(SongTask& t, SongStatus status, const std::string& reason) {
@@ -186,6 +203,8 @@ void Engine::hard_stop() {
   for (auto& t : tasks_)
     if (t->phase != SongTask::Phase::done) t->cancel.emit(asio::cancellation_type::terminal);
   poller_cancel_.emit(asio::cancellation_type::terminal);
+  tick_timer_.cancel();
+  ticker_cancel_.emit(asio::cancellation_type::terminal);
 }
 
 // The last song to end lets the poller, the grace timer and the signal wait
@@ -194,6 +213,7 @@ void Engine::song_finished() {
   if (--songs_running_ > 0) return;
   poller_timer_.cancel();
   grace_timer_.cancel();
+  tick_timer_.cancel();
   if (signals_) signals_->cancel();
 }
 
@@ -220,6 +240,13 @@ RunSummary Engine::run() {
         io_, poller(),
         asio::bind_cancellation_slot(poller_cancel_.slot(),
                                      [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
+    if (opt_.tick.count() > 0) {
+      ++coroutines_;
+      asio::co_spawn(
+          io_, ticker(),
+          asio::bind_cancellation_slot(ticker_cancel_.slot(),
+                                       [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
+    }
   } else if (signals_) {
     signals_->cancel();
   }
@@ -231,11 +258,27 @@ RunSummary Engine::run() {
 
 RunSummary Engine::finish() {
   RunSummary s;
-  s.songs = static_cast<int>(tasks_.size());
+  std::map<std::string, int> takes;  // audio files on disk as recorded, by song key
+  for (auto& f : state_.files())
+    if (f.kind == "audio" && file_intact(opt_.out_dir, f)) ++takes[f.song_key];
   for (auto& t : tasks_) {
     SongStatus st = t->final ? *t->final : SongStatus::pending;
-    if (!t->final)
+    if (!t->final || !t->selected)
       if (auto row = state_.song(t->key)) st = row->status;
+    SongResult r;
+    r.track = t->song->track;
+    r.title = t->song->title;
+    r.status = std::string(to_string(st));
+    r.selected = t->selected;
+    r.takes = takes[t->key];
+    if (t->started.count() > 0 && t->ended >= t->started) r.ms = (t->ended - t->started).count() / 1000;
+    r.tokens = t->charged;
+    s.song_results.push_back(std::move(r));
+    if (!t->selected) {
+      ++s.not_selected;
+      continue;
+    }
+    ++s.songs;
     switch (st) {
       case SongStatus::complete:
         ++s.complete;

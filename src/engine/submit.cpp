@@ -86,6 +86,7 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
       // What a finished song no longer needs goes now, so memory follows the
       // songs in flight, not the album.
       t.phase = SongTask::Phase::done;
+      if (t.started.count() > 0) t.ended = now_us();
       t.clips = {};
       t.payload = {};
       t.audio_paths = {};
@@ -95,6 +96,7 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
 
   co_await in_flight_.acquire();
   SlotGuard slot(in_flight_);
+  t.started = now_us();
   for (int i = 0; i < t.decision.paid_requests; ++i)
     if (!co_await submit(t)) co_return;
   for (int regenerated = 0;; ++regenerated) {
@@ -227,7 +229,10 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         state_.record_uncertain(sub_id, what);
         break;
     }
-    if (v.charged) charge(cost);
+    if (v.charged) {
+      charge(cost);
+      t.charged += cost;
+    }
     if (a.outcome == SubmitOutcome::throttled) on_throttled();
 
     if (a.outcome == SubmitOutcome::accepted) {

@@ -31,8 +31,26 @@ SongStatus parse_song_status(std::string_view s) {
   return SongStatus::pending;
 }
 
+std::optional<std::string> regenerate_refusal(const SongFacts& f, const ResumeOptions& o) {
+  if (!o.regenerate) return std::nullopt;
+  if (f.status != SongStatus::complete && f.clips_waiting + f.clips_to_fetch > 0)
+    return std::string(
+        "its paid takes are still being generated or downloaded; run once without --regenerate "
+        "to fetch them (free), then regenerate");
+  if (f.unanswered > 0 && !o.resubmit_uncertain)
+    return std::string(
+        "a generate request for it may have been accepted and charged (uncertain); regenerating "
+        "could pay twice: add --resubmit-uncertain to regenerate it anyway");
+  return std::nullopt;
+}
+
 ResumeDecision decide_resume(const SongFacts& f, const ResumeOptions& o) {
   const int needed = std::max(1, f.requests_needed);
+  if (o.regenerate && !regenerate_refusal(f, o)) {
+    // Paid on purpose: a new attempt when this one sent anything.
+    const bool sent = f.known && (f.acked > 0 || f.unanswered > 0);
+    return {Resume::submit, needed, sent, "regenerate (paid)"};
+  }
   const bool free_work = f.clips_waiting + f.clips_to_fetch > 0;
   const int missing_requests = std::max(0, needed - f.acked);
 

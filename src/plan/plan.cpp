@@ -1,5 +1,10 @@
 #include "setlist/plan.hpp"
 
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -12,6 +17,79 @@ namespace setlist {
 long long request_cost(const Settings& settings, bool cost_per_request_given, const ModelLimits* model) {
   if (!cost_per_request_given && model && model->cost_estimate > 0) return model->cost_estimate;
   return settings.cost_per_request;
+}
+
+namespace {
+
+std::string trim(std::string s) {
+  auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
+  while (!s.empty() && blank(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && blank(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+std::optional<int> number(const std::string& s) {
+  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::nullopt;
+  return std::stoi(s);
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<bool>> select_songs(const std::vector<SongRef>& songs, const std::string& spec,
+                                       const std::string& flag) {
+  std::vector<bool> selected(songs.size(), false);
+  std::vector<std::string> unmatched;
+  std::size_t start = 0;
+  bool any_item = false;
+  while (start <= spec.size()) {
+    auto comma = spec.find(',', start);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string item = trim(spec.substr(start, comma - start));
+    start = comma + 1;
+    if (item.empty()) continue;
+    any_item = true;
+    std::function<bool(const SongRef&)> match;
+    auto dash = item.find('-');
+    if (auto n = number(item)) {
+      match = [n](const SongRef& s) { return s.track == *n; };
+    } else if (auto lo = dash == std::string::npos ? std::nullopt : number(trim(item.substr(0, dash))),
+               hi = dash == std::string::npos ? std::nullopt : number(trim(item.substr(dash + 1)));
+               lo && hi) {
+      match = [lo, hi](const SongRef& s) { return s.track >= *lo && s.track <= *hi; };
+    } else if (item.find_first_of("*?[") != std::string::npos) {
+      match = [item](const SongRef& s) {
+        return ::fnmatch(item.c_str(), s.title.c_str(), FNM_CASEFOLD) == 0 ||
+               ::fnmatch(item.c_str(), s.id.c_str(), FNM_CASEFOLD) == 0;
+      };
+    } else {
+      match = [item](const SongRef& s) { return s.id == item || lower(s.title) == lower(item); };
+    }
+    bool hit = false;
+    for (std::size_t i = 0; i < songs.size(); ++i)
+      if (match(songs[i])) selected[i] = hit = true;
+    if (!hit) unmatched.push_back(item);
+  }
+  Error e;
+  e.kind = ErrorKind::invalid;
+  if (!any_item) {
+    e.message = flag + " names no song (give track numbers, ranges like 2-4, song ids or title globs)";
+    return e;
+  }
+  if (!unmatched.empty()) {
+    std::string list;
+    for (auto& u : unmatched) list += (list.empty() ? "'" : ", '") + u + "'";
+    e.message = flag + ": no song matches " + list +
+                " (give track numbers, ranges like 2-4, song ids or title globs like 'Neon*')";
+    return e;
+  }
+  return selected;
 }
 
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,
@@ -41,10 +119,12 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
     current_keys.insert(song_key(provider->info().name, provider->payload(song, settings.model)));
   Plan plan;
   plan.budget = settings.budget_tokens;
-  const ResumeOptions ro{options.retry_failed, options.resubmit_uncertain};
   for (auto& song : manifest.songs) {
     PlannedSong p;
     p.song = &song;
+    p.selected = options.only.empty() || options.only.count(song.id) > 0;
+    p.regenerate = p.selected && options.regenerate.count(song.id) > 0;
+    const ResumeOptions ro{options.retry_failed, options.resubmit_uncertain, p.regenerate};
     auto payload = provider->payload(song, settings.model);
     p.key = song_key(provider->info().name, payload);
     p.route = payload.route;
@@ -67,6 +147,17 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
       // Same request, another name: its files follow for free.
       if (auto row = state->song(p.key); row && (row->title != song.title || row->track != song.track))
         p.action = "renamed (free)";
+    }
+    if (p.regenerate) {
+      if (auto why = regenerate_refusal(facts, ro))
+        p.refusal = *why;
+      else
+        p.action = "regenerate (paid)";
+    }
+    if (!p.selected) {
+      // Left alone: what it is now, and nothing sent.
+      p.action = facts.known ? "not selected (" + std::string(to_string(facts.status)) + ")" : "not selected";
+      d.paid_requests = 0;
     }
     p.generate_requests = d.paid_requests;
     p.tokens = static_cast<long long>(d.paid_requests) *

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <set>
 
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
@@ -124,7 +125,9 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
         if (s.lyrics->exists) s.lyrics_text = read_text(out_dir / f.path);
       }
     int take = 0;
+    std::set<std::string> current;
     for (auto& c : state.attempt_clips(key)) {  // earlier attempts' clips are history
+      current.insert(c.clip_id);
       ClipInfo ci;
       ci.id = c.clip_id;
       ci.take = take++;
@@ -148,6 +151,8 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
       s.clips.push_back(std::move(ci));
     }
     std::stable_sort(s.clips.begin(), s.clips.end(), [](auto& a, auto& b) { return a.take < b.take; });
+    for (auto& f : files)  // kept in place by --keep-attempts
+      if (f.kind == "audio" && !current.count(f.clip_id)) s.earlier_takes.push_back(file_info(out_dir, f));
     ++d.totals[s.status];
     d.songs.push_back(std::move(s));
   }

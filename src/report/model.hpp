@@ -59,6 +59,8 @@ struct SongInfo {
   std::optional<FileInfo> lyrics;  // the manifest's lyrics (per take ones: ClipInfo::lyrics)
   std::string lyrics_text;  // read from the lyrics file
   std::vector<ClipInfo> clips;  // the latest submission's clips, by take
+  // Audio of earlier attempts still in the album folder (--keep-attempts).
+  std::vector<FileInfo> earlier_takes;
 };
 
 struct AlbumInfo {

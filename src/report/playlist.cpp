@@ -14,14 +14,20 @@ std::string render_m3u8(const ReportData& d) {
     return valid_utf8(s);
   };
   if (!d.album.title.empty()) out += "#PLAYLIST:" + one_line(d.album.title) + "\n";
-  for (auto& s : d.songs)
+  std::string who = d.album.artist.empty() ? std::string() : d.album.artist + " - ";
+  for (auto& s : d.songs) {
     for (auto& c : s.clips) {
       if (!c.audio || !c.audio->exists) continue;
       long secs = c.duration ? std::lround(*c.duration) : -1;
-      std::string who = d.album.artist.empty() ? std::string() : d.album.artist + " - ";
       out += "#EXTINF:" + std::to_string(secs) + "," + one_line(who + take_title(s, c)) + "\n";
       out += one_line(c.audio->path) + "\n";
     }
+    for (auto& f : s.earlier_takes) {  // --keep-attempts: after the current takes
+      if (!f.exists) continue;
+      out += "#EXTINF:-1," + one_line(who + s.title + " (earlier attempt)") + "\n";
+      out += one_line(f.path) + "\n";
+    }
+  }
   return out;
 }
 

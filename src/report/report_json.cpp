@@ -47,6 +47,7 @@ json::object run_object(const RunSummary& r) {
   counts["skipped"] = r.skipped;
   counts["uncertain"] = r.uncertain;
   counts["pending"] = r.pending;
+  counts["not_selected"] = r.not_selected;
   o["counts"] = std::move(counts);
   return o;
 }
@@ -189,6 +190,9 @@ void render_json(const ReportData& d, const TextEmit& emit) {
       clips.push_back(std::move(co));
     }
     so["clips"] = std::move(clips);
+    json::array earlier;
+    for (auto& f : s.earlier_takes) earlier.push_back(file_or_null(f, true));
+    so["earlier_takes"] = std::move(earlier);
     if (!first) out += ',';
     first = false;
     out += json::serialize(so);

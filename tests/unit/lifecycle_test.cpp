@@ -36,9 +36,11 @@ struct ResumeRow {
 void PrintTo(const ResumeRow& r, std::ostream* os) { *os << r.name; }
 
 const ResumeOptions none{};
-const ResumeOptions retry{true, false};
-const ResumeOptions resubmit{false, true};
-const ResumeOptions both{true, true};
+const ResumeOptions retry{true, false, false};
+const ResumeOptions resubmit{false, true, false};
+const ResumeOptions both{true, true, false};
+const ResumeOptions regen{false, false, true};
+const ResumeOptions regen_resubmit{false, true, true};
 
 class DecideResume : public testing::TestWithParam<ResumeRow> {};
 
@@ -111,7 +113,35 @@ const ResumeRow kResumeRows[] = {
      facts(SongStatus::submitted, 1, 1, 1, 0, 0, 0, 2), none, Resume::fetch, 0, false},
     {"UncertainTakeResubmittedPaysOnlyTheMissing",
      facts(SongStatus::submitted, 1, 1, 1, 0, 0, 0, 2), resubmit, Resume::fetch, 1, false},
+    {"RegenerateCompleteSongPaysOnceAsANewAttempt", facts(SongStatus::complete, 1, 0, 0, 0, 2),
+     regen, Resume::submit, 1, true},
+    {"RegenerateDamagedCompleteSongPaysOnceAsANewAttempt",
+     facts(SongStatus::complete, 1, 0, 0, 1, 1), regen, Resume::submit, 1, true},
+    {"RegenerateFailedSongNeedsNoRetryFailed", facts(SongStatus::failed, 1, 0, 0, 0, 1, 1), regen,
+     Resume::submit, 1, true},
+    {"RegenerateUnknownSongIsJustNew", SongFacts{}, regen, Resume::submit, 1, false},
+    {"RegenerateTakesPaysForEveryTake", facts(SongStatus::complete, 2, 0, 0, 0, 4, 0, 2), regen,
+     Resume::submit, 2, true},
+    {"RegenerateUncertainIsHeldWithoutResubmitUncertain", facts(SongStatus::uncertain, 0, 1),
+     regen, Resume::hold_uncertain, 0, false},
+    {"RegenerateUncertainWithResubmitUncertainPaysOnce", facts(SongStatus::uncertain, 0, 1),
+     regen_resubmit, Resume::submit, 1, true},
+    {"RegenerateWhileClipsGenerateFetchesThemInstead", facts(SongStatus::submitted, 1, 0, 2),
+     regen_resubmit, Resume::fetch, 0, false},
+    {"RegenerateBeforePaidClipsAreDownloadedFetchesThemInstead",
+     facts(SongStatus::failed, 1, 0, 0, 2), regen, Resume::fetch, 0, false},
 };
+
+TEST(Lifecycle, RegenerateRefusalNamesTheReasonAndTheWayOut) {
+  auto uncertain = regenerate_refusal(facts(SongStatus::uncertain, 0, 1), regen);
+  ASSERT_TRUE(uncertain);
+  EXPECT_NE(uncertain->find("--resubmit-uncertain"), std::string::npos) << *uncertain;
+  auto in_flight = regenerate_refusal(facts(SongStatus::submitted, 1, 0, 2), regen_resubmit);
+  ASSERT_TRUE(in_flight);
+  EXPECT_NE(in_flight->find("without --regenerate"), std::string::npos) << *in_flight;
+  EXPECT_FALSE(regenerate_refusal(facts(SongStatus::complete, 1, 0, 0, 0, 2), regen));
+  EXPECT_FALSE(regenerate_refusal(facts(SongStatus::uncertain, 0, 1), none));  // not asked
+}
 
 INSTANTIATE_TEST_SUITE_P(Lifecycle, DecideResume, testing::ValuesIn(kResumeRows),
                          [](const testing::TestParamInfo<ResumeRow>& i) {
