@@ -269,6 +269,7 @@ void disable_core_dumps() {
 struct Common {
   std::map<std::string, std::string> flag_values;
   std::map<std::string, std::string> raw;  // bound to CLI11 options
+  std::vector<std::string> allow_paths;     // --allow-path DIR (repeatable)
 };
 
 void add_setting_flags(CLI::App* cmd, Common& c) {
@@ -276,6 +277,12 @@ void add_setting_flags(CLI::App* cmd, Common& c) {
     std::string n(name);
     cmd->add_option(flag_name(n), c.raw[n], "setting " + n + " (see `setlist config`)")->group("Settings");
   }
+  // Every command that loads a manifest takes it (docs/security.md).
+  cmd->add_option("--allow-path", c.allow_paths,
+                  "the manifest may also read files (lyrics_file, album.cover) from DIR; repeatable")
+      ->check(CLI::ExistingDirectory)
+      ->take_all()
+      ->allow_extra_args(false);  // one folder per flag: the manifest argument is never taken as a second
 }
 
 std::map<std::string, std::string> given_flags(CLI::App* cmd, Common& c) {
@@ -288,7 +295,9 @@ std::map<std::string, std::string> given_flags(CLI::App* cmd, Common& c) {
 // Manifest checks follow the provider and model the run would use: the
 // manifest's own, unless SETLIST_PROVIDER/--provider (or the model's) say otherwise.
 LoadOptions load_options(CLI::App* cmd, Common& c) {
-  return effective_load_options(process_environment(), given_flags(cmd, c));
+  auto o = effective_load_options(process_environment(), given_flags(cmd, c));
+  o.allow_paths.assign(c.allow_paths.begin(), c.allow_paths.end());
+  return o;
 }
 
 std::optional<Manifest> load_or_report(const std::string& path, const LoadOptions& opts) {
