@@ -339,6 +339,11 @@ void print_config(const ResolvedSettings& rs) {
 int verify_files(const fs::path& out, StateStore& state) {
   int bad = 0, good = 0;
   for (auto& f : state.files()) {
+    if (auto problem = state_path_problem(out, f.path)) {  // never opened
+      std::cout << "DAMAGED  " << damaged_state_message(f.path, *problem) << "\n";
+      ++bad;
+      continue;
+    }
     auto d = file_digest(out / f.path);
     if (!d) {
       std::cout << "MISSING  " << f.path << "\n";
@@ -514,7 +519,9 @@ int main(int argc, char** argv) {
     }
     if (*verify) return verify_files(out, *st.value());
     if (*report) {
-      auto w = write_reports(out, *st.value(), nullptr, nullptr);
+      std::vector<std::string> damaged;
+      auto w = write_reports(out, *st.value(), nullptr, nullptr, &damaged);
+      for (auto& d : damaged) std::cerr << "setlist: warning: " << d << "\n";
       if (!w) {
         std::cerr << "setlist: " << w.error().message << "\n";
         return exit_code::cannot_run;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "setlist/output.hpp"
 #include "setlist/provider.hpp"
 
 namespace setlist {
@@ -555,6 +556,7 @@ Result<std::unique_ptr<RunLock>> RunLock::acquire(const std::filesystem::path& d
 }
 
 bool file_intact(const std::filesystem::path& out_dir, const FileRow& f) {
+  if (state_path_problem(out_dir, f.path)) return false;  // damaged state: never stat'ed
   struct stat st {};
   if (::lstat((out_dir / f.path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   if (static_cast<std::uint64_t>(st.st_size) != f.bytes) return false;
