@@ -122,6 +122,21 @@ asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_some(Conn& c, P
   co_return co_await bh::async_read(*c.plain, c.buffer, p, use_tuple);
 }
 
+// Bytes a server sends after a response that should have been its last
+// (the request said Connection: close): those already read, else any that
+// arrive within `wait` before the server closes. 0 when none.
+asio::awaitable<std::size_t> trailing_bytes(Conn& c, std::chrono::milliseconds wait) {
+  if (c.buffer.size() > 0) co_return c.buffer.size();
+  std::array<char, 512> tmp;
+  c.lowest().expires_after(wait);
+  if (c.tls) {
+    auto [ec, n] = co_await c.tls->async_read_some(asio::buffer(tmp), use_tuple);
+    co_return ec && n == 0 ? 0 : n;
+  }
+  auto [ec, n] = co_await c.plain->async_read_some(asio::buffer(tmp), use_tuple);
+  co_return ec && n == 0 ? 0 : n;
+}
+
 std::string describe_tls_failure(beast::error_code ec, Conn& c, const Url& u) {
   std::string msg = "TLS handshake with " + u.host + ":" + u.port + " failed";
   long verify = X509_V_OK;
@@ -642,6 +657,16 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     if (!checked) {  // a body shorter than the signature whose end came in a read of its own
       (void)::ftruncate(fd.get(), 0);
       co_return refused();
+    }
+    // More bytes than the Content-Length announced: the length lied and the
+    // file would be published cut short. A failed download (retried).
+    if (auto len = p.content_length()) {
+      const std::size_t extra = co_await trailing_bytes(*c, std::chrono::milliseconds(200));
+      if (extra > 0) {
+        (void)::ftruncate(fd.get(), 0);
+        co_return proto_error("download from " + url.host + " sent more bytes than its Content-Length (" +
+                              std::to_string(*len) + "): the file would be cut short");
+      }
     }
     // No fsync here: the caller rewrites the file (tags) and makes the
     // version it publishes durable; a blocking fsync would stall every other
