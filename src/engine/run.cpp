@@ -77,6 +77,7 @@ http::ClientOptions Engine::client_options() const {
   o.cacert = opt_.cacert;
   o.https_proxy = opt_.https_proxy;
   o.no_proxy = opt_.no_proxy;
+  o.api_base = base_url_;
   return o;
 }
 
