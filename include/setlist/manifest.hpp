@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -36,6 +37,10 @@ struct Album {
   std::optional<int> year;
   std::string genre;
   std::filesystem::path cover;  // absolute once loaded; empty when not given
+  // The cover's bytes, read once when the manifest is loaded (inside its
+  // folder or an --allow-path folder, at most kMaxCoverBytes): nothing reads
+  // `cover` again, so a file swapped in later is never used.
+  std::string cover_data;
   std::string description;
 };
 
@@ -91,11 +96,18 @@ struct LoadResult {
 // `settings:` (else the built-in provider and its default model). A value
 // that is not a known provider is ignored here (settings report it).
 struct LoadOptions {
+  // Folders besides the manifest's own that the files it names (lyrics_file,
+  // album.cover) may be in (--allow-path DIR, repeatable).
+  std::vector<std::filesystem::path> allow_paths;
   std::string provider;
   std::string provider_origin;  // "--provider", "SETLIST_PROVIDER": named in messages
   std::string model;
   std::string model_origin;
 };
+
+// The largest files a manifest may name (docs/manifest.md).
+inline constexpr std::uintmax_t kMaxLyricsFileBytes = 64u << 10;
+inline constexpr std::uintmax_t kMaxCoverBytes = 10u << 20;
 
 // Loads and validates a manifest file; reports every problem in one pass.
 LoadResult load_manifest(const std::filesystem::path& file);

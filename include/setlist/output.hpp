@@ -64,8 +64,26 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view dat
 // with each piece, so a large file never has to be whole in memory.
 using TextEmit = std::function<void(std::string_view)>;
 Status write_file_atomic(const std::filesystem::path& path, const std::function<void(const TextEmit&)>& produce);
-// Size and SHA-256 of a file on disk.
+// Size and SHA-256 of a file on disk (never through a link at its last component).
 Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path);
+
+// --- Paths read from state ------------------------------------------------------
+// OUT/.setlist/state.db is not trusted to name only files inside OUT (an OUT
+// received from someone else, a crafted database): every path read from it
+// is checked before it is opened, moved or reported.
+// Why `rel` cannot be used as a file inside `out_dir`, or nothing: it must be
+// a non-empty relative path ('/'-separated, no NUL or backslash), without
+// "." or ".." components, and no folder on its way inside OUT may be a
+// symbolic link or anything but a folder. The last component is not looked
+// at: readers open it with O_NOFOLLOW, movers move the link itself.
+std::optional<std::string> state_path_problem(const std::filesystem::path& out_dir, std::string_view rel);
+// The message for a state row whose path failed: "damaged state: ...".
+std::string damaged_state_message(std::string_view rel, std::string_view problem);
+// The bytes of a file inside OUT named by state: only when state_path_problem
+// passes and the file is a regular file (opened with O_NOFOLLOW) of at most
+// `limit` bytes; empty otherwise.
+std::string read_out_file(const std::filesystem::path& out_dir, std::string_view rel,
+                          std::uintmax_t limit = 16u << 20);
 
 // --- Audio formats ------------------------------------------------------------
 // What a downloaded take is, judged from its bytes (never from a URL or a

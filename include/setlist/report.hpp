@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "setlist/result.hpp"
 
@@ -18,8 +19,11 @@ inline constexpr int report_schema_version = 1;
 // Writes OUT/report.json. `manifest` orders and titles the songs (when
 // null, the song list of the last run recorded in state is used); `run`
 // describes the run just finished (when null, the last one recorded).
+// `damaged`, when given, receives a message for each state row that names a
+// path outside OUT (left out of the reports, listed in report.json's
+// "damaged_state").
 Status write_reports(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
-                     const RunSummary* run);
+                     const RunSummary* run, std::vector<std::string>* damaged = nullptr);
 
 // The summary of a run as JSON text (also kept in state for `setlist report`).
 std::string run_summary_json(const RunSummary& run);

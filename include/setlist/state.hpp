@@ -145,6 +145,8 @@ class StateStore {
   void update_clips(const std::vector<Clip>& clips);
   std::vector<ClipRow> clips(const std::string& song_key);
   std::vector<ClipRow> all_clips();
+  // The song a clip id is recorded for, if any.
+  std::optional<std::string> clip_owner(const std::string& clip_id);
 
   void record_file(const FileRow& row);
   std::vector<FileRow> files(const std::string& song_key = {});

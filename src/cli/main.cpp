@@ -372,6 +372,7 @@ void disable_core_dumps() {
 struct Common {
   std::map<std::string, std::string> flag_values;
   std::map<std::string, std::string> raw;  // bound to CLI11 options
+  std::vector<std::string> allow_paths;     // --allow-path DIR (repeatable)
 };
 
 void add_setting_flags(CLI::App* cmd, Common& c) {
@@ -381,6 +382,12 @@ void add_setting_flags(CLI::App* cmd, Common& c) {
         ->type_name(setting_help(n).metavar)
         ->group("Settings (also manifest `settings:` and SETLIST_* variables; flags win)");
   }
+  // Every command that loads a manifest takes it (docs/security.md).
+  cmd->add_option("--allow-path", c.allow_paths,
+                  "the manifest may also read files (lyrics_file, album.cover) from DIR; repeatable")
+      ->check(CLI::ExistingDirectory)
+      ->take_all()
+      ->allow_extra_args(false);  // one folder per flag: the manifest argument is never taken as a second
 }
 
 std::map<std::string, std::string> given_flags(CLI::App* cmd, Common& c) {
@@ -393,7 +400,9 @@ std::map<std::string, std::string> given_flags(CLI::App* cmd, Common& c) {
 // Manifest checks follow the provider and model the run would use: the
 // manifest's own, unless SETLIST_PROVIDER/--provider (or the model's) say otherwise.
 LoadOptions load_options(CLI::App* cmd, Common& c) {
-  return effective_load_options(process_environment(), given_flags(cmd, c));
+  auto o = effective_load_options(process_environment(), given_flags(cmd, c));
+  o.allow_paths.assign(c.allow_paths.begin(), c.allow_paths.end());
+  return o;
 }
 
 std::optional<Manifest> load_or_report(const std::string& path, const LoadOptions& opts) {
@@ -532,6 +541,11 @@ int print_plan(const Plan& p, bool keep_attempts) {
 int verify_files(const fs::path& out, StateStore& state) {
   int bad = 0, good = 0;
   for (auto& f : state.files()) {
+    if (auto problem = state_path_problem(out, f.path)) {  // never opened
+      std::cout << "DAMAGED  " << damaged_state_message(f.path, *problem) << "\n";
+      ++bad;
+      continue;
+    }
     auto d = file_digest(out / f.path);
     if (!d) {
       std::cout << "MISSING  " << f.path << "\n";
@@ -795,7 +809,9 @@ int main(int argc, char** argv) {
     }
     if (*verify) return verify_files(out, *st.value());
     if (*report) {
-      auto w = write_reports(out, *st.value(), nullptr, nullptr);
+      std::vector<std::string> damaged;
+      auto w = write_reports(out, *st.value(), nullptr, nullptr, &damaged);
+      for (auto& d : damaged) std::cerr << "setlist: warning: " << d << "\n";
       if (!w) {
         std::cerr << "setlist: " << w.error().message << "\n";
         return exit_code::cannot_run;

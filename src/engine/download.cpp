@@ -192,7 +192,15 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     // Already on disk as recorded (a resumed or repaired song): keep it.
     const FileRow* have = nullptr;
     for (auto& f : recorded)
-      if (f.clip_id == c.id && f.kind == "audio") have = &f;
+      if (f.clip_id == c.id && f.kind == "audio") {
+        if (auto problem = state_path_problem(opt_.out_dir, f.path)) {
+          // Damaged state: that path is never looked at, moved or reused;
+          // the take is fetched (free) under the name it would have anyway.
+          emit(Event::Kind::warning, &t, damaged_state_message(f.path, *problem));
+          continue;
+        }
+        have = &f;
+      }
     if (have && file_intact(opt_.out_dir, *have)) {
       ++published;
       if (!written.empty()) co_await save_written_lyrics(t, have->path, written, c.id);

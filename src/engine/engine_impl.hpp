@@ -107,6 +107,7 @@ class Engine {
   // --- submit.cpp
   asio::awaitable<void> song_main(SongTask& t);
   asio::awaitable<bool> submit(SongTask& t);
+  std::optional<std::string> foreign_clip(const SongTask& t, const std::vector<Clip>& clips);
   asio::awaitable<void> acquire(policy::TokenBucket& bucket);
   std::optional<Micros> note_retry_after(const http::Response& r);
   void on_throttled();

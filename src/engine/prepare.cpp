@@ -10,15 +10,6 @@ namespace setlist::engine {
 
 namespace {
 
-// A path read from state is used only when it stays inside OUT.
-bool safe_relative(const std::string& p) {
-  fs::path path(p);
-  if (p.empty() || path.is_absolute()) return false;
-  for (auto& part : path)
-    if (part == "..") return false;
-  return true;
-}
-
 Clip clip_from_row(const ClipRow& r) {
   Clip c;
   c.id = r.clip_id;
@@ -217,7 +208,11 @@ void Engine::start_new_attempt(SongTask& t) {
   auto dest_root = opt_.out_dir / ".setlist" / "superseded" / t.key.substr(0, 16) /
                    ("attempt-" + std::to_string(old));
   for (auto& f : state_.files(t.key)) {
-    if (!safe_relative(f.path) || f.path.starts_with(".setlist/")) continue;
+    if (f.path.starts_with(".setlist/")) continue;
+    if (auto problem = state_path_problem(opt_.out_dir, f.path)) {
+      emit(Event::Kind::warning, &t, damaged_state_message(f.path, *problem));
+      continue;
+    }
     auto from = opt_.out_dir / f.path;
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(from, ec))) continue;
@@ -257,9 +252,8 @@ void Engine::supersede_old_versions(const std::set<std::string>& planned_paths) 
     if (!same_song && !collides) continue;
     auto dest_root = opt_.out_dir / ".setlist" / "superseded" / old.key.substr(0, 16);
     for (auto& f : files) {
-      if (!safe_relative(f.path)) {
-        emit(Event::Kind::warning, nullptr,
-             "state names a file outside OUT (" + f.path + "); left alone");
+      if (auto problem = state_path_problem(opt_.out_dir, f.path)) {
+        emit(Event::Kind::warning, nullptr, damaged_state_message(f.path, *problem));
         continue;
       }
       auto from = opt_.out_dir / f.path;

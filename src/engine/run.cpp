@@ -56,7 +56,7 @@ Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateS
     if (u) client_.set_credential(u->origin(), "Bearer " + opt_.api_key);
   }
   if (const char* f = std::getenv("SETLIST_TEST_FAULT")) test_fault_ = f;
-  album_cover_ = read_small_file(m_.album.cover);
+  album_cover_ = m_.album.cover_data;  // read (and confined) when the manifest was loaded
 }
 
 Engine::~Engine() {
@@ -78,6 +78,7 @@ http::ClientOptions Engine::client_options() const {
   o.cacert = opt_.cacert;
   o.https_proxy = opt_.https_proxy;
   o.no_proxy = opt_.no_proxy;
+  o.api_base = base_url_;
   return o;
 }
 

@@ -78,6 +78,24 @@ bool retryable(SubmitOutcome o) {
 
 }  // namespace
 
+// A protocol error when an answer names a clip id twice, or one already
+// recorded for another song: the two songs would share (and overwrite) one
+// clip's files and rows.
+std::optional<std::string> Engine::foreign_clip(const SongTask& t, const std::vector<Clip>& clips) {
+  std::set<std::string> seen;
+  for (auto& c : clips) {
+    if (!seen.insert(c.id).second) return "protocol error: the answer names clip " + c.id + " twice";
+    auto owner = state_.clip_owner(c.id);
+    if (owner && *owner != t.key) {
+      auto other = state_.song(*owner);
+      return "protocol error: the answer names clip " + c.id + ", which already belongs to another song" +
+             (other ? " (track " + std::to_string(other->track) + ", \"" + other->title + "\")" : std::string()) +
+             "; it is not taken over";
+    }
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<void> Engine::song_main(SongTask& t) {
   struct Done {
     Engine& e;
@@ -197,6 +215,13 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     t.phase = SongTask::Phase::queued;
 
     Answer a = read_answer(r, *t.api);
+    if (a.outcome == SubmitOutcome::accepted)
+      if (auto why = foreign_clip(t, a.clips)) {
+        // Paid for (the server took it), but its clips cannot be this song's:
+        // uncertain, never a takeover of another song's clips.
+        a.outcome = SubmitOutcome::accepted_unreadable;
+        a.why = *why;
+      }
     std::optional<Micros> retry_after;
     if (r) {
       api_answered_ = true;

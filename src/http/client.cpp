@@ -20,6 +20,7 @@
 #include <array>
 #include <charconv>
 #include <map>
+#include <set>
 
 #include "setlist/output.hpp"
 
@@ -120,6 +121,21 @@ template <class Parser>
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_some(Conn& c, Parser& p) {
   if (c.tls) co_return co_await bh::async_read(*c.tls, c.buffer, p, use_tuple);
   co_return co_await bh::async_read(*c.plain, c.buffer, p, use_tuple);
+}
+
+// Bytes a server sends after a response that should have been its last
+// (the request said Connection: close): those already read, else any that
+// arrive within `wait` before the server closes. 0 when none.
+asio::awaitable<std::size_t> trailing_bytes(Conn& c, std::chrono::milliseconds wait) {
+  if (c.buffer.size() > 0) co_return c.buffer.size();
+  std::array<char, 512> tmp;
+  c.lowest().expires_after(wait);
+  if (c.tls) {
+    auto [ec, n] = co_await c.tls->async_read_some(asio::buffer(tmp), use_tuple);
+    co_return ec && n == 0 ? 0 : n;
+  }
+  auto [ec, n] = co_await c.plain->async_read_some(asio::buffer(tmp), use_tuple);
+  co_return ec && n == 0 ? 0 : n;
 }
 
 std::string describe_tls_failure(beast::error_code ec, Conn& c, const Url& u) {
@@ -349,7 +365,56 @@ struct Client::Impl {
     co_return endpoints;
   }
 
-  asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const Url& u) {
+  // The kinds of address the API itself is on (looked up once): a download
+  // may go to a loopback, link-local or private address only when the API is
+  // on one of that kind too.
+  std::optional<std::set<AddressScope>> api_scopes;
+
+  asio::awaitable<std::set<AddressScope>> api_address_scopes() {
+    if (!api_scopes) {
+      std::set<AddressScope> s;
+      const std::optional<Url> api = Url::parse(opt.api_base);
+      const std::optional<AddressScope> literal = api ? address_scope(api->host) : std::nullopt;
+      if (literal) {
+        s.insert(*literal);
+      } else if (api && host_is_loopback(api->host)) {
+        s.insert(AddressScope::loopback);
+      } else if (api) {
+        Result<std::vector<tcp::endpoint>> r = co_await resolve(*api);
+        if (r)
+          for (auto& ep : r.value()) s.insert(address_scope(ep.address().to_string()).value_or(AddressScope::global));
+      }
+      api_scopes = std::move(s);
+    }
+    co_return *api_scopes;
+  }
+
+  // Refuses a download address that reaches into this machine or its
+  // network when the API is not there itself: a hostile API answer or CDN
+  // redirect must not make setlist fetch from a router, a metadata service
+  // (169.254.169.254) or a local admin page.
+  // Parameters by value, called with named locals only: GCC 12 mishandles
+  // temporaries that live across a co_await.
+  asio::awaitable<std::optional<Error>> refuse_address(std::string host, std::string address) {
+    auto scope = address_scope(address).value_or(AddressScope::global);
+    if (scope == AddressScope::global) co_return std::nullopt;
+    const auto allowed = co_await api_address_scopes();
+    if (allowed.count(scope)) co_return std::nullopt;
+    Error e;
+    e.kind = ErrorKind::invalid;
+    e.message = "refusing to download from " + host + (address == host ? "" : " (" + address + ")") + ": it is " +
+                scope_description(scope) + " and the API is not on such an address; a file URL or redirect must not "
+                "reach into this machine or its network";
+    co_return e;
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Conn>>> connect(const Url& u, bool download = false) {
+    const bool guarded = download && !opt.api_base.empty();
+    if (guarded && (address_scope(u.host) || host_is_loopback(u.host))) {  // a literal: refused before anything
+      std::string address = address_scope(u.host) ? u.host : std::string("127.0.0.1");
+      std::optional<Error> refused = co_await refuse_address(u.host, address);
+      if (refused) co_return *refused;
+    }
     auto proxy = proxy_for(u);
     if (u.https() && !opt.https_proxy.empty() && !proxy_bypassed(u.host, opt.no_proxy) && !proxy)
       co_return net_error("HTTPS_PROXY is not a usable http://host:port URL", false);
@@ -357,6 +422,13 @@ struct Client::Impl {
     auto resolved = co_await resolve(first_hop);
     if (!resolved) co_return resolved.error();
     const auto& results = resolved.value();
+    if (guarded && !proxy) {  // every address the name gave, before connecting to any
+      for (const auto& ep : results) {
+        std::string address = ep.address().to_string();
+        std::optional<Error> refused = co_await refuse_address(u.host, address);
+        if (refused) co_return *refused;
+      }
+    }
     auto c = std::make_unique<Conn>();
     c->origin = u.origin();
     if (u.https()) {
@@ -494,7 +566,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
   if (existing >= cap) existing = 0;   // nothing may be added to it
 
   for (int hop = 0; hop <= I.opt.max_redirects; ++hop) {
-    auto cr = co_await I.connect(url);
+    auto cr = co_await I.connect(url, true);
     if (!cr) co_return cr.error();
     auto c = std::move(cr.value());
     bh::request<bh::string_body> req{bh::verb::get, url.target, 11};
@@ -642,6 +714,16 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     if (!checked) {  // a body shorter than the signature whose end came in a read of its own
       (void)::ftruncate(fd.get(), 0);
       co_return refused();
+    }
+    // More bytes than the Content-Length announced: the length lied and the
+    // file would be published cut short. A failed download (retried).
+    if (auto len = p.content_length()) {
+      const std::size_t extra = co_await trailing_bytes(*c, std::chrono::milliseconds(200));
+      if (extra > 0) {
+        (void)::ftruncate(fd.get(), 0);
+        co_return proto_error("download from " + url.host + " sent more bytes than its Content-Length (" +
+                              std::to_string(*len) + "): the file would be cut short");
+      }
     }
     // No fsync here: the caller rewrites the file (tags) and makes the
     // version it publishes durable; a blocking fsync would stall every other

@@ -47,6 +47,10 @@ struct ClientOptions {
   int max_redirects = 5;
   std::string https_proxy;  // http://host:port: https requests tunnel through it (CONNECT)
   std::string no_proxy;     // hosts that bypass the proxy (see proxy_bypassed)
+  // The API's base URL: a download (and each of its redirects) may go to a
+  // loopback, link-local or private address only when the API's own
+  // address is of that kind too (docs/security.md). Empty: no such rule.
+  std::string api_base;
 };
 
 // What a download did.

@@ -75,6 +75,45 @@ bool host_is_loopback(std::string_view host) {
   return false;
 }
 
+std::optional<AddressScope> address_scope(std::string_view literal) {
+  std::string h(literal);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  auto v4_scope = [](std::uint32_t a) {
+    if ((a >> 24) == 127) return AddressScope::loopback;
+    if ((a >> 16) == 0xA9FE) return AddressScope::link_local;  // 169.254/16
+    if ((a >> 24) == 10 || (a >> 20) == 0xAC1 || (a >> 16) == 0xC0A8)  // 10/8, 172.16/12, 192.168/16
+      return AddressScope::private_net;
+    return AddressScope::global;
+  };
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return v4_scope(ntohl(v4.s_addr));
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    const unsigned char* b = v6.s6_addr;
+    static constexpr unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(b, mapped, 12) == 0)
+      return v4_scope(static_cast<std::uint32_t>(b[12]) << 24 | static_cast<std::uint32_t>(b[13]) << 16 |
+                      static_cast<std::uint32_t>(b[14]) << 8 | b[15]);
+    static constexpr unsigned char loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (std::memcmp(b, loopback, 16) == 0) return AddressScope::loopback;
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return AddressScope::link_local;  // fe80::/10
+    if ((b[0] & 0xfe) == 0xfc) return AddressScope::private_net;              // fc00::/7
+    return AddressScope::global;
+  }
+  return std::nullopt;
+}
+
+std::string scope_description(AddressScope s) {
+  switch (s) {
+    case AddressScope::loopback: return "a loopback address (127.0.0.0/8, ::1)";
+    case AddressScope::link_local: return "a link-local address (169.254.0.0/16, fe80::/10)";
+    case AddressScope::private_net:
+      return "a private address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7)";
+    case AddressScope::global: break;
+  }
+  return "a public address";
+}
+
 std::optional<std::uint64_t> content_range_start(std::string_view v) {
   if (v.substr(0, 6) != "bytes ") return std::nullopt;
   v.remove_prefix(6);

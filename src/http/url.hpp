@@ -29,6 +29,18 @@ struct Url {
 // The same test on a bare host (an IPv6 literal with or without brackets).
 bool host_is_loopback(std::string_view host);
 
+// Where an address leads, for the rule that the CDN may reach into this
+// machine or its network only when the API itself is there (docs/security.md):
+// loopback (127/8, ::1), link-local (169.254/16, fe80::/10), private
+// (10/8, 172.16/12, 192.168/16, fc00::/7) or anything else (global). IPv4-mapped
+// IPv6 addresses (::ffff:a.b.c.d) are classified as their IPv4 address.
+enum class AddressScope { global, loopback, link_local, private_net };
+// The scope of an address literal (an IPv6 one with or without brackets);
+// nothing for a host name.
+std::optional<AddressScope> address_scope(std::string_view literal);
+// "a loopback address (127.0.0.0/8, ::1)", "a link-local address (...)" ...
+std::string scope_description(AddressScope s);
+
 // NO_PROXY matching, as curl does it: comma- or space-separated entries;
 // "*" matches every host; "example.com" and ".example.com" match the host
 // and its subdomains; an entry may carry ":port" (ignored); IPs match exactly.

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "manifest/confined.hpp"
 #include "manifest/text.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/provider.hpp"
@@ -25,8 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Severity = Diagnostic::Severity;
-
-constexpr std::uintmax_t kMaxLyricsFileBytes = 1 << 20;
 
 const std::vector<std::string_view> kTopKeys = {"album", "defaults", "settings", "songs"};
 const std::vector<std::string_view> kAlbumKeys = {"title", "artist", "year",
@@ -538,12 +537,16 @@ void Loader::load_album(const YAML::Node& node, Album& album) {
     } else if (e.key == "cover") {
       if (s.empty()) continue;
       fs::path p = fs::path(s).is_absolute() ? fs::path(s) : base_ / s;
-      std::error_code ec;
-      if (!fs::is_regular_file(p, ec)) {
+      album.cover = p.lexically_normal();
+      auto r = confined::read_confined(base_, options_.allow_paths, s, kMaxCoverBytes, "cover image");
+      if (r.data) {
+        album.cover_data = std::move(*r.data);
+      } else if (r.problem == confined::Problem::not_found) {
         error(v->pos, e.path, "cover image not found: " + text::quote(s),
               "the path is relative to the manifest's folder");
+      } else {
+        error(v->pos, e.path, r.message, r.hint);
       }
-      album.cover = p.lexically_normal();
     }
   }
   if (!has_title) {
@@ -635,36 +638,15 @@ std::optional<std::string> Loader::read_lyrics_file(const Val<std::string>& v, f
   std::string name = text::trim(v.value);
   fs::path p = fs::path(name).is_absolute() ? fs::path(name) : base_ / name;
   resolved = p.lexically_normal();
-  std::error_code ec;
-  auto st = fs::status(p, ec);
-  if (ec || !fs::exists(st)) {
-    error(v.pos, v.path, "file not found: " + text::quote(name),
-          "lyrics_file is relative to the manifest's folder");
+  auto r = confined::read_confined(base_, options_.allow_paths, name, kMaxLyricsFileBytes, "lyrics file");
+  if (!r.data) {
+    error(v.pos, v.path, r.message,
+          r.problem == confined::Problem::not_found ? "lyrics_file is relative to the manifest's folder"
+          : r.problem == confined::Problem::too_large ? "lyrics are at most a few thousand characters"
+                                                      : r.hint);
     return std::nullopt;
   }
-  if (fs::is_directory(st)) {
-    error(v.pos, v.path, text::quote(name) + " is a directory, not a file");
-    return std::nullopt;
-  }
-  auto size = fs::file_size(p, ec);
-  if (!ec && size > kMaxLyricsFileBytes) {
-    error(v.pos, v.path, text::quote(name) + " is too large (" + std::to_string(size) + " bytes)",
-          "lyrics are at most a few thousand characters");
-    return std::nullopt;
-  }
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    error(v.pos, v.path, "cannot read " + text::quote(name) + ": permission denied or unreadable",
-          "check the file's permissions");
-    return std::nullopt;
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) {
-    error(v.pos, v.path, "cannot read " + text::quote(name));
-    return std::nullopt;
-  }
-  std::string content = buf.str();
+  std::string content = std::move(*r.data);
   // A UTF-8 byte order mark is allowed and dropped.
   if (content.starts_with("\xEF\xBB\xBF")) content.erase(0, 3);
   auto bad = text::invalid_utf8(content, 1);

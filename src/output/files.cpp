@@ -161,7 +161,7 @@ Status write_file_atomic(const std::filesystem::path& path,
 }
 
 Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return io("cannot open " + path.string());
   Sha256 h;
   std::array<char, 65536> buf;

@@ -104,6 +104,12 @@ void render_html(const ReportData& d, const TextEmit& emit) {
   for (auto& [status, n] : d.totals)
     h += "<span class=\"badge " + e(status) + "\">" + std::to_string(n) + " " + e(status) + "</span>";
   h += "</div>\n</div>\n</header>\n";
+  // State rows that named paths outside OUT: said, never linked to.
+  if (!d.damaged.empty()) {
+    h += "<section class=\"damaged\" id=\"damaged-state\"><h2>Damaged state</h2>\n<ul>\n";
+    for (auto& m : d.damaged) h += "<li class=\"reason\">" + e(m) + "</li>\n";
+    h += "</ul>\n</section>\n";
+  }
 
   // Songs.
   h += "<ol class=\"songs\">\n";

@@ -19,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& p, std::uintmax_t limit = 1u << 20) {
-  std::error_code ec;
-  if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) > limit || ec) return {};
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 FileInfo file_info(const fs::path& out_dir, const FileRow& f) {
   FileInfo fi;
   fi.path = f.path;
@@ -33,7 +26,7 @@ FileInfo file_info(const fs::path& out_dir, const FileRow& f) {
   fi.sha256 = f.sha256;
   fi.source_sha256 = f.source_sha256;
   std::error_code ec;
-  fi.exists = fs::is_regular_file(out_dir / f.path, ec);
+  fi.exists = fs::is_regular_file(fs::symlink_status(out_dir / f.path, ec));  // a link is not the file
   return fi;
 }
 
@@ -78,6 +71,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     auto o = album_json(manifest->album);
     state.set_meta("album", json::serialize(o));
     d.album = album_from_json(o);
+    d.cover_data = manifest->album.cover_data;
   } else if (auto a = state.meta("album")) {
     json::error_code ec;
     auto v = json::parse(*a, ec);
@@ -119,10 +113,19 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     s.completed_at = row->completed_at;
     s.updated_at = row->updated_at;
     auto files = state.files(key);
+    // A row naming a path outside OUT is damaged state: left out of the
+    // report's files (never stat'ed, read or linked to), listed instead.
+    std::erase_if(files, [&](const FileRow& f) {
+      auto problem = state_path_problem(out_dir, f.path);
+      if (!problem) return false;
+      auto msg = damaged_state_message(f.path, *problem);
+      if (std::find(d.damaged.begin(), d.damaged.end(), msg) == d.damaged.end()) d.damaged.push_back(msg);
+      return true;
+    });
     for (auto& f : files)
       if (f.kind == "lyrics" && f.clip_id.empty()) {
         s.lyrics = file_info(out_dir, f);
-        if (s.lyrics->exists) s.lyrics_text = read_text(out_dir / f.path);
+        if (s.lyrics->exists) s.lyrics_text = read_out_file(out_dir, f.path, 1u << 20);
       }
     int take = 0;
     std::set<std::string> current;

@@ -69,7 +69,8 @@ struct AlbumInfo {
   std::optional<int> year;
   std::string genre;
   std::string description;
-  std::string cover_source;  // the manifest's album.cover, absolute; may be empty
+  std::string cover_source;  // the manifest's album.cover, absolute; may be empty. Never opened:
+                             // it comes from state when there is no manifest (docs/security.md)
 };
 
 struct ReportData {
@@ -77,6 +78,8 @@ struct ReportData {
   boost::json::object run;  // run_summary_json of this run or the last one; empty when none
   std::vector<SongInfo> songs;  // manifest order
   std::map<std::string, int> totals;  // songs by status
+  std::string cover_data;  // the manifest's cover bytes (read when it was loaded); empty without a manifest
+  std::vector<std::string> damaged;  // state rows refused (damaged_state_message), each once
   std::string cover;     // "cover.jpg" once written, else empty
   std::string playlist;  // "album.m3u8"
   std::int64_t generated_at = 0;

@@ -65,20 +65,30 @@ json::value file_or_null(const std::optional<report::FileInfo>& f, bool with_sou
 
 std::string read_bytes(const fs::path& p) {
   std::error_code ec;
-  if (!fs::is_regular_file(p, ec)) return {};
+  if (!fs::is_regular_file(fs::symlink_status(p, ec))) return {};
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // OUT/cover.jpg: the manifest's album.cover, else the first song's cover.
-// Rewritten only when its content would change.
+// Rewritten only when its content would change. The cover's path kept in
+// state (album.cover_source) is never opened: without a manifest, the copy
+// an earlier run made in OUT stays as it is.
 Status write_album_cover(const fs::path& out_dir, report::ReportData& d) {
-  std::string bytes;
-  if (!d.album.cover_source.empty()) bytes = read_bytes(d.album.cover_source);
+  std::string bytes = d.cover_data;
+  if (bytes.empty() && !d.album.cover_source.empty()) {
+    for (const char* name : {"cover.jpg", "cover.png"}) {
+      std::error_code ec;
+      if (fs::is_regular_file(fs::symlink_status(out_dir / name, ec))) {
+        d.cover = name;
+        return Ok{};
+      }
+    }
+  }
   for (std::size_t i = 0; bytes.empty() && i < d.songs.size(); ++i)
     for (auto& c : d.songs[i].clips)
       if (c.cover && c.cover->exists) {
-        bytes = read_bytes(out_dir / c.cover->path);
+        bytes = read_out_file(out_dir, c.cover->path);  // a row checked by gather(), read without links
         if (!bytes.empty()) break;
       }
   // The API's covers are JPEG; a manifest's album.cover may be a PNG.
@@ -124,6 +134,11 @@ void render_json(const ReportData& d, const TextEmit& emit) {
   album["playlist"] = d.playlist.empty() ? json::value(nullptr) : json::value(d.playlist);
   root["album"] = std::move(album);
   root["run"] = d.run.empty() ? json::value(nullptr) : json::value(d.run);
+  if (!d.damaged.empty()) {
+    json::array damaged;
+    for (auto& m : d.damaged) damaged.push_back(json::string(m));
+    root["damaged_state"] = std::move(damaged);
+  }
 
   json::object totals;
   totals["songs"] = d.songs.size();
@@ -202,8 +217,10 @@ void render_json(const ReportData& d, const TextEmit& emit) {
 
 }  // namespace report
 
-Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run) {
+Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run,
+                     std::vector<std::string>* damaged) {
   auto d = report::gather(out_dir, state, manifest, run);
+  if (damaged) *damaged = d.damaged;
   std::optional<Error> first_error;
   auto keep = [&](Status st) {
     if (!st && !first_error) first_error = st.error();

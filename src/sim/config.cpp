@@ -171,6 +171,12 @@ FaultRule parse_fault(const std::string& raw) {
                                "GENERATE_AUDIO_FAILED, CALLBACK_EXCEPTION, SENSITIVE_WORD_ERROR");
     if (r.message.empty()) r.message = "task failed: " + r.status;
     def = Scope::tasks;
+  } else if (kind == "dup-clips" || kind == "dup_clips") {
+    r.kind = FaultKind::dup_clips;
+    def = Scope::tasks;
+  } else if (kind == "short-length") {
+    r.kind = FaultKind::short_length;
+    def = Scope::audio;
   } else if (kind == "stuck") {
     r.kind = FaultKind::stuck;
     if (param == "streaming") r.stuck_streaming = true;
@@ -181,15 +187,16 @@ FaultRule parse_fault(const std::string& raw) {
   }
   r.scope = scope.empty() ? def : parse_scope(scope);
   bool clip_kind = r.kind == FaultKind::clip_error || r.kind == FaultKind::stuck || r.kind == FaultKind::audio_url;
-  bool task_kind = r.kind == FaultKind::moderation || r.kind == FaultKind::task_fail;
+  bool task_kind =
+      r.kind == FaultKind::moderation || r.kind == FaultKind::task_fail || r.kind == FaultKind::dup_clips;
   if (clip_kind && r.scope != Scope::clips)
     throw std::runtime_error("fault '" + raw + "': clip faults go with scope clips only");
   if (task_kind && r.scope != Scope::tasks)
-    throw std::runtime_error("fault '" + raw + "': moderation and task-fail go with scope tasks only");
+    throw std::runtime_error("fault '" + raw + "': moderation, task-fail and dup-clips go with scope tasks only");
   if (r.scope == Scope::clips && !clip_kind)
     throw std::runtime_error("fault '" + raw + "': scope clips takes clip-error, stuck and audio-url only");
   if (r.scope == Scope::tasks && !task_kind)
-    throw std::runtime_error("fault '" + raw + "': scope tasks takes moderation and task-fail only");
+    throw std::runtime_error("fault '" + raw + "': scope tasks takes moderation, task-fail and dup-clips only");
   bool api_scope = r.scope == Scope::api || r.scope == Scope::generate || r.scope == Scope::get;
   if (r.kind == FaultKind::huge_json && !api_scope)
     throw std::runtime_error("fault '" + raw + "': huge-json goes with scope api, generate or get");

@@ -44,6 +44,8 @@ enum class FaultKind {
   maintenance,  // the flavor's maintenance answer (sunoapi: code 455; others: 503)
   moderation,   // task: every clip ends in error as moderated (sunoapi: SENSITIVE_WORD_ERROR)
   task_fail,    // task: ends in `status` (sunoapi status name) with `message`
+  dup_clips,    // task: the answer names the previous task's clips instead of new ones
+  short_length, // Content-Length announces half the body; the whole body follows, then close
 };
 
 struct FaultRule {

@@ -386,10 +386,13 @@ Task& Model::new_task(const Call& call, int n, const std::string& payload_hash, 
       c->moderated = moderated;
     }
   };
+  bool dup = false;  // dup-clips: the answer names the previous task's clips
   for (std::size_t i = 0; i < cfg_.faults.size(); ++i) {
     const FaultRule& f = cfg_.faults[i];
     if (f.scope != Scope::tasks || !draw(i)) continue;
-    if (f.kind == FaultKind::moderation) {
+    if (f.kind == FaultKind::dup_clips) {
+      dup = true;
+    } else if (f.kind == FaultKind::moderation) {
       fail_all("ContentModerationError", f.message, true);
     } else if (f.kind == FaultKind::task_fail) {
       t.fail_status = f.status;
@@ -414,6 +417,11 @@ Task& Model::new_task(const Call& call, int n, const std::string& payload_hash, 
     c->model = model;
     t.clips.push_back(c->id);
   }
+  // dup-clips: the answer names the previous task's clips (ids another
+  // request already owns); the new clips exist, unnamed.
+  if (dup)
+    if (auto prev = tasks_.find(last_task_); prev != tasks_.end() && prev->first != id) t.clips = prev->second.clips;
+  last_task_ = id;
   return t;
 }
 
@@ -461,6 +469,7 @@ std::optional<Response> Model::api_faults(bool is_gen, const std::string& path, 
       case FaultKind::truncate: mods.truncate = true; break;
       case FaultKind::no_length: mods.no_length = true; break;
       case FaultKind::huge_length: mods.announce_length = f->size; break;
+      case FaultKind::short_length: mods.short_length = true; break;
       case FaultKind::huge_json: mods.json_size = f->size; break;
       default: break;
     }
@@ -524,6 +533,7 @@ Response Model::handle_api(const Request& req, TimePoint now) {
     r.truncate = mods.truncate;
     r.no_length = mods.no_length;
     r.announce_length = mods.announce_length;
+    r.short_length = mods.short_length;
     r.json_size = mods.json_size;
     if (!r.wait) r.body = pad_json(std::move(r.body), r.json_size);
   }
@@ -665,6 +675,7 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
         case FaultKind::truncate: r.truncate = true; break;
         case FaultKind::no_length: r.no_length = true; break;
         case FaultKind::huge_length: r.announce_length = f->size; break;
+        case FaultKind::short_length: r.short_length = true; break;
         default: break;
       }
     }

@@ -59,6 +59,7 @@ struct Response {
   bool truncate = false;            // send half the promised body, then close
   bool no_length = false;           // no Content-Length: the body ends at close
   std::uint64_t announce_length = 0;  // when set, the Content-Length sent (a lie), then close
+  bool short_length = false;        // Content-Length: half the body, the whole body sent, then close
   std::uint64_t json_size = 0;      // huge-json: pad the JSON body to this many bytes
   bool head = false;                // HEAD: headers only
   // Long poll (wait_audio, v2 GETs): the server waits until `wait_until`
@@ -259,6 +260,7 @@ class Model {
   std::vector<std::string> clip_order_;
   std::unordered_map<std::string, Task> tasks_;
   std::uint64_t task_counter_ = 0;
+  std::string last_task_;  // the latest task made (fault dup-clips)
   std::unordered_map<std::string, KeyState> keys_;
   std::vector<RuleState> rules_;
 

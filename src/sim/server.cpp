@@ -68,7 +68,10 @@ std::string header_block(const Response& r, bool keep_alive) {
   h += fmt::format("HTTP/1.1 {} {}\r\n", r.status, reason);
   h += "Server: setlist-sim\r\n";
   if (!r.content_type.empty()) h += "Content-Type: " + r.content_type + "\r\n";
-  if (!r.no_length) h += fmt::format("Content-Length: {}\r\n", r.announce_length ? r.announce_length : r.body_size());
+  if (!r.no_length)
+    h += fmt::format("Content-Length: {}\r\n", r.announce_length ? r.announce_length
+                                               : r.short_length  ? r.body_size() / 2
+                                                                 : r.body_size());
   for (auto& [k, v] : r.headers) h += k + ": " + v + "\r\n";
   h += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   h += "\r\n";
@@ -157,7 +160,7 @@ asio::awaitable<void> serve(Stream& stream, bool cdn, Shared& sh) {
       }
       res.body = sh.model.render_wait(res, Clock::now());
     }
-    if (res.truncate || res.no_length || res.announce_length) keep_alive = false;
+    if (res.truncate || res.no_length || res.announce_length || res.short_length) keep_alive = false;
     sh.model.count_response(res.route, res.code ? res.code : res.status);  // sunoapi: the body's code
     if (sh.log) std::cout << sh.model.log_line(req, res) << std::endl;
     std::string head = header_block(res, keep_alive);

@@ -435,7 +435,7 @@ void StateStore::record_ack(std::int64_t submission_id, const std::vector<Clip>&
                "INSERT INTO clips(clip_id, song_key, submission_id, take, status, audio_url, image_url, duration, "
                "error_message, raw_json, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
                "ON CONFLICT(clip_id) DO UPDATE SET song_key=excluded.song_key, submission_id=excluded.submission_id, "
-               "take=excluded.take");
+               "take=excluded.take WHERE clips.song_key=excluded.song_key");  // never another song's clip
       ins.bind(1, c.id).bind(2, key).bind(3, submission_id).bind(4, take++).bind(5, std::string(to_string(c.status)));
       ins.bind(6, c.audio_url).bind(7, c.image_url).bind(8, c.duration).bind(9, c.error_message).bind(10, c.raw_json);
       ins.bind(11, now);
@@ -541,6 +541,13 @@ std::vector<ClipRow> StateStore::clips(const std::string& song_key) {
   std::vector<ClipRow> out;
   while (st.step()) out.push_back(read_clip(st));
   return out;
+}
+
+std::optional<std::string> StateStore::clip_owner(const std::string& clip_id) {
+  Stmt st(impl_->db, "SELECT song_key FROM clips WHERE clip_id=?");
+  st.bind(1, clip_id);
+  if (!st.step()) return std::nullopt;
+  return st.text(0);
 }
 
 std::vector<ClipRow> StateStore::all_clips() {
@@ -851,6 +858,7 @@ Result<std::unique_ptr<RunLock>> RunLock::acquire(const std::filesystem::path& d
 }
 
 bool file_intact(const std::filesystem::path& out_dir, const FileRow& f) {
+  if (state_path_problem(out_dir, f.path)) return false;  // damaged state: never stat'ed
   struct stat st {};
   if (::lstat((out_dir / f.path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   if (static_cast<std::uint64_t>(st.st_size) != f.bytes) return false;

@@ -91,3 +91,32 @@ TEST(Url, LoopbackIsDecidedFromTheParsedAddress) {
   EXPECT_FALSE(host_is_loopback(""));
   EXPECT_FALSE(host_is_loopback("127."));
 }
+
+// Where a download may go: loopback, link-local and private addresses are
+// told apart from the rest from the parsed address (docs/security.md).
+TEST(Url, AddressScopesAreClassifiedFromTheParsedAddress) {
+  using S = setlist::http::AddressScope;
+  auto scope = [](const char* host) { return setlist::http::address_scope(host); };
+  struct Case {
+    const char* host;
+    S scope;
+  };
+  for (auto c : std::vector<Case>{
+           {"127.0.0.1", S::loopback},       {"127.9.8.7", S::loopback},          {"::1", S::loopback},
+           {"[::1]", S::loopback},           {"::ffff:127.0.0.1", S::loopback},   {"169.254.169.254", S::link_local},
+           {"169.254.0.1", S::link_local},   {"fe80::1", S::link_local},          {"[febf::1]", S::link_local},
+           {"10.0.0.1", S::private_net},     {"10.255.255.255", S::private_net},  {"172.16.0.1", S::private_net},
+           {"172.31.255.254", S::private_net}, {"192.168.1.1", S::private_net},   {"fc00::1", S::private_net},
+           {"fd12:3456::1", S::private_net}, {"::ffff:10.1.2.3", S::private_net}, {"::ffff:192.168.0.1", S::private_net},
+           {"8.8.8.8", S::global},           {"172.15.255.255", S::global},       {"172.32.0.1", S::global},
+           {"169.253.1.1", S::global},       {"192.169.0.1", S::global},          {"11.0.0.1", S::global},
+           {"2001:db8::1", S::global},       {"fec0::1", S::global},              {"::ffff:8.8.8.8", S::global},
+       }) {
+    auto s = scope(c.host);
+    ASSERT_TRUE(s) << c.host;
+    EXPECT_EQ(*s, c.scope) << c.host;
+  }
+  // Names are not addresses: they are classified once resolved.
+  for (auto name : {"localhost", "10.0.0.1.example.com", "cdn.example.com", "169.254.169.254.nip.io", ""})
+    EXPECT_FALSE(scope(name)) << name;
+}

@@ -490,3 +490,81 @@ TEST(ManifestValidation, TwentyMistakesInOnePass) {
 
 }  // namespace
 }  // namespace setlist
+
+namespace setlist {
+namespace {
+
+// Files a manifest names are read only from its folder (after links are
+// resolved) or a folder given with --allow-path (docs/security.md).
+TEST(ManifestValidation, FilesOutsideTheManifestsFolderAreRefused) {
+  test::TempDir dir;
+  const auto album = dir / "album";
+  std::filesystem::create_directories(album / "lyrics");
+  test::write_file(dir / "secret.txt", "the neighbour's secret");
+  test::write_file(dir / "secret.jpg", "\xFF\xD8\xFFsecret");
+  test::write_file(album / "lyrics/ok.txt", "[Verse]\nmine");
+  std::filesystem::create_symlink(dir / "secret.txt", album / "lyrics/link.txt");
+  std::filesystem::create_symlink(dir.path(), album / "up");
+  std::filesystem::create_symlink(album / "lyrics/ok.txt", album / "inside-link.txt");
+  const std::string real = std::filesystem::canonical(dir.path()).string();
+  const std::string folder = std::filesystem::canonical(album).string();
+  const std::string yaml = "album: {title: A, cover: ../secret.jpg}\nsongs:\n"
+                           "  - {title: A, lyrics_file: ../secret.txt}\n"
+                           "  - {title: B, lyrics_file: " + (dir / "secret.txt").string() + "}\n"
+                           "  - {title: C, lyrics_file: lyrics/link.txt}\n"
+                           "  - {title: D, lyrics_file: up/secret.txt}\n"
+                           "  - {title: E, lyrics_file: lyrics/ok.txt}\n"
+                           "  - {title: F, lyrics_file: inside-link.txt}\n";
+  const std::string hint =
+      " (hint: a manifest reads files only from its own folder and below; to read from another folder, pass "
+      "--allow-path DIR)";
+  EXPECT_EQ(messages(parse_manifest(yaml, "album.yaml", album)),
+            (Lines{"album.yaml:1:26: error: album.cover: \"../secret.jpg\" is outside the manifest's folder " +
+                       folder + " (it resolves to " + real + "/secret.jpg)" + hint,
+                   "album.yaml:3:29: error: songs[0].lyrics_file: \"../secret.txt\" is outside the manifest's "
+                   "folder " + folder + " (it resolves to " + real + "/secret.txt)" + hint,
+                   "album.yaml:4:29: error: songs[1].lyrics_file: \"" + (dir / "secret.txt").string() +
+                       "\" is outside the manifest's folder " + folder +
+                       ((dir / "secret.txt").string() == real + "/secret.txt"
+                            ? std::string()
+                            : " (it resolves to " + real + "/secret.txt)") + hint,
+                   "album.yaml:5:29: error: songs[2].lyrics_file: \"lyrics/link.txt\" is outside the manifest's "
+                   "folder " + folder + " (it resolves to " + real + "/secret.txt)" + hint,
+                   "album.yaml:6:29: error: songs[3].lyrics_file: \"up/secret.txt\" is outside the manifest's "
+                   "folder " + folder + " (it resolves to " + real + "/secret.txt)" + hint}));
+
+  // --allow-path DIR: the same files are read.
+  LoadOptions o;
+  o.allow_paths = {dir.path()};
+  auto r = parse_manifest(yaml, "album.yaml", album, o);
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  EXPECT_EQ(*r.manifest->songs[0].lyrics, "the neighbour's secret");
+  EXPECT_EQ(r.manifest->album.cover_data, "\xFF\xD8\xFFsecret");
+  EXPECT_EQ(*r.manifest->songs[5].lyrics, "[Verse]\nmine");  // a link that stays inside is fine
+}
+
+// Size caps: 64 KiB for a lyrics file, 10 MiB for a cover; special files refused.
+TEST(ManifestValidation, FilesAManifestNamesAreCapped) {
+  test::TempDir dir;
+  test::write_file(dir / "long.txt", std::string(kMaxLyricsFileBytes + 1, 'a'));
+  test::write_file(dir / "just.txt", std::string(kMaxLyricsFileBytes, 'a'));
+  test::write_file(dir / "huge.jpg", std::string(kMaxCoverBytes + 1, 'j'));
+  ASSERT_EQ(::mkfifo((dir / "fifo.txt").c_str(), 0600), 0);
+  EXPECT_EQ(check("album: {title: A, cover: huge.jpg}\nsongs:\n"
+                  "  - {title: A, lyrics_file: long.txt}\n"
+                  "  - {title: B, lyrics_file: just.txt}\n"
+                  "  - {title: C, lyrics_file: fifo.txt}\n",
+                  dir.path()),
+            (Lines{"album.yaml:1:26: error: album.cover: \"huge.jpg\" is too large (10485761 bytes; a cover image "
+                   "may have at most 10 MiB)",
+                   "album.yaml:3:29: error: songs[0].lyrics_file: \"long.txt\" is too large (65537 bytes; a lyrics "
+                   "file may have at most 64 KiB) (hint: lyrics are at most a few thousand characters)",
+                   // exactly 64 KiB is read; the model's own limit is another matter
+                   "album.yaml:4:29: error: songs[1].lyrics_file: the lyrics is 65536 characters long; model "
+                   "minimax/music-2.6 accepts at most 3000 (hint: shorten it by 62536 characters)",
+                   "album.yaml:5:29: error: songs[2].lyrics_file: \"fifo.txt\" is not a regular file (a device, "
+                   "FIFO or socket)"}));
+}
+
+}  // namespace
+}  // namespace setlist

@@ -153,3 +153,49 @@ TEST(OutputFiles, PublishRefusesALinkAtTheFinalNameOrAsTheTemporaryFile) {
   ASSERT_TRUE(publish(part, s.out / "03.mp3"));
   EXPECT_EQ(read_file(s.out / "03.mp3"), "audio bytes");
 }
+
+// Paths read from state: only relative paths that stay inside OUT, through
+// real folders, are used (docs/security.md, "State").
+TEST(StatePaths, OnlyRelativePathsThroughRealFoldersInsideOutPass) {
+  Scene s;
+  fs::create_directories(s.out / "disc 1");
+  fs::create_directories(s.dir / "elsewhere");
+  fs::create_symlink(s.dir / "elsewhere", s.out / "linked");
+  write_file(s.out / "plain.txt", "x");
+  for (auto ok : {"01 - Song (A).mp3", "disc 1/01 - Song (A).mp3", ".setlist/clips/abc.json", "not yet/made/x.mp3",
+                  "..hidden", "a..b.mp3"})
+    EXPECT_FALSE(state_path_problem(s.out, ok)) << ok << ": " << *state_path_problem(s.out, ok);
+  struct Case {
+    std::string path;
+    std::string problem;
+  };
+  for (auto& c : std::vector<Case>{
+           {"", "an empty path"},
+           {"/etc/passwd", "an absolute path"},
+           {"../victim.txt", "a path that leaves OUT (\"..\")"},
+           {"../../../../etc/passwd", "a path that leaves OUT (\"..\")"},
+           {"disc 1/../../victim.txt", "a path that leaves OUT (\"..\")"},
+           {"disc 1/..", "a path that leaves OUT (\"..\")"},
+           {"./x.mp3", "a path that is not in normal form"},
+           {"a//b.mp3", "a path that is not in normal form"},
+           {"disc\\1.mp3", "a path with a backslash"},
+           {std::string("a\0b", 3), "a path with a NUL byte"},
+           {"linked/victim.txt", "a path through " + (s.out / "linked").string() +
+                                     ", a symbolic link (it may lead outside OUT)"},
+           {"plain.txt/x.mp3", "a path through " + (s.out / "plain.txt").string() + ", which is not a folder"},
+       }) {
+    auto p = state_path_problem(s.out, c.path);
+    ASSERT_TRUE(p) << c.path;
+    EXPECT_EQ(*p, c.problem) << c.path;
+  }
+  // The last component is not looked at here; read_out_file never follows it.
+  fs::create_symlink(s.victim, s.out / "cover.jpg");
+  EXPECT_FALSE(state_path_problem(s.out, "cover.jpg"));
+  EXPECT_EQ(read_out_file(s.out, "cover.jpg"), "");
+  EXPECT_EQ(read_out_file(s.out, "../victim.txt"), "");
+  EXPECT_EQ(read_out_file(s.out, "linked/../../victim.txt"), "");
+  EXPECT_EQ(read_out_file(s.out, "plain.txt"), "x");
+  EXPECT_EQ(damaged_state_message("../victim.txt", "a path that leaves OUT (\"..\")"),
+            "damaged state: a files row names \"../victim.txt\", a path that leaves OUT (\"..\"); it is ignored "
+            "(nothing is read, moved or reported through it)");
+}

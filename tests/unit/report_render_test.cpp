@@ -293,6 +293,7 @@ TEST(ReportJson, FieldsMatchDocsReportMd) {
   d.songs[0].lyrics = file("01 - x.txt");
   d.songs[0].clips[0].clip_json = file(".setlist/clips/clip-a.json");
   d.run = boost::json::parse(run_summary_json(RunSummary{})).as_object();
+  d.damaged = {"damaged state: a files row names \"../x\", a path that leaves OUT (\"..\"); it is ignored"};
   auto v = boost::json::parse(render_json(d));
   std::set<std::string> keys;
   collect_keys(v, keys);
