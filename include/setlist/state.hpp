@@ -87,7 +87,7 @@ struct FileRow {
 // fsynced before the request goes out. It never holds the key. A lost or
 // damaged database is rebuilt from it (recover_state).
 struct JournalEntry {
-  enum class Kind { intent, ack, rejected, uncertain, attempt, superseded, file, forget_files };
+  enum class Kind { intent, ack, rejected, uncertain, attempt, superseded, failed, file, forget_files };
   Kind kind = Kind::intent;
   std::int64_t submission = 0;  // intent, ack, rejected, uncertain
   std::string song_key;
@@ -97,7 +97,7 @@ struct JournalEntry {
   int attempt = 1;           // intent, attempt
   std::vector<std::string> clip_ids;  // ack, in take order
   int http_status = 0;                // rejected
-  std::string error;                  // rejected, uncertain
+  std::string error;                  // rejected, uncertain; failed: the reason
   FileRow file;                       // file
   std::int64_t at = 0;                // unix ms
 };
@@ -157,6 +157,7 @@ class StateStore {
   std::vector<SubmissionRow> all_submissions();
   std::vector<std::string> clip_ids();
   bool has_clip(const std::string& clip_id);
+  bool has_submission(std::int64_t id, const std::string& song_key);
   // SQLite's quick_check: nullopt when the database is sound, else what it found.
   std::optional<std::string> quick_check();
 
@@ -166,7 +167,11 @@ class StateStore {
   void apply_journal(const std::vector<JournalEntry>& entries, const std::filesystem::path& out_dir);
   // A take found on disk with setlist's tags but in no receipt (the journal
   // lost too): recorded as answered and published, so it is never bought again.
-  void adopt_take(const FileRow& file, const std::string& title, int track, const std::filesystem::path& out_dir);
+  void adopt_take(const FileRow& file, const std::string& title, int track, int take,
+                  const std::filesystem::path& out_dir);
+  // Opens the receipts journal now (a run does, before anything is
+  // recorded): a journal that cannot be written stops the run with nothing sent.
+  void open_journal();
 
   // Free-form key/value (run history, provider name).
   void set_meta(const std::string& key, const std::string& value);

@@ -37,7 +37,8 @@ inline const std::vector<std::pair<std::string_view, Codes>>& exit_codes() {
       {"recover",
        {{0, "the database was rebuilt (or already agreed with OUT)"},
         {2, "usage error"},
-        {3, "cannot recover: another run holds OUT, the database is read-only, or OUT has no .setlist folder"}}},
+        {3, "cannot recover: another run holds OUT, the database is read-only, the journal and the database are of "
+            "different albums, or OUT is not a folder"}}},
       {"report",
        {{0, "the reports were written"},
         {2, "usage error"},

@@ -455,10 +455,11 @@ void print_config(const ResolvedSettings& rs) {
 // `setlist recover OUT`: the state database rebuilt from what OUT holds.
 int recover_album(const fs::path& out) {
   std::error_code ec;
-  if (!fs::is_directory(out / ".setlist", ec)) {
-    std::cerr << "setlist: " << out.string() << " holds no .setlist folder: nothing to recover from\n";
+  if (!fs::is_directory(out, ec)) {
+    std::cerr << "setlist: " << out.string() << " is not a folder: nothing to recover from\n";
     return exit_code::cannot_run;
   }
+  fs::create_directories(out / ".setlist", ec);  // the takes' tags may be all that is left
   auto lock = RunLock::acquire(out / ".setlist");
   if (!lock) {
     std::cerr << "setlist: " << lock.error().message << "\n";
@@ -482,7 +483,8 @@ int recover_album(const fs::path& out) {
                              s.bad_lines);
   if (s.unmatched_clip_files)
     std::cout << fmt::format(
-        "{} clip files in .setlist/clips/ match no receipt and no tagged take: their songs are not known here\n",
+        "{} clip file(s) in .setlist/clips/ match no receipt and no tagged take: their songs cannot be told, so they "
+        "were moved to .setlist/clips/unmatched/ (a song they belong to may be bought again: check `setlist plan`)\n",
         s.unmatched_clip_files);
   if (s.unanswered)
     std::cout << "songs whose request has no recorded answer stay uncertain: a run reports them and sends nothing "

@@ -51,10 +51,21 @@ void Engine::plan_tasks() {
     t->cost = request_cost(s_, opt_.cost_per_request_given, provider_.model_limits(song, s_.model));
     const auto takes = static_cast<std::size_t>(t->requests_needed *
                                                 std::max(1, t->api->info().clips_per_request));
-    for (std::size_t take = 0; take < takes; ++take) {
-      t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
-      if (t->selected) planned_paths_.insert(t->audio_paths.back().string());
+    for (std::size_t take = 0; take < takes; ++take) t->audio_paths.push_back(unique_path(audio_path(*t, take), used));
+    // Earlier attempts' takes still in the album folder (--keep-attempts):
+    // this attempt's takes have their own names, before renames are followed.
+    if (auto row = state_.song(t->key); row && row->attempt > 1) {
+      std::set<std::string> current;
+      for (auto& c : state_.attempt_clips(t->key)) current.insert(c.clip_id);
+      for (auto& f : state_.files(t->key))
+        if (f.kind == "audio" && !current.count(f.clip_id)) {
+          t->attempt = row->attempt;
+          name_attempt_takes(*t);
+          break;
+        }
     }
+    if (t->selected)
+      for (auto& p : t->audio_paths) planned_paths_.insert(p.string());
     const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain, opt_.regenerate.count(song.id) > 0};
     t->decision = decide_resume(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro);
     if (auto row = state_.song(t->key)) named_before_[t->key] = {row->title, row->track};

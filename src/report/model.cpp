@@ -148,7 +148,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
           ci.clip_json = file_info(out_dir, f);
         else if (f.kind == "lyrics") {
           ci.lyrics = file_info(out_dir, f);
-          if (ci.lyrics->exists) ci.lyrics_text = read_text(out_dir / f.path);
+          if (ci.lyrics->exists) ci.lyrics_text = read_out_file(out_dir, f.path, 1u << 20);
         }
       }
       s.clips.push_back(std::move(ci));

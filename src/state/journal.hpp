@@ -26,6 +26,7 @@ class Writer {
   // `sync`: fdatasync before returning, which makes every earlier line
   // durable too. Lines appended without it are synced when the writer closes.
   void append(const JournalEntry& e, bool sync);
+  void open();  // throws StateError; also ends a torn last line
 
  private:
   std::filesystem::path file_;

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <tuple>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -27,6 +29,7 @@ constexpr std::pair<JournalEntry::Kind, const char*> kKinds[] = {
     {JournalEntry::Kind::rejected, "rejected"},     {JournalEntry::Kind::uncertain, "uncertain"},
     {JournalEntry::Kind::attempt, "attempt"},       {JournalEntry::Kind::superseded, "superseded"},
     {JournalEntry::Kind::file, "file"},             {JournalEntry::Kind::forget_files, "forget_files"},
+    {JournalEntry::Kind::failed, "failed"},
 };
 
 std::string str(const json::object& o, const char* k) {
@@ -69,6 +72,7 @@ std::string line(const JournalEntry& e) {
       o["error"] = e.error;
       break;
     case K::uncertain:
+    case K::failed:
       o["error"] = e.error;
       break;
     case K::attempt:
@@ -135,6 +139,9 @@ std::optional<JournalEntry> parse(std::string_view text) {
     case K::attempt:
       e.attempt = static_cast<int>(std::max<std::int64_t>(1, num(o, "attempt")));
       break;
+    case K::failed:
+      e.error = str(o, "error");
+      break;
     case K::file:
       e.file.path = str(o, "path");
       e.file.song_key = e.song_key;
@@ -159,26 +166,33 @@ Writer::~Writer() {
   ::close(fd_);
 }
 
-void Writer::append(const JournalEntry& e, bool sync) {
-  if (fd_ < 0) {
-    const bool existed = ::access(file_.c_str(), F_OK) == 0;
-    fd_ = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd_ < 0)
-      throw StateError("cannot open the receipts journal " + file_.string() + ": " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
-      ::close(fd_);
-      fd_ = -1;
-      throw StateError("the receipts journal " + file_.string() + " is not a regular file of this user");
-    }
-    if (!existed) {  // its name must survive a power cut too
-      int dir = ::open(file_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
-      }
+void Writer::open() {
+  if (fd_ >= 0) return;
+  const bool existed = ::access(file_.c_str(), F_OK) == 0;
+  fd_ = ::open(file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw StateError("cannot open the receipts journal " + file_.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+    ::close(fd_);
+    fd_ = -1;
+    throw StateError("the receipts journal " + file_.string() + " is not a regular file of this user");
+  }
+  // A line torn by a crash (or a full disk) stays one bad line: the next
+  // receipt starts on a line of its own.
+  char last = '\n';
+  if (st.st_size > 0 && ::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n' && ::write(fd_, "\n", 1) != 1)
+    throw StateError("cannot write the receipts journal " + file_.string() + ": " + std::strerror(errno));
+  if (!existed) {  // its name must survive a power cut too
+    int dir = ::open(file_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
     }
   }
+}
+
+void Writer::append(const JournalEntry& e, bool sync) {
+  open();
   const std::string text = line(e);
   std::size_t done = 0;
   while (done < text.size()) {
@@ -254,8 +268,9 @@ struct TaggedTake {
   TakeIds ids;
 };
 
-// Audio in OUT (outside .setlist, links not followed) tagged by setlist.
-std::vector<TaggedTake> tagged_takes(const fs::path& out_dir) {
+// Audio in OUT (outside .setlist, links not followed) tagged by setlist;
+// files at the paths in `skip` are not read.
+std::vector<TaggedTake> tagged_takes(const fs::path& out_dir, const std::set<std::string>& skip = {}) {
   std::vector<TaggedTake> out;
   std::error_code ec;
   fs::recursive_directory_iterator it(out_dir, fs::directory_options::skip_permission_denied, ec), end;
@@ -269,7 +284,9 @@ std::vector<TaggedTake> tagged_takes(const fs::path& out_dir) {
     if (!fs::is_regular_file(st)) continue;
     auto ext = it->path().extension().string();
     if (ext != ".mp3" && ext != ".wav") continue;
-    if (auto ids = read_take_ids(it->path())) out.push_back({it->path().lexically_relative(out_dir), std::move(*ids)});
+    auto rel = it->path().lexically_relative(out_dir);
+    if (skip.count(rel.string())) continue;
+    if (auto ids = read_take_ids(it->path())) out.push_back({std::move(rel), std::move(*ids)});
   }
   return out;
 }
@@ -298,7 +315,7 @@ std::optional<std::string> file_problem(const fs::path& db, const struct stat& s
 }
 
 const std::string kRecoverHint = "; `setlist recover OUT` rebuilds it from the receipts journal, the clip files "
-                                 "and the takes' tags (the damaged file is kept aside), without buying anything";
+                                 "and the takes' tags without buying anything (a damaged database is kept aside)";
 
 std::string with_out(std::string text, const fs::path& out_dir) {
   for (auto pos = text.find("OUT"); pos != std::string::npos; pos = text.find("OUT", pos)) {
@@ -309,7 +326,8 @@ std::string with_out(std::string text, const fs::path& out_dir) {
 }
 
 // Whether `store` knows everything the journal and the clip files show.
-std::optional<std::string> behind(StateStore& store, const Journal& j, const std::set<std::string>& clip_file_ids) {
+std::optional<std::string> behind(StateStore& store, const Journal& j, const std::set<std::string>& clip_file_ids,
+                                  const fs::path& out_dir) {
   std::map<std::int64_t, SubmissionRow> subs;
   for (auto& s : store.all_submissions()) subs[s.id] = s;
   std::set<std::string> known;
@@ -336,6 +354,14 @@ std::optional<std::string> behind(StateStore& store, const Journal& j, const std
   }
   for (auto& id : clip_file_ids)
     if (!known.count(id)) missing_clips.insert(id);
+  // Takes in OUT that no file row names (a database restored from before
+  // they were made): read their tags; a clip the database does not know
+  // would be bought again. Recorded files are not read, so this costs a
+  // directory walk when all is well.
+  std::set<std::string> recorded;
+  for (auto& f : store.files()) recorded.insert(f.path);
+  for (auto& t : tagged_takes(out_dir, recorded))
+    if (!store.has_clip(t.ids.clip_id)) missing_clips.insert(t.ids.clip_id);
   if (mismatched)
     return "state.db does not match the receipts journal: " + plural(mismatched, "submission belongs", "submissions belong") +
            " to other songs there (was the database replaced by another album's?)";
@@ -347,7 +373,8 @@ std::optional<std::string> behind(StateStore& store, const Journal& j, const std
   std::string list;
   for (std::size_t i = 0; i < parts.size(); ++i) list += (i ? (i + 1 == parts.size() ? " and " : ", ") : "") + parts[i];
   return "state.db is behind OUT: it lacks " + list +
-         " that the receipts journal and .setlist/clips/ record (was its -wal file lost, or an older copy restored?)";
+         " that the receipts journal, .setlist/clips/ or the takes' tags record (was its -wal file lost, or an "
+         "older copy restored?)";
 }
 
 }  // namespace
@@ -377,7 +404,13 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
                               out_dir));
     }
     if (!create) return std::unique_ptr<StateStore>();
-    return StateStore::open(db);
+    auto fresh = StateStore::open(db);
+    if (fresh) try {
+        fresh.value()->open_journal();
+      } catch (const StateError& e) {
+        return refusal(std::string(e.what()) + ". Nothing was sent");
+      }
+    return fresh;
   }
   if (auto problem = file_problem(db, st)) {
     const bool read_only = problem->find("read-only") != std::string::npos;
@@ -395,8 +428,15 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
     return refusal(with_out(db.string() + " is damaged (SQLite: " + *damage + "). Nothing was sent" + kRecoverHint,
                             out_dir));
   auto j = read_journal(journal_path(out_dir));
-  if (auto lag = behind(*store.value(), j, clip_files(out_dir)))
+  if (auto lag = behind(*store.value(), j, clip_files(out_dir), out_dir))
     return refusal(with_out(*lag + ". Nothing was sent" + kRecoverHint, out_dir));
+  if (create) {
+    try {
+      store.value()->open_journal();
+    } catch (const StateError& e) {
+      return refusal(std::string(e.what()) + ". Nothing was sent");
+    }
+  }
   return store;
 }
 
@@ -432,15 +472,41 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
       sum.kept_aside = aside.string();
     }
   } else if (::lstat(db.c_str(), &st) == 0) {
+    // Empty; a -wal beside it may still hold the database: kept aside too.
+    auto aside = dir / ("damaged-" + std::to_string(unix_millis_now()));
     std::error_code ec;
-    fs::remove(db, ec);  // empty: nothing to keep
-    fs::remove(db.string() + "-wal", ec);
-    fs::remove(db.string() + "-shm", ec);
+    fs::create_directories(aside, ec);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      auto from = fs::path(db.string() + suffix);
+      struct stat fst {};
+      if (::lstat(from.c_str(), &fst) != 0) continue;
+      fs::rename(from, aside / from.filename(), ec);
+      if (ec) return refusal("cannot move " + from.string() + " aside: " + ec.message());
+    }
+    sum.kept_aside = aside.string();
   }
   if (!store) {
     auto opened = StateStore::open(db);
     if (!opened) return opened.error();
     store = std::move(opened.value());
+  }
+  // A journal and a database of different albums: which one is this
+  // album's cannot be told here, and merging them would mix their receipts.
+  {
+    std::map<std::int64_t, std::string> owner;
+    for (auto& sub : store->all_submissions()) owner[sub.id] = sub.song_key;
+    std::size_t disagree = 0;
+    for (auto& e : j.entries) {
+      if (e.kind == JournalEntry::Kind::intent) {
+        auto it = owner.find(e.submission);
+        if (it != owner.end() && it->second != e.song_key) ++disagree;
+      }
+    }
+    if (disagree)
+      return refusal(std::to_string(disagree) + " submission(s) in the receipts journal belong to other songs in " +
+                     db.string() + ": the journal and the database are of different albums. Move away the one "
+                     "that is not this album's (" + journal_path(out_dir).string() + " or " + db.string() +
+                     "), then run recover again; nothing was changed");
   }
   try {
     store->apply_journal(j.entries, out_dir);
@@ -448,7 +514,27 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
     // lost too, or made before it existed), or whose file row was lost.
     std::set<std::string> recorded;
     for (auto& f : store->files()) recorded.insert(f.path);
-    for (auto& t : tagged_takes(out_dir)) {
+    auto takes = tagged_takes(out_dir);
+    // "Title (B)" -> 1: a take's place comes from its label; adopted in that
+    // order, so take A stays A.
+    auto label_of = [](std::string& title) {
+      int take = 0;
+      auto p = title.rfind(" (");
+      if (p == std::string::npos || title.back() != ')') return take;
+      auto label = title.substr(p + 2, title.size() - p - 3);
+      if (label.empty() || !std::all_of(label.begin(), label.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+        return take;
+      for (char c : label) take = take * 26 + (c - 'A' + 1);
+      title.erase(p);
+      return take - 1;
+    };
+    std::vector<std::pair<int, TaggedTake*>> ordered;
+    for (auto& t : takes) ordered.push_back({label_of(t.ids.title), &t});
+    std::stable_sort(ordered.begin(), ordered.end(), [](auto& a, auto& b) {
+      return std::tie(a.second->ids.song_key, a.first) < std::tie(b.second->ids.song_key, b.first);
+    });
+    for (auto& [take, tp] : ordered) {
+      auto& t = *tp;
       if (recorded.count(t.rel.string()) && store->has_clip(t.ids.clip_id)) continue;
       auto digest = file_digest(out_dir / t.rel);
       struct stat fst {};
@@ -461,11 +547,8 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
       f.bytes = digest.value().first;
       f.sha256 = digest.value().second;
       f.mtime_ns = static_cast<std::int64_t>(fst.st_mtim.tv_sec) * 1'000'000'000 + fst.st_mtim.tv_nsec;
-      // "Title (A)" -> "Title": the song's title without the take.
-      auto title = t.ids.title;
-      if (auto p = title.rfind(" ("); p != std::string::npos && title.back() == ')') title.erase(p);
       const bool known = store->has_clip(f.clip_id);
-      store->adopt_take(f, title, t.ids.track, out_dir);
+      store->adopt_take(f, t.ids.title, t.ids.track, take, out_dir);
       if (!known) ++sum.adopted;
     }
   } catch (const StateError& e) {
@@ -481,8 +564,16 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
   sum.files = static_cast<int>(store->files().size());
   std::set<std::string> safe;
   for (auto& id : ids) safe.insert(safe_component(id));
+  // Clip files no receipt and no take names: their songs cannot be told.
+  // Moved (never deleted) to .setlist/clips/unmatched/, so that they do not
+  // keep every later run refused.
   for (auto& id : clip_files(out_dir))
-    if (!safe.count(id)) ++sum.unmatched_clip_files;
+    if (!safe.count(id)) {
+      std::error_code ec;
+      fs::create_directories(dir / "clips" / "unmatched", ec);
+      fs::rename(dir / "clips" / (id + ".json"), dir / "clips" / "unmatched" / (id + ".json"), ec);
+      ++sum.unmatched_clip_files;
+    }
   return sum;
 }
 

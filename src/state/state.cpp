@@ -353,8 +353,12 @@ void StateStore::set_song_status(const std::string& key, SongStatus status, cons
           "completed_at=CASE WHEN ?='complete' THEN ? ELSE completed_at END WHERE song_key=?");
   st.bind(1, text).bind(2, reason).bind(3, now).bind(4, text).bind(5, now).bind(6, key);
   st.run();
-  if (status == SongStatus::superseded && impl_->journal) {
+  if (status == SongStatus::superseded && impl_->journal)
     impl_->journal->append(receipt_of(JournalEntry::Kind::superseded, key), false);
+  if (status == SongStatus::failed && impl_->journal) {  // so that a recovery keeps "failed before"
+    auto e = receipt_of(JournalEntry::Kind::failed, key);
+    e.error = reason;
+    impl_->journal->append(e, false);
   }
 }
 
@@ -671,9 +675,11 @@ void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const s
           break;
         }
         case K::ack: {
-          Stmt up(impl_->db, "UPDATE submissions SET state='acked', acked_at=? WHERE id=? AND state!='acked'");
-          up.bind(1, e.at).bind(2, e.submission);
+          Stmt up(impl_->db,
+                  "UPDATE submissions SET state='acked', acked_at=? WHERE id=? AND song_key=? AND state!='acked'");
+          up.bind(1, e.at).bind(2, e.submission).bind(3, e.song_key);
           up.run();
+          if (sqlite3_changes(impl_->db) == 0 && !has_submission(e.submission, e.song_key)) break;
           int take = 0;
           for (auto& id : e.clip_ids) {
             Stmt ins(impl_->db,
@@ -694,7 +700,7 @@ void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const s
           break;
         }
         case K::attempt: {
-          Stmt up(impl_->db, "UPDATE songs SET attempt=MAX(attempt, ?) WHERE song_key=?");
+          Stmt up(impl_->db, "UPDATE songs SET attempt=MAX(attempt, ?), status='pending' WHERE song_key=?");
           up.bind(1, e.attempt).bind(2, e.song_key);
           up.run();
           break;
@@ -702,6 +708,12 @@ void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const s
         case K::superseded: {
           Stmt up(impl_->db, "UPDATE songs SET status='superseded' WHERE song_key=?");
           up.bind(1, e.song_key);
+          up.run();
+          break;
+        }
+        case K::failed: {
+          Stmt up(impl_->db, "UPDATE songs SET status='failed', reason=? WHERE song_key=?");
+          up.bind(1, e.error).bind(2, e.song_key);
           up.run();
           break;
         }
@@ -730,7 +742,17 @@ void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const s
   settle_recovered(touched, out_dir);
 }
 
-void StateStore::adopt_take(const FileRow& file, const std::string& title, int track,
+void StateStore::open_journal() {
+  if (impl_->journal) impl_->journal->open();
+}
+
+bool StateStore::has_submission(std::int64_t id, const std::string& song_key) {
+  Stmt st(impl_->db, "SELECT 1 FROM submissions WHERE id=? AND song_key=?");
+  st.bind(1, id).bind(2, song_key);
+  return st.step();
+}
+
+void StateStore::adopt_take(const FileRow& file, const std::string& title, int track, int take,
                             const std::filesystem::path& out_dir) {
   std::set<std::string> touched{file.song_key};
   std::int64_t adopted = 0;
@@ -756,7 +778,7 @@ void StateStore::adopt_take(const FileRow& file, const std::string& title, int t
     Stmt clip(impl_->db,
               "INSERT INTO clips(clip_id, song_key, submission_id, take, status, updated_at) VALUES(?,?,?,?,?,?) "
               "ON CONFLICT(clip_id) DO NOTHING");
-    clip.bind(1, file.clip_id).bind(2, file.song_key).bind(3, id).bind(4, 0);
+    clip.bind(1, file.clip_id).bind(2, file.song_key).bind(3, id).bind(4, take);
     clip.bind(5, std::string(to_string(ClipStatus::complete))).bind(6, now);
     clip.run();
     adopted = id;
@@ -803,6 +825,8 @@ void StateStore::settle_recovered(const std::set<std::string>& keys, const std::
       bool open_intent = false;
       for (auto& s : submissions(key))
         if (s.attempt == row->attempt && s.state == "intent") open_intent = true;
+      if (row->status == SongStatus::failed && !open_intent && facts.unanswered == 0 && facts.acked == 0)
+        continue;  // failed before, and nothing sent since: it stays failed (--retry-failed)
       if (open_intent)
         status = SongStatus::submitting;  // the next run says uncertain, with its usual words
       else if (facts.unanswered > 0)

@@ -218,3 +218,82 @@ TEST(Recover, ATornLastJournalLineIsSkippedAndSaid) {
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(accepted(sim), 2);
 }
+
+// A CI cache that restored the whole .setlist of an earlier night (database,
+// journal and clip files together): the takes made since are known by their
+// tags, so the run refuses instead of buying them again, and recovery
+// adopts them.
+TEST(Recover, AnOlderCopyOfTheWholeSetlistFolderIsRefusedThenRecovered) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  ASSERT_EQ(run_setlist(fast_run_args(sim, dir / "album.yaml", out)).exit_code, 0);
+  copy_album(out / ".setlist", dir / "snapshot");
+  write_file(dir / "album.yaml", album_yaml(4));
+  auto args = fast_run_args(sim, dir / "album.yaml", out);
+  ASSERT_EQ(run_setlist(args).exit_code, 0);
+  ASSERT_EQ(accepted(sim), 4);
+  const auto song3 = sha256_file(out / "03 - Song 3 (A).mp3");
+  fs::remove_all(out / ".setlist");
+  copy_album(dir / "snapshot", out / ".setlist");
+
+  auto refused = run_setlist(args);
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("takes' tags"), std::string::npos) << refused.err;
+  EXPECT_EQ(accepted(sim), 4);
+  auto rec = run_setlist({"recover", out.string()});
+  ASSERT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  auto again = run_setlist(args);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(accepted(sim), 4) << "songs made after the snapshot were bought again";
+  EXPECT_EQ(sha256_file(out / "03 - Song 3 (A).mp3"), song3);
+}
+
+// Songs that failed stay failed across a recovery: only --retry-failed
+// submits them again.
+TEST(Recover, AFailedSongStaysFailedAfterRecovery) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  auto out = dir / "out";
+  {
+    Sim refusing(dir.path(), fast_sim_args({"--fault", "500/generate@1.0"}));
+    auto r = run_setlist(fast_run_args(refusing, dir / "album.yaml", out, {"--retry-max-attempts", "2"}));
+    ASSERT_EQ(r.exit_code, 1) << r.err;
+    for (auto& [title, st] : statuses(out)) ASSERT_EQ(st, "failed") << title;
+  }
+  remove_db(out);
+  auto rec = run_setlist({"recover", out.string()});
+  ASSERT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  Sim healthy(dir.path(), fast_sim_args());
+  auto r = run_setlist(fast_run_args(healthy, dir / "album.yaml", out));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(accepted(healthy), 0) << "a failed song was submitted without --retry-failed";
+  for (auto& [title, st] : statuses(out)) EXPECT_EQ(st, "failed") << title;
+}
+
+// A journal of another album beside this one's database: recover refuses
+// to mix them and changes nothing.
+TEST(Recover, AJournalOfAnotherAlbumIsNotMerged) {
+  TempDir dir;
+  write_file(dir / "a.yaml", album_yaml(2));
+  std::string other = album_yaml(3);
+  for (auto pos = other.find("Song "); pos != std::string::npos; pos = other.find("Song ", pos + 6))
+    other.replace(pos, 5, "Other ");
+  write_file(dir / "b.yaml", other);
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out", elsewhere = dir / "elsewhere";
+  ASSERT_EQ(run_setlist(fast_run_args(sim, dir / "a.yaml", out)).exit_code, 0);
+  ASSERT_EQ(run_setlist(fast_run_args(sim, dir / "b.yaml", elsewhere)).exit_code, 0);
+  fs::copy_file(elsewhere / ".setlist" / "receipts.jsonl", out / ".setlist" / "receipts.jsonl",
+                fs::copy_options::overwrite_existing);
+  auto db = out / ".setlist" / "state.db";
+  const auto before = sha256_file(db);
+  auto refused = run_setlist(fast_run_args(sim, dir / "a.yaml", out));
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  auto rec = run_setlist({"recover", out.string()});
+  EXPECT_EQ(rec.exit_code, 3) << rec.out << rec.err;
+  EXPECT_NE(rec.err.find("different albums"), std::string::npos) << rec.err;
+  EXPECT_EQ(sha256_file(db), before);
+  EXPECT_EQ(accepted(sim), 5);
+}

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <fstream>
+
 #include "setlist/provider.hpp"
 #include "setlist/state.hpp"
 #include "test_support.hpp"
@@ -241,4 +243,34 @@ TEST(State, RefusesAnotherProgramsDatabase) {
   EXPECT_EQ(sqlite3_column_int(st, 0), 0);
   sqlite3_finalize(st);
   sqlite3_close(raw);
+}
+
+// A line torn by a crash stays one bad line: the next receipt is on its own line.
+TEST(State, AReceiptAfterATornJournalLineStartsALineOfItsOwn) {
+  test::TempDir dir;
+  {
+    auto s = StateStore::open(dir / "state.db");
+    ASSERT_TRUE(s);
+    SongRow row;
+    row.key = "k1";
+    s.value()->upsert_song(row);
+    s.value()->record_intent("k1", "p1", 1);
+  }
+  {
+    std::ofstream j(dir / "receipts.jsonl", std::ios::app);
+    j << "{\"v\":1,\"e\":\"ack\",\"sub\":1,\"so";
+  }
+  {
+    auto s = StateStore::open(dir / "state.db");
+    ASSERT_TRUE(s);
+    SongRow row;
+    row.key = "k2";
+    s.value()->upsert_song(row);
+    s.value()->record_intent("k2", "p2", 1);
+  }
+  auto j = read_journal(dir / "receipts.jsonl");
+  EXPECT_EQ(j.bad_lines, 1);
+  ASSERT_EQ(j.entries.size(), 2u);
+  EXPECT_EQ(j.entries[1].song_key, "k2");
+  EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::intent);
 }
