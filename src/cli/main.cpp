@@ -624,9 +624,11 @@ int main(int argc, char** argv) {
   opt.retry_failed = retry_failed;
   // Reports are written while the run still holds OUT's lock, whenever it got
   // as far as its state (even when aborted); never when another run holds OUT.
+  std::vector<std::string> flagged;  // #19: takes the analysis flagged, for the summary
   opt.before_unlock = [&](StateStore& st, const RunSummary& s) {
     auto w = write_reports(out_dir, st, &*manifest, &s);
     if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";
+    flagged = flagged_takes(st);
   };
   RunSummary summary;
   {
@@ -651,6 +653,11 @@ int main(int argc, char** argv) {
         summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain, summary.pending,
         summary.tokens_charged);
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
+    if (!flagged.empty()) {
+      std::cerr << flagged.size() << " take(s) flagged:\n";
+      for (std::size_t i = 0; i < flagged.size() && i < 20; ++i) std::cerr << "  " << flagged[i] << "\n";
+      if (flagged.size() > 20) std::cerr << "  ... and " << flagged.size() - 20 << " more (report.json: flags)\n";
+    }
     if (fs::exists(report_path)) std::cerr << "report: " << report_path.string() << "\n";
   }
   if (summary.interrupted) {

@@ -123,6 +123,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
         s.lyrics = file_info(out_dir, f);
         if (s.lyrics->exists) s.lyrics_text = read_text(out_dir / f.path);
       }
+    const auto analyses = state.analyses(key);
     int take = 0;
     for (auto& c : state.attempt_clips(key)) {  // earlier attempts' clips are history
       ClipInfo ci;
@@ -141,12 +142,21 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
         else if (f.kind == "clip_json")
           ci.clip_json = file_info(out_dir, f);
       }
+      for (auto& a : analyses)
+        if (a.clip_id == c.clip_id && ci.audio) {
+          ci.analysis = a.audio;
+          ci.flags = a.flags;
+        }
       s.clips.push_back(std::move(ci));
     }
     std::stable_sort(s.clips.begin(), s.clips.end(), [](auto& a, auto& b) { return a.take < b.take; });
     ++d.totals[s.status];
     d.songs.push_back(std::move(s));
   }
+  std::vector<const AudioAnalysis*> album;
+  for (auto& s : d.songs)
+    if (!s.clips.empty() && s.clips.front().analysis) album.push_back(&*s.clips.front().analysis);
+  d.album_loudness = album_loudness(album);
   return d;
 }
 
