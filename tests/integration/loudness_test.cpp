@@ -36,7 +36,8 @@ std::map<std::string, std::string> mutagen_txxx(const fs::path& f) {
     ADD_FAILURE() << "mutagen on " << f << ": " << r.err;
     return m;
   }
-  for (auto& [k, v] : json::parse(r.out).as_object()) m[std::string(k)] = std::string(v.as_string());
+  const json::value doc = json::parse(r.out);
+  for (auto& [k, v] : doc.as_object()) m[std::string(k)] = std::string(v.as_string());
   return m;
 }
 
@@ -87,7 +88,8 @@ TEST(Loudness, QuietLoudSilentAndClippedTakesAreMeasuredFlaggedAndTaggedForRepla
 
   // What the simulator made, by clip id.
   std::map<std::string, std::pair<std::string, std::optional<double>>> made;
-  for (auto& [id, c] : sim.stats().as_object().at("clips").as_object()) {
+  const json::value stats = sim.stats();
+  for (auto& [id, c] : stats.at("clips").as_object()) {
     auto& lufs = c.at("lufs");
     made[std::string(id)] = {std::string(c.at("loudness_profile").as_string()),
                              lufs.is_null() ? std::nullopt : std::optional<double>(lufs.to_number<double>())};
@@ -181,10 +183,12 @@ TEST(Loudness, WavTakesCarryReplayGainInTheirId3Chunk) {
   auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, double> made;
-  for (auto& [id, c] : sim.stats().as_object().at("clips").as_object())
+  const json::value stats = sim.stats();
+  for (auto& [id, c] : stats.at("clips").as_object())
     made[std::string(id)] = c.at("lufs").to_number<double>();
   ASSERT_EQ(made.size(), 2u);
-  for (auto& s : report_songs(out)) {
+  const json::array songs = report_songs(out);
+  for (auto& s : songs) {
     auto& c = s.at("clips").as_array().at(0).as_object();
     double lufs = made.at(std::string(c.at("id").as_string()));
     auto file = out / std::string(c.at("audio").at("path").as_string());
@@ -233,7 +237,8 @@ TEST(Loudness, ReportHtmlShowsWaveformsAndTheLoudnessChartInChromium) {
   auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::set<std::string> clip_ids;
-  for (auto& s : report_songs(out))
+  const json::array songs = report_songs(out);
+  for (auto& s : songs)
     for (auto& c : s.at("clips").as_array()) clip_ids.insert(std::string(c.at("id").as_string()));
   ASSERT_EQ(clip_ids.size(), 6u);
 
