@@ -128,8 +128,10 @@ TEST(Loudness, QuietLoudSilentAndClippedTakesAreMeasuredFlaggedAndTaggedForRepla
         ASSERT_TRUE(mut.count("REPLAYGAIN_TRACK_GAIN")) << file;
         EXPECT_NEAR(gain_db(mut["REPLAYGAIN_TRACK_GAIN"]), -18.0 - *lufs, 0.5);
         EXPECT_NEAR(gain_db(ff["REPLAYGAIN_TRACK_GAIN"]), -18.0 - *lufs, 0.5);
+        // A sine's peak is its loudness + 3.01 dB; MP3 coding noise lifts the
+        // peak of the quiet tone by about 0.6 dB (its loudness stays within 0.1 LU).
         double peak = std::stod(mut["REPLAYGAIN_TRACK_PEAK"]);
-        EXPECT_NEAR(20 * std::log10(peak), *lufs + 3.01, 0.5);  // a sine's peak: its loudness + 3.01 dB
+        EXPECT_NEAR(20 * std::log10(peak), *lufs + 3.01, 1.0);
       } else if (profile == "silent") {
         EXPECT_TRUE(a.at("integrated_lufs").is_null());
         EXPECT_TRUE(flags.count("silent")) << json::serialize(c);
@@ -174,7 +176,8 @@ TEST(Loudness, QuietLoudSilentAndClippedTakesAreMeasuredFlaggedAndTaggedForRepla
   EXPECT_EQ(fs::last_write_time(out / std::string(report.at("songs").as_array()[0].at("clips").as_array()[0].at("audio").at("path").as_string())), before);
 }
 
-// WAV takes (google/lyria2: 48 kHz stereo) get the same tags in their ID3 chunk.
+// WAV takes (google/lyria2: 48 kHz stereo) get the same tags in their ID3 chunk
+// (read back by mutagen; ffprobe reads a WAV's INFO chunk instead).
 TEST(Loudness, WavTakesCarryReplayGainInTheirId3Chunk) {
   TempDir dir;
   write_file(dir / "album.yaml", lyria_album());
@@ -197,8 +200,8 @@ TEST(Loudness, WavTakesCarryReplayGainInTheirId3Chunk) {
     EXPECT_EQ(c.at("analysis").at("channels").as_int64(), 2);
     auto mut = mutagen_txxx(file);
     EXPECT_NEAR(gain_db(mut["REPLAYGAIN_TRACK_GAIN"]), -18.0 - lufs, 0.5);
-    auto ff = ffprobe_tags(file);
-    EXPECT_NEAR(gain_db(ff["REPLAYGAIN_TRACK_GAIN"]), -18.0 - lufs, 0.5);
+    // ffprobe shows a WAV's RIFF INFO fields, not its ID3 chunk (docs/report.md, "Tags"):
+    // mutagen is the independent reader here.
     EXPECT_FALSE(mut["REPLAYGAIN_ALBUM_GAIN"].empty());
   }
 }
