@@ -10,6 +10,10 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev libssl-dev libsqlite3-dev
   libfmt-dev libcli11-dev libtag1-dev
+  # audio analysis (#19): libsndfile decodes MP3/WAV/FLAC (MP3 through mpg123)
+  # and encodes the simulator's audio; libebur128 is the reference EBU R128
+  # implementation (integrated loudness, loudness range, true peak)
+  libsndfile1-dev libebur128-dev
   # tests
   libgtest-dev libgmock-dev openssl procps
   # output tests: an independent ID3 reader and a headless browser for report.html

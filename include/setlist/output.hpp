@@ -153,6 +153,9 @@ struct TagInfo {
   std::string cover_jpeg;  // APIC front cover bytes, JPEG or PNG (detected); none when empty
   std::string clip_id;     // TXXX SETLIST_CLIP_ID
   std::string song_key;    // TXXX SETLIST_SONG_KEY
+  // ReplayGain 2.0 (TXXX REPLAYGAIN_TRACK_GAIN ...; none when empty): "-3.52 dB", "0.988553".
+  std::string replaygain_track_gain, replaygain_track_peak;
+  std::string replaygain_album_gain, replaygain_album_peak;
 };
 
 // Tags a take according to its bytes (detect_audio_format), in place: call
@@ -165,6 +168,12 @@ struct TagInfo {
 //   chunk is not touched.
 // - Anything else: an error, the file unchanged.
 Status write_tags(const std::filesystem::path& audio, const TagInfo& info);
+
+// ReplayGain album values (#19): the TXXX REPLAYGAIN_ALBUM_GAIN and _PEAK of a
+// take's ID3v2 tag (empty when absent), and a change of only those two
+// frames (every other frame kept; the audio untouched). Fsyncs.
+std::pair<std::string, std::string> read_replaygain_album(const std::filesystem::path& audio);
+Status write_replaygain_album(const std::filesystem::path& audio, const std::string& gain, const std::string& peak);
 
 // The setlist ids a published take carries (TXXX SETLIST_CLIP_ID and
 // SETLIST_SONG_KEY), with its title and track: how a take is recognised when

@@ -25,6 +25,10 @@ inline constexpr int report_schema_version = 1;
 Status write_reports(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
                      const RunSummary* run, std::vector<std::string>* damaged = nullptr);
 
+// #19: one line per take the audio analysis flagged, in track order:
+// "03 Neon Rain (B): silent, clipped".
+std::vector<std::string> flagged_takes(StateStore& state);
+
 // The summary of a run as JSON text (also kept in state for `setlist report`).
 std::string run_summary_json(const RunSummary& run);
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "setlist/analysis.hpp"
 #include "setlist/lifecycle.hpp"
 #include "setlist/result.hpp"
 
@@ -81,6 +82,17 @@ struct FileRow {
   std::int64_t created_at = 0;
 };
 
+// What the analysis of one published take found (#19), keyed by clip id.
+// Derived data: not in the receipts journal (a recovered database analyses
+// the takes again when they are downloaded again, or shows none).
+struct AnalysisRow {
+  std::string clip_id;
+  std::string song_key;
+  std::string source_sha256;  // the bytes analysed (as downloaded)
+  AudioAnalysis audio;
+  std::vector<std::string> flags;  // silent, clipped, short (see Settings::flag_*)
+};
+
 // One line of the receipts journal, OUT/.setlist/receipts.jsonl: every money
 // receipt (intent, answer, refusal, unknown outcome, new attempt) and every
 // published file, appended after the database commits it and, for receipts,
@@ -115,7 +127,7 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& db_file);
   ~StateStore();
 
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
   static constexpr int application_id = 0x53544c53;  // "STLS": PRAGMA application_id of setlist's databases
 
   std::optional<SongRow> song(const std::string& key);
@@ -151,6 +163,10 @@ class StateStore {
   void record_file(const FileRow& row);
   std::vector<FileRow> files(const std::string& song_key = {});
   void forget_files(const std::string& song_key);
+
+  // Audio analysis (schema v3's own table; nothing else reads it).
+  void record_analysis(const AnalysisRow& row);
+  std::vector<AnalysisRow> analyses(const std::string& song_key = {});
 
   // Every submission by id, and whether each clip id is known: for comparing
   // the database with the receipts journal.

@@ -932,9 +932,11 @@ int main(int argc, char** argv) {
   opt.tick = std::chrono::seconds(1);
   // Reports are written while the run still holds OUT's lock, whenever it got
   // as far as its state (even when aborted); never when another run holds OUT.
+  std::vector<std::string> flagged;  // #19: takes the analysis flagged, for the summary
   opt.before_unlock = [&](StateStore& st, const RunSummary& s) {
     auto w = write_reports(out_dir, st, &*manifest, &s);
     if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";
+    flagged = flagged_takes(st);
   };
   RunSummary summary;
   {
@@ -968,6 +970,11 @@ int main(int argc, char** argv) {
         summary.tokens_charged, summary.tokens_charged_to_date,
         summary.not_selected ? fmt::format(" ({} not selected by --only)", summary.not_selected) : "");
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
+    if (!flagged.empty()) {
+      std::cerr << flagged.size() << " take(s) flagged:\n";
+      for (std::size_t i = 0; i < flagged.size() && i < 20; ++i) std::cerr << "  " << flagged[i] << "\n";
+      if (flagged.size() > 20) std::cerr << "  ... and " << flagged.size() - 20 << " more (report.json: flags)\n";
+    }
     if (summary.interrupted) std::cerr << "interrupted: run the same command again to resume\n";
     if (fs::exists(report_html)) std::cerr << "report: " << report_html.string() << " (open it in a browser)\n";
   }

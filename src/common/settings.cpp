@@ -31,7 +31,8 @@ enum class Kind {
   text,
   tokens,
   optional_tokens,
-  size  // bytes, with an optional KiB/MiB/GiB unit
+  size,  // bytes, with an optional KiB/MiB/GiB unit
+  number  // any finite number (loudness thresholds are negative)
 };
 
 struct Descriptor {
@@ -102,6 +103,12 @@ const std::vector<Descriptor>& descriptors() {
       v.push_back(x);
     }
     i("regenerate_on_error", Kind::count, &Settings::regenerate_on_error);
+    // Flags on analysed takes (#19).
+    d("flag_silence_lufs", Kind::number, &Settings::flag_silence_lufs);
+    t("flag_silence_stretch", &Settings::flag_silence_stretch);
+    i("flag_clipped_runs", Kind::positive_int, &Settings::flag_clipped_runs);
+    d("flag_clipped_true_peak", Kind::number, &Settings::flag_clipped_true_peak);
+    d("flag_short_fraction", Kind::number, &Settings::flag_short_fraction);
     return v;
   }();
   return d;
@@ -190,6 +197,7 @@ void apply(Settings& s, const Descriptor& d, std::string_view value) {
       s.*(d.dbl) = *parse_rate(value);
       break;
     case Kind::positive_double:
+    case Kind::number:
       s.*(d.dbl) = *parse_number(value);
       break;
     case Kind::positive_int:
@@ -291,6 +299,9 @@ std::optional<std::string> check_setting(std::string_view name, std::string_view
       if (!n || *n < 1) return "invalid value \"" + v + "\" (expected a number >= 1)";
       return std::nullopt;
     }
+    case Kind::number:
+      if (!parse_number(value)) return "invalid value \"" + v + "\" (expected a number)";
+      return std::nullopt;
     case Kind::positive_int: {
       auto n = parse_count(value);
       if (!n || *n < 1 || *n > 1000000) {
@@ -495,6 +506,7 @@ std::string setting_value_text(const Settings& s, std::string_view name) {
     case Kind::rate:
       return format_number(s.*(d->dbl)) + "/s";
     case Kind::positive_double:
+    case Kind::number:
       return format_number(s.*(d->dbl));
     case Kind::positive_int:
     case Kind::batch:

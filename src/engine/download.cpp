@@ -7,6 +7,7 @@
 
 
 #include "common/hash.hpp"
+#include "engine/analyze.hpp"
 #include "engine/engine_impl.hpp"
 #include "setlist/output.hpp"
 
@@ -288,6 +289,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       std::string sha256;
       std::string source_sha256;
       std::optional<std::pair<std::uint64_t, std::string>> cover;  // published cover: size, digest
+      std::optional<AnalysisRow> analysis;  // the take decoded and measured (#19)
+      std::string analysis_error;
     };
     const fs::path final_path = opt_.out_dir / rel, cover_path = opt_.out_dir / cover_rel;
     const bool have_cover = cover_dl.has_value();
@@ -299,6 +302,17 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         return f;
       }
       f.source_sha256 = source->second;
+      // Decoded and measured before tagging: the track's ReplayGain goes into this tag pass.
+      if (auto an = analyze_take(part, s_, *t.song, t.key, c.id, f.source_sha256)) {
+        f.analysis = std::move(*an);
+        if (auto l = f.analysis->audio.integrated_lufs) {
+          info.replaygain_track_gain = replaygain_gain_text(*l);
+          info.replaygain_track_peak =
+              replaygain_peak_text(f.analysis->audio.true_peak.value_or(f.analysis->audio.sample_peak));
+        }
+      } else {
+        f.analysis_error = an.error().message;
+      }
       info.cover_jpeg = have_cover ? read_small_file(cpart) : std::string();
       if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover_;
       if (auto tagged = write_tags(part, info); !tagged) f.tag_error = tagged.error().message;
@@ -328,6 +342,13 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     }
     ++published;
     record_published(t, rel, c.id, "audio", done.bytes, done.sha256, done.source_sha256);
+    if (done.analysis) {
+      state_.record_analysis(*done.analysis);
+      if (!done.analysis->flags.empty())
+        emit(Event::Kind::info, &t, "take " + label + " flagged: " + join_flags(done.analysis->flags));
+    } else if (!done.analysis_error.empty()) {
+      emit(Event::Kind::info, &t, "take " + label + " not analysed: " + done.analysis_error);
+    }
     if (done.cover)
       record_published(t, cover_rel, c.id, "cover", done.cover->first, done.cover->second,
                        done.cover->second);

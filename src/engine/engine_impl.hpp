@@ -140,6 +140,9 @@ class Engine {
     co_return co_await run_on(disk_.get_executor(), std::move(f));
   }
 
+  // --- album_gain.cpp (#19): album ReplayGain once every song has ended
+  void tag_album_gain();
+
   // --- shared
   void emit(Event::Kind k, const SongTask* t, std::string msg);
   void set_status(SongTask& t, SongStatus status, const std::string& reason = {});

@@ -252,6 +252,7 @@ RunSummary Engine::run() {
     signals_->cancel();
   }
   io_.run();  // until every coroutine has ended
+  tag_album_gain();
   // The signal set stays registered (not waiting) until the Engine goes, so
   // a Ctrl-C while the reports are written is counted, not fatal.
   return finish();

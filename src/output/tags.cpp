@@ -81,6 +81,10 @@ void fill_id3v2(TagLib::ID3v2::Tag& tag, const TagInfo& info) {
   }
   add_user_text(tag, "SETLIST_CLIP_ID", info.clip_id);
   add_user_text(tag, "SETLIST_SONG_KEY", info.song_key);
+  add_user_text(tag, "REPLAYGAIN_TRACK_GAIN", info.replaygain_track_gain);
+  add_user_text(tag, "REPLAYGAIN_TRACK_PEAK", info.replaygain_track_peak);
+  add_user_text(tag, "REPLAYGAIN_ALBUM_GAIN", info.replaygain_album_gain);
+  add_user_text(tag, "REPLAYGAIN_ALBUM_PEAK", info.replaygain_album_peak);
 }
 
 Status tag_mp3(const std::filesystem::path& mp3, const TagInfo& info) {
@@ -199,6 +203,79 @@ std::optional<TakeIds> read_take_ids(const std::filesystem::path& audio) {
   TagLib::MPEG::File file(audio.c_str(), false);
   if (!file.isValid()) return std::nullopt;
   return ids_from(file.ID3v2Tag(false));
+}
+
+}  // namespace setlist
+
+// --- ReplayGain album values (#19) -----------------------------------------------
+namespace setlist {
+
+namespace {
+TagLib::ID3v2::UserTextIdentificationFrame* user_frame(TagLib::ID3v2::Tag* tag, const char* description) {
+  if (!tag) return nullptr;
+  for (auto* frame : tag->frameList("TXXX")) {
+    auto* user = dynamic_cast<TagLib::ID3v2::UserTextIdentificationFrame*>(frame);
+    if (user && user->description() == description) return user;
+  }
+  return nullptr;
+}
+std::string user_value(TagLib::ID3v2::Tag* tag, const char* description) {
+  auto* f = user_frame(tag, description);
+  if (!f || f->fieldList().size() < 2) return {};
+  return f->fieldList()[1].to8Bit(true);
+}
+void replace_user_text(TagLib::ID3v2::Tag& tag, const char* description, const std::string& value) {
+  while (auto* f = user_frame(&tag, description)) tag.removeFrame(f, true);
+  add_user_text(tag, description, value);
+}
+bool is_wav_file(const std::filesystem::path& audio) {
+  char head[16] = {};
+  int fd = ::open(audio.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  ssize_t n = ::read(fd, head, sizeof head);
+  ::close(fd);
+  return n > 0 && detect_audio_format(std::string_view(head, static_cast<std::size_t>(n))) == AudioFormat::wav;
+}
+}  // namespace
+
+std::pair<std::string, std::string> read_replaygain_album(const std::filesystem::path& audio) {
+  if (is_wav_file(audio)) {
+    TagLib::RIFF::WAV::File file(audio.c_str(), false);
+    if (!file.isValid()) return {};
+    return {user_value(file.ID3v2Tag(), "REPLAYGAIN_ALBUM_GAIN"), user_value(file.ID3v2Tag(), "REPLAYGAIN_ALBUM_PEAK")};
+  }
+  TagLib::MPEG::File file(audio.c_str(), false);
+  if (!file.isValid()) return {};
+  auto* tag = file.ID3v2Tag(false);
+  return {user_value(tag, "REPLAYGAIN_ALBUM_GAIN"), user_value(tag, "REPLAYGAIN_ALBUM_PEAK")};
+}
+
+Status write_replaygain_album(const std::filesystem::path& audio, const std::string& gain, const std::string& peak) {
+  bool saved = false;
+  if (is_wav_file(audio)) {
+    TagLib::RIFF::WAV::File file(audio.c_str(), false);
+    if (!file.isValid() || file.readOnly()) return tag_error("cannot write tags to " + audio.string());
+    auto* tag = file.ID3v2Tag();
+    if (!tag) return tag_error("no ID3v2 tag in " + audio.string());
+    replace_user_text(*tag, "REPLAYGAIN_ALBUM_GAIN", gain);
+    replace_user_text(*tag, "REPLAYGAIN_ALBUM_PEAK", peak);
+    saved = file.save(TagLib::RIFF::WAV::File::AllTags, TagLib::File::StripOthers, TagLib::ID3v2::v4);
+  } else {
+    TagLib::MPEG::File file(audio.c_str(), false);
+    if (!file.isValid() || file.readOnly()) return tag_error("cannot write tags to " + audio.string());
+    auto* tag = file.ID3v2Tag(true);
+    replace_user_text(*tag, "REPLAYGAIN_ALBUM_GAIN", gain);
+    replace_user_text(*tag, "REPLAYGAIN_ALBUM_PEAK", peak);
+    saved = file.save(TagLib::MPEG::File::ID3v2, TagLib::File::StripOthers, TagLib::ID3v2::v4,
+                      TagLib::File::DoNotDuplicate);
+  }
+  if (!saved) return tag_error("cannot save tags to " + audio.string());
+  int fd = ::open(audio.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return tag_error("cannot reopen " + audio.string());
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return tag_error("cannot fsync " + audio.string());
+  return Ok{};
 }
 
 }  // namespace setlist

@@ -43,6 +43,12 @@ details { margin-top:10px; } summary { cursor:pointer; color:var(--muted); }
 pre.lyrics { white-space:pre-wrap; font:inherit; margin:8px 0 0; padding:10px; background:var(--bg); border-radius:6px; }
 footer { margin-top:24px; font-size:13px; }
 table.run { border-collapse:collapse; margin-top:8px; } table.run td { padding:2px 12px 2px 0; }
+svg.waveform { display:block; max-width:100%; height:auto; margin-top:4px; }
+svg .wf-bg { fill:var(--bg); } svg .wf { stroke:var(--ok); } svg .wf-bad { stroke:var(--bad); }
+.loudness { font-size:12px; color:var(--muted); } .badge.flag { background:var(--bad); font-size:10px; }
+section.sound { margin-bottom:24px; } svg.album-loudness .bar { fill:var(--ok); } svg.album-loudness .bar-bad { fill:var(--bad); }
+svg.album-loudness .axis { font-size:10px; fill:var(--muted); } svg.album-loudness line.ref { stroke:var(--muted); stroke-dasharray:4 3; }
+svg.album-loudness line.album { stroke:var(--fg); }
 )css";
 
 std::string e(std::string_view s) { return html_escape(s); }
@@ -111,6 +117,19 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     h += "</ul>\n</section>\n";
   }
 
+  // The album's loudness per track (#19).
+  if (auto chart = album_chart_svg(d); !chart.empty()) {
+    h += "<section class=\"sound\" id=\"album-loudness\"><h3>Loudness per track</h3>";
+    if (d.album_loudness.lufs)
+    {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "Album %.1f LUFS over the first take of %zu songs", *d.album_loudness.lufs,
+                    d.album_loudness.takes);
+      h += "<p class=\"muted\">" + e(buf) + "</p>";
+    }
+    h += chart + "</section>\n";
+  }
+
   // Songs.
   h += "<ol class=\"songs\">\n";
   for (auto& s : d.songs) {
@@ -130,7 +149,8 @@ void render_html(const ReportData& d, const TextEmit& emit) {
       takes += "<div class=\"info\"><div><span class=\"label\">Take " + take_letter(c.take) + "</span> <span class=\"muted\">" +
                e(duration_text(c.duration)) + "</span></div>";
       takes += "<audio controls preload=\"metadata\" src=\"" + e(url_path_escape(c.audio->path)) + "\" title=\"" +
-               e(take_title(s, c)) + "\"></audio></div></div>\n";
+               e(take_title(s, c)) + "\"></audio>" + waveform_svg(c, take_title(s, c)) + loudness_line(c) +
+               "</div></div>\n";
     }
     takes += "</div>\n";
     if (any_take) h += takes;

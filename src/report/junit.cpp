@@ -75,14 +75,30 @@ std::string render_junit(const ReportData& d) {
   for (auto& s : d.songs) {
     out += "  <testcase classname=\"setlist." + xml_escape(suite) + "\" name=\"" + xml_escape(case_name(s)) +
            "\" time=\"" + seconds(song_seconds(s)) + "\"";
-    if (s.status == "complete") {
+    // #19: each analysed take's loudness and flags as properties (a flag
+    // informs; it does not fail the song).
+    std::string props;
+    for (auto& c : s.clips) {
+      if (!c.analysis || !c.audio || !c.audio->exists) continue;
+      std::string take = "take " + take_letter(c.take) + " ";
+      char buf[32];
+      if (c.analysis->integrated_lufs) {
+        std::snprintf(buf, sizeof buf, "%.2f", *c.analysis->integrated_lufs);
+        props += "      <property name=\"" + take + "loudness_lufs\" value=\"" + buf + "\"/>\n";
+      }
+      std::string flags;
+      for (auto& f : c.flags) flags += (flags.empty() ? "" : ",") + f;
+      props += "      <property name=\"" + take + "flags\" value=\"" + xml_escape(flags) + "\"/>\n";
+    }
+    if (s.status == "complete" && props.empty()) {
       out += "/>\n";
       continue;
     }
     out += ">\n";
+    if (!props.empty()) out += "    <properties>\n" + props + "    </properties>\n";
     if (s.status == "skipped") {
       out += "    <skipped message=\"" + xml_escape(why(s)) + "\"/>\n";
-    } else {
+    } else if (s.status != "complete") {
       out += "    <failure type=\"" + xml_escape(s.status) + "\" message=\"" + xml_escape(why(s)) + "\">" +
              xml_escape(s.status + ": " + why(s)) + "</failure>\n";
     }
@@ -102,6 +118,22 @@ std::string render_step_summary(const ReportData& d) {
     out += "| " + std::to_string(s.track) + " | " + md_cell(s.title) + " | " + md_cell(s.status) + " | " +
            md_cell(s.status == "complete" ? "" : why(s)) + " |\n";
   out += "\n";
+  // #19: the album's loudness and the takes the analysis flagged.
+  if (d.album_loudness.lufs) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "Album loudness %.1f LUFS (ReplayGain %.2f dB) over %zu first takes.\n\n",
+                  *d.album_loudness.lufs, kReplayGainReference - *d.album_loudness.lufs, d.album_loudness.takes);
+    out += buf;
+  }
+  std::string flagged;
+  for (auto& s : d.songs)
+    for (auto& c : s.clips) {
+      if (c.flags.empty() || !c.audio || !c.audio->exists) continue;
+      std::string f;
+      for (auto& x : c.flags) f += (f.empty() ? "" : ", ") + x;
+      flagged += "- " + md_cell(take_title(s, c)) + ": " + md_cell(f) + "\n";
+    }
+  if (!flagged.empty()) out += "Flagged takes:\n\n" + flagged + "\n";
   return out;
 }
 

@@ -127,6 +127,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
         s.lyrics = file_info(out_dir, f);
         if (s.lyrics->exists) s.lyrics_text = read_out_file(out_dir, f.path, 1u << 20);
       }
+    const auto analyses = state.analyses(key);
     int take = 0;
     std::set<std::string> current;
     for (auto& c : state.attempt_clips(key)) {  // earlier attempts' clips are history
@@ -151,6 +152,11 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
           if (ci.lyrics->exists) ci.lyrics_text = read_out_file(out_dir, f.path, 1u << 20);
         }
       }
+      for (auto& a : analyses)
+        if (a.clip_id == c.clip_id && ci.audio) {
+          ci.analysis = a.audio;
+          ci.flags = a.flags;
+        }
       s.clips.push_back(std::move(ci));
     }
     std::stable_sort(s.clips.begin(), s.clips.end(), [](auto& a, auto& b) { return a.take < b.take; });
@@ -159,6 +165,10 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     ++d.totals[s.status];
     d.songs.push_back(std::move(s));
   }
+  std::vector<const AudioAnalysis*> album;
+  for (auto& s : d.songs)
+    if (!s.clips.empty() && s.clips.front().analysis) album.push_back(&*s.clips.front().analysis);
+  d.album_loudness = album_loudness(album);
   return d;
 }
 

@@ -2,7 +2,9 @@
 // there is one). Private to src/report and its tests.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "setlist/analysis.hpp"
 #include "setlist/output.hpp"
 
 namespace setlist {
@@ -42,6 +45,8 @@ struct ClipInfo {
   std::optional<FileInfo> clip_json;
   std::optional<FileInfo> lyrics;  // the words the API wrote for this take (description mode)
   std::string lyrics_text;
+  std::optional<AudioAnalysis> analysis;  // #19: when the take was decoded and measured
+  std::vector<std::string> flags;         // silent, clipped, short
 };
 
 struct SongInfo {
@@ -82,6 +87,8 @@ struct ReportData {
   std::vector<std::string> damaged;  // state rows refused (damaged_state_message), each once
   std::string cover;     // "cover.jpg" once written, else empty
   std::string playlist;  // "album.m3u8"
+  // #19: over every song's first take (A) that was analysed; see docs/report.md.
+  AlbumLoudness album_loudness;
   std::int64_t generated_at = 0;
 };
 
@@ -131,6 +138,15 @@ std::string render_to_string(const ReportData& d, Render render) {
   render(d, TextEmit([&out](std::string_view s) { out += s; }));
   return out;
 }
+
+// #19, the sound of the album (sound.cpp): the analysis of a take as JSON
+// (null when none), its flags, the album's loudness; report.html's pictures.
+boost::json::value analysis_json(const ClipInfo& c);
+boost::json::array flags_json(const ClipInfo& c);
+boost::json::object album_loudness_json(const ReportData& d);
+std::string waveform_svg(const ClipInfo& c, std::string_view label);
+std::string loudness_line(const ClipInfo& c);
+std::string album_chart_svg(const ReportData& d);
 
 // Escaping shared by the renderers. Invalid UTF-8 becomes U+FFFD.
 std::string valid_utf8(std::string_view s);

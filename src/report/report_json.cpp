@@ -151,6 +151,7 @@ void render_json(const ReportData& d, const TextEmit& emit) {
       if (c.audio && c.audio->exists) ++takes;
   totals["takes_downloaded"] = takes;
   root["totals"] = std::move(totals);
+  root["loudness"] = album_loudness_json(d);
 
   // The songs last and one at a time: a DOM of the whole document would
   // take several times the file's size in memory at 10,000 songs.
@@ -202,6 +203,8 @@ void render_json(const ReportData& d, const TextEmit& emit) {
       co["cover"] = file_or_null(c.cover, false);
       co["clip_json"] = c.clip_json ? json::value(c.clip_json->path) : json::value(nullptr);
       co["lyrics"] = file_or_null(c.lyrics, false);
+      co["analysis"] = analysis_json(c);
+      co["flags"] = flags_json(c);
       clips.push_back(std::move(co));
     }
     so["clips"] = std::move(clips);

@@ -1,4 +1,5 @@
 #include "sim/config.hpp"
+#include "sim/tone.hpp"
 
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
@@ -314,6 +315,13 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   app.add_option("--latency-jitter", jitter, "spread of that time (default 5s)");
   app.add_option("--latency-dist", dist, "normal (default), uniform, fixed, exponential");
   app.add_option("--duration", duration, "audio length range per clip, e.g. 5s..10s (default 20s..40s)");
+  app.add_flag("--real-audio", c.real_audio,
+               "serve real audio: a 997 Hz tone per clip at a known loudness (-20..-10 LUFS), "
+               "encoded once (MP3 through LAME, or WAV); stats give each clip's intended loudness");
+  std::string loudness_profile;
+  app.add_option("--loudness-profile", loudness_profile,
+                 "with --real-audio: profiles of the clips in the order they are made, e.g. "
+                 "quiet,loud,silent,clipped (normal for the rest)");
   app.add_option("--wait-max", wait_max, "longest hold of a wait_audio request (default 100s)");
   app.add_option("--accept-key-env", key_envs,
                  "environment variable holding an accepted key (comma-separated keys allowed); repeatable")
@@ -386,6 +394,16 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
       throw std::runtime_error("bad --duration '" + duration + "'");
   }
   c.wait_max = parse_duration(wait_max);
+  for (std::size_t pos = 0; !loudness_profile.empty() && pos <= loudness_profile.size();) {
+    auto comma = loudness_profile.find(',', pos);
+    std::string p = trim(loudness_profile.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (!parse_loudness(p)) throw std::runtime_error("unknown --loudness-profile entry '" + p + "'");
+    c.loudness_profile.push_back(p);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  if (!c.loudness_profile.empty() && !c.real_audio)
+    throw std::runtime_error("--loudness-profile needs --real-audio");
   c.hourly_window = parse_duration(hourly_window);
   c.retry_after_grace = parse_duration(grace);
   if (c.hourly_limit < 0 || c.hourly_window.count() <= 0) throw std::runtime_error("bad hourly limit");

@@ -78,6 +78,12 @@ struct Config {
   Micros latency_jitter = std::chrono::seconds(5);
   LatencyDist latency_dist = LatencyDist::normal;
   double duration_min = 20, duration_max = 40;  // seconds of audio per clip
+  // Real audio: a tone per clip at a known loudness, encoded (MP3 or WAV);
+  // otherwise silent MP3 frames / quiet-noise WAV made on the fly.
+  bool real_audio = false;
+  // With real_audio: the profile of the n-th clip made (normal, quiet, loud,
+  // silent, clipped); clips past the list are normal.
+  std::vector<std::string> loudness_profile;
   Micros wait_max = std::chrono::seconds(100);
 
   std::vector<std::string> accept_keys;  // empty: any non-empty key

@@ -182,8 +182,7 @@ Response Model::music_submit(Call& call) {
   c.lyric = spec.lyrics;
   c.tags = spec.prompt;
   double secs = spec.seconds > 0 ? spec.seconds : drawn_duration(c.id);
-  if (spec.wav) c.audio = Wav(c.id, secs, spec.rate, spec.channels);
-  else c.audio = Mp3(c.id, secs);
+  c.audio = clip_audio(c, secs, spec.wav, spec.rate, spec.channels);
 
   Response r;
   r.status = 201;

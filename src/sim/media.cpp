@@ -1,5 +1,7 @@
 #include "sim/media.hpp"
 
+#include "sim/tone.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -176,7 +178,43 @@ std::string Audio::bytes(std::uint64_t offset, std::size_t n) const {
   return s;
 }
 
-std::string Audio::sha256() const { return wav_ ? digest_of(wavd_) : digest_of(mp3_); }
+std::string Audio::sha256() const {
+  if (is_encoded()) return sha256_hex(enc_.data());
+  return wav_ ? digest_of(wavd_) : digest_of(mp3_);
+}
+
+// ---------------------------------------------------------------------------
+// Encoded (real audio)
+
+struct Encoded::Lazy {
+  ToneSpec spec;
+  std::optional<std::string> bytes;
+};
+
+Encoded make_encoded(std::string_view clip_id, double seconds, bool wav, std::uint32_t rate,
+                     std::uint16_t channels, std::string_view profile) {
+  Encoded e;
+  e.key = hash64(clip_id, 0x656e63);
+  e.lazy = std::make_shared<Encoded::Lazy>();
+  e.lazy->spec = tone_for(clip_id, parse_loudness(profile).value_or(Loudness::normal), seconds, wav, rate, channels);
+  return e;
+}
+
+const std::string& Encoded::data() const {
+  if (!lazy->bytes) lazy->bytes = encode_tone(lazy->spec);  // the simulator runs on one thread
+  return *lazy->bytes;
+}
+double Encoded::seconds() const {
+  return static_cast<double>(std::llround(lazy->spec.seconds * lazy->spec.rate)) / lazy->spec.rate;
+}
+const char* Encoded::profile() const { return loudness_name(lazy->spec.profile); }
+std::optional<double> Encoded::lufs() const { return lazy->spec.lufs; }
+void Encoded::fill(std::uint64_t offset, char* out, std::size_t n) const {
+  const std::string& d = data();
+  if (offset >= d.size()) return;
+  n = static_cast<std::size_t>(std::min<std::uint64_t>(n, d.size() - offset));
+  std::memcpy(out, d.data() + offset, n);
+}
 
 // ---------------------------------------------------------------------------
 // JPEG

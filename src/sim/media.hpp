@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,19 +53,40 @@ struct Wav {
   void fill(std::uint64_t offset, char* out, std::size_t n) const;
 };
 
+// Real audio (--real-audio): a tone with a known loudness (sim/tone.hpp),
+// encoded on first use and kept: every copy of one clip's Audio shares the bytes.
+struct Encoded {
+  struct Lazy;
+  std::shared_ptr<Lazy> lazy;
+  std::uint64_t key = 0;
+  const std::string& data() const;
+  std::uint64_t size() const { return data().size(); }
+  double seconds() const;
+  const char* profile() const;        // normal, quiet, loud, silent, clipped
+  std::optional<double> lufs() const;  // intended integrated loudness (none: silent, clipped)
+  void fill(std::uint64_t offset, char* out, std::size_t n) const;
+};
+// is_wav and rate/channels as the clip's format asks; profile from --loudness-profile.
+Encoded make_encoded(std::string_view clip_id, double seconds, bool wav, std::uint32_t rate,
+                     std::uint16_t channels, std::string_view profile);
+
 // The audio of one clip: MP3 or WAV, random access.
 class Audio {
  public:
   Audio() = default;
   Audio(const Mp3& m) : wav_(false), mp3_(m) {}  // NOLINT: implicit on purpose
   Audio(const Wav& w) : wav_(true), wavd_(w) {}  // NOLINT
+  Audio(const Encoded& e, bool wav) : wav_(wav), enc_(e) {}
   bool is_wav() const { return wav_; }
+  bool is_encoded() const { return enc_.lazy != nullptr; }
+  const Encoded& encoded() const { return enc_; }
   const Mp3& mp3() const { return mp3_; }
-  std::uint64_t key() const { return wav_ ? wavd_.key : mp3_.key; }
-  std::uint64_t size() const { return wav_ ? wavd_.size() : mp3_.size(); }
-  double seconds() const { return wav_ ? wavd_.seconds() : mp3_.seconds(); }
+  std::uint64_t key() const { return is_encoded() ? enc_.key : wav_ ? wavd_.key : mp3_.key; }
+  std::uint64_t size() const { return is_encoded() ? enc_.size() : wav_ ? wavd_.size() : mp3_.size(); }
+  double seconds() const { return is_encoded() ? enc_.seconds() : wav_ ? wavd_.seconds() : mp3_.seconds(); }
   void fill(std::uint64_t offset, char* out, std::size_t n) const {
-    if (wav_) wavd_.fill(offset, out, n);
+    if (is_encoded()) enc_.fill(offset, out, n);
+    else if (wav_) wavd_.fill(offset, out, n);
     else mp3_.fill(offset, out, n);
   }
   std::string bytes(std::uint64_t offset, std::size_t n) const;
@@ -76,6 +99,7 @@ class Audio {
   bool wav_ = false;
   Mp3 mp3_;
   Wav wavd_;
+  Encoded enc_;
 };
 
 // A 64x64 baseline JPEG (YCbCr 4:4:4, DC-only 8x8 blocks) with colours from the id.

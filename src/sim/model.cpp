@@ -314,7 +314,8 @@ Clip& Model::new_clip(TimePoint now) {
   c.to_queued = Micros(static_cast<std::int64_t>(total * f1));
   c.to_streaming = Micros(static_cast<std::int64_t>(total * f2));
   c.to_complete = Micros(static_cast<std::int64_t>(total));
-  c.audio = Mp3(id, drawn_duration(id));
+  c.order = idx;
+  c.audio = clip_audio(c, drawn_duration(id));
   // clip faults
   for (std::size_t i = 0; i < cfg_.faults.size(); ++i) {
     const FaultRule& f = cfg_.faults[i];
@@ -330,6 +331,17 @@ Clip& Model::new_clip(TimePoint now) {
     }
   }
   return c;
+}
+
+Audio Model::clip_audio(const Clip& c, double secs, bool wav, std::uint32_t rate, std::uint16_t channels) const {
+  if (cfg_.real_audio) {
+    std::string profile = c.order >= 1 && c.order <= cfg_.loudness_profile.size()
+                              ? cfg_.loudness_profile[c.order - 1]
+                              : std::string("normal");
+    return Audio(make_encoded(c.id, secs, wav, rate, channels, profile), wav);
+  }
+  if (wav) return Wav(c.id, secs, rate, channels);
+  return Mp3(c.id, secs);
 }
 
 double Model::drawn_duration(const std::string& id) const {
@@ -720,7 +732,10 @@ Response Model::handle_cdn(const Request& req, TimePoint now) {
     } else if (c.stuck) {
       frac = 0.3;
     }
-    size = static_cast<std::uint64_t>(static_cast<double>(c.audio.mp3().frames) * frac) * Mp3::frame_bytes;
+    if (c.audio.is_encoded())
+      size = static_cast<std::uint64_t>(static_cast<double>(c.audio.size()) * frac);
+    else
+      size = static_cast<std::uint64_t>(static_cast<double>(c.audio.mp3().frames) * frac) * Mp3::frame_bytes;
   }
   r.content_type = c.audio.content_type();
   r.media = c.audio;
@@ -803,6 +818,11 @@ json::object Model::stats(TimePoint now) {
     co["format"] = c.audio.format();
     co["bytes"] = c.audio.size();
     co["duration"] = std::round(c.audio.seconds() * 1000.0) / 1000.0;
+    if (c.audio.is_encoded()) {  // what the tone was made to measure
+      co["loudness_profile"] = c.audio.encoded().profile();
+      if (auto l = c.audio.encoded().lufs()) co["lufs"] = *l;
+      else co["lufs"] = nullptr;
+    }
     // When it was created (ms since the simulator started) and the time it
     // was given to complete: what a benchmark's lower bound is made of.
     co["created_ms"] = std::chrono::duration<double, std::milli>(c.t0 - started_).count();

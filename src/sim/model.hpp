@@ -90,6 +90,7 @@ struct Clip {
   bool moderated = false;
   std::string task_id;
   std::int64_t credits = 0;  // what the request that made it was charged
+  std::uint64_t order = 0;  // 1 for the first clip made
   Audio audio;
   mutable std::string sha;  // cached audio digest
 
@@ -209,7 +210,10 @@ class Model {
   Task& new_task(const Call& call, int n, const std::string& payload_hash, std::int64_t cost,
                  const std::string& model, const std::vector<std::string>& texts, bool own_id);
   std::int64_t cost_of(const std::string& model, std::int64_t fallback) const;
-  double drawn_duration(const std::string& clip_id) const;  // --duration, a function of the id
+  double drawn_duration(const std::string& clip_id) const;
+  // The audio of a clip: silent MP3 / noise WAV, or with --real-audio a tone.
+  Audio clip_audio(const Clip& c, double seconds, bool wav = false, std::uint32_t rate = 44100,
+                   std::uint16_t channels = 1) const;  // --duration, a function of the id
   bool expired(const Clip& c, TimePoint now) const;
 
   // flavor_legacy.cpp: the Suno flavors of api.md (aimlapi v1, aimlapi-v2, suno-api)

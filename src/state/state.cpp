@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -124,6 +126,28 @@ CREATE TABLE files(
   source_sha256 TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL);
 CREATE INDEX files_song ON files(song_key);
+)sql";
+
+// v3 (#19): the analysis of each published take, in a table of its own.
+const char* kSchemaAnalysis = R"sql(
+CREATE TABLE IF NOT EXISTS analysis(
+  clip_id TEXT PRIMARY KEY,
+  song_key TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL,
+  integrated_lufs REAL,
+  loudness_range REAL NOT NULL,
+  true_peak REAL,
+  sample_peak REAL NOT NULL,
+  duration REAL NOT NULL,
+  sample_rate INTEGER NOT NULL,
+  channels INTEGER NOT NULL,
+  longest_silence REAL NOT NULL,
+  clipped_runs INTEGER NOT NULL,
+  waveform TEXT NOT NULL,
+  blocks TEXT NOT NULL,
+  flags TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS analysis_song ON analysis(song_key);
 )sql";
 
 // v2: attempts (a paid retry is a new attempt; its clips are the song's
@@ -249,6 +273,12 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
       s->impl_->durable([&] {
         s->impl_->exec(kSchemaV2);
         s->impl_->exec("PRAGMA user_version=2");
+      });
+    }
+    if (version < 3) {
+      s->impl_->durable([&] {
+        s->impl_->exec(kSchemaAnalysis);
+        s->impl_->exec("PRAGMA user_version=3");
       });
     }
     if (app_id == 0)  // a new database, or one made before setlist marked its own
@@ -601,6 +631,87 @@ std::vector<FileRow> StateStore::files(const std::string& song_key) {
     f.created_at = st.i64(7);
     f.mtime_ns = st.i64(8);
     out.push_back(std::move(f));
+  }
+  return out;
+}
+
+namespace {
+std::string join_words(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& w : v) s += (s.empty() ? "" : ",") + w;
+  return s;
+}
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    auto comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > pos) out.push_back(s.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+std::string waveform_text(const std::vector<float>& w) {
+  std::string s;
+  char buf[16];
+  for (float v : w) {
+    int n = std::snprintf(buf, sizeof buf, "%.4g", static_cast<double>(v));
+    if (!s.empty()) s += ',';
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+  return s;
+}
+std::vector<float> waveform_of(const std::string& s) {
+  std::vector<float> out;
+  for (auto& w : split_words(s)) out.push_back(std::strtof(w.c_str(), nullptr));
+  return out;
+}
+}  // namespace
+
+void StateStore::record_analysis(const AnalysisRow& row) {
+  impl_->transaction([&] {
+    Stmt st(impl_->db,
+            "INSERT OR REPLACE INTO analysis(clip_id, song_key, source_sha256, integrated_lufs, loudness_range, "
+            "true_peak, sample_peak, duration, sample_rate, channels, longest_silence, clipped_runs, waveform, "
+            "blocks, flags, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    const auto& a = row.audio;
+    st.bind(1, row.clip_id).bind(2, row.song_key).bind(3, row.source_sha256).bind(4, a.integrated_lufs);
+    st.bind(5, std::optional<double>(a.loudness_range_lu)).bind(6, a.true_peak);
+    st.bind(7, std::optional<double>(a.sample_peak)).bind(8, std::optional<double>(a.duration_seconds));
+    st.bind(9, a.sample_rate).bind(10, a.channels).bind(11, std::optional<double>(a.longest_silence_seconds));
+    st.bind(12, static_cast<std::int64_t>(a.clipped_runs)).bind(13, waveform_text(a.waveform));
+    st.bind(14, a.blocks.encode()).bind(15, join_words(row.flags)).bind(16, unix_millis_now());
+    st.run();
+  });
+}
+
+std::vector<AnalysisRow> StateStore::analyses(const std::string& song_key) {
+  std::string sql =
+      "SELECT clip_id, song_key, source_sha256, integrated_lufs, loudness_range, true_peak, sample_peak, duration, "
+      "sample_rate, channels, longest_silence, clipped_runs, waveform, blocks, flags FROM analysis" +
+      std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY song_key, clip_id";
+  Stmt st(impl_->db, sql.c_str());
+  if (!song_key.empty()) st.bind(1, song_key);
+  std::vector<AnalysisRow> out;
+  while (st.step()) {
+    AnalysisRow r;
+    r.clip_id = st.text(0);
+    r.song_key = st.text(1);
+    r.source_sha256 = st.text(2);
+    r.audio.integrated_lufs = st.opt_double(3);
+    r.audio.loudness_range_lu = st.opt_double(4).value_or(0);
+    r.audio.true_peak = st.opt_double(5);
+    r.audio.sample_peak = st.opt_double(6).value_or(0);
+    r.audio.duration_seconds = st.opt_double(7).value_or(0);
+    r.audio.sample_rate = static_cast<int>(st.i64(8));
+    r.audio.channels = static_cast<int>(st.i64(9));
+    r.audio.longest_silence_seconds = st.opt_double(10).value_or(0);
+    r.audio.clipped_runs = static_cast<std::uint64_t>(st.i64(11));
+    r.audio.waveform = waveform_of(st.text(12));
+    r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
+    r.flags = split_words(st.text(14));
+    out.push_back(std::move(r));
   }
   return out;
 }

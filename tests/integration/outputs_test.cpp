@@ -261,7 +261,7 @@ TEST(Outputs, TagsLyricsClipJsonPlaylistJunitAndRebuild) {
   EXPECT_NE(junit.find("name=\"03 - &lt;script&gt;"), std::string::npos) << junit;
   // Well formed as far as tags go: every '<' opens a known element, and they nest.
   {
-    std::regex tag(R"(<(/?)(testsuite|testcase|failure|skipped)\b[^<>]*?(/?)>)");
+    std::regex tag(R"(<(/?)(testsuite|testcase|failure|skipped|properties|property)\b[^<>]*?(/?)>)");
     std::vector<std::string> stack;
     std::size_t tags = 0;
     for (auto it = std::sregex_iterator(junit.begin(), junit.end(), tag); it != std::sregex_iterator(); ++it) {

@@ -273,4 +273,75 @@ TEST(State, AReceiptAfterATornJournalLineStartsALineOfItsOwn) {
   ASSERT_EQ(j.entries.size(), 2u);
   EXPECT_EQ(j.entries[1].song_key, "k2");
   EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::intent);
+
+// #19: the analysis of each take, in schema v3's own table; a v2 database
+// gains the table when opened.
+TEST(State, AnalysisRowsRoundTripAndOlderDatabasesGainTheTable) {
+  test::TempDir dir;
+  auto db = dir / "state.db";
+  {
+    auto s = StateStore::open(db);
+    ASSERT_TRUE(s) << s.error().message;
+    AnalysisRow r;
+    r.clip_id = "clip-1";
+    r.song_key = "song-1";
+    r.source_sha256 = "abc";
+    r.audio.integrated_lufs = -14.25;
+    r.audio.loudness_range_lu = 3.5;
+    r.audio.true_peak = 0.9;
+    r.audio.sample_peak = 0.8;
+    r.audio.duration_seconds = 181.5;
+    r.audio.sample_rate = 48000;
+    r.audio.channels = 2;
+    r.audio.longest_silence_seconds = 0.25;
+    r.audio.clipped_runs = 12;
+    r.audio.waveform = {0.0f, 0.5f, 0.25f};
+    r.audio.blocks.add(-14.25);  // mid-bin values: bin = floor((L + 70) / 0.1)
+    r.audio.blocks.add(-14.25);
+    r.audio.blocks.add(-20.05);
+    r.flags = {"silent", "clipped"};
+    (*s)->record_analysis(r);
+    AnalysisRow silent;
+    silent.clip_id = "clip-2";
+    silent.song_key = "song-1";
+    (*s)->record_analysis(silent);
+  }
+  auto s = StateStore::open(db);
+  ASSERT_TRUE(s) << s.error().message;
+  auto rows = (*s)->analyses("song-1");
+  ASSERT_EQ(rows.size(), 2u);
+  auto& r = rows[0];
+  EXPECT_EQ(r.clip_id, "clip-1");
+  EXPECT_EQ(r.source_sha256, "abc");
+  EXPECT_EQ(r.audio.integrated_lufs, -14.25);
+  EXPECT_EQ(r.audio.true_peak, 0.9);
+  EXPECT_EQ(r.audio.duration_seconds, 181.5);
+  EXPECT_EQ(r.audio.channels, 2);
+  EXPECT_EQ(r.audio.clipped_runs, 12u);
+  EXPECT_EQ(r.audio.waveform, (std::vector<float>{0.0f, 0.5f, 0.25f}));
+  EXPECT_EQ(r.audio.blocks.bins, (std::map<int, std::uint32_t>{{557, 2}, {499, 1}}));
+  EXPECT_EQ(r.flags, (std::vector<std::string>{"silent", "clipped"}));
+  EXPECT_FALSE(rows[1].audio.integrated_lufs);
+  EXPECT_TRUE(rows[1].flags.empty());
+  EXPECT_TRUE((*s)->analyses("other").empty());
+  EXPECT_EQ((*s)->analyses().size(), 2u);
+
+  // A schema-2 database (no analysis table) is migrated on open.
+  auto old = dir / "old.db";
+  {
+    auto s2 = StateStore::open(old);
+    ASSERT_TRUE(s2);
+  }
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(old.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "DROP TABLE analysis; PRAGMA user_version=2;", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(h);
+  auto s3 = StateStore::open(old);
+  ASSERT_TRUE(s3) << s3.error().message;
+  EXPECT_TRUE((*s3)->analyses().empty());
+  AnalysisRow again;
+  again.clip_id = "c";
+  again.song_key = "k";
+  (*s3)->record_analysis(again);
+  EXPECT_EQ((*s3)->analyses("k").size(), 1u);
 }

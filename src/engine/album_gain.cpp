@@ -1,0 +1,75 @@
+// ReplayGain album values (#19), after every song of the run has ended: the
+// album's loudness over the first take (A) of every song that has an
+// analysed, published one; written into every published take of the album
+// whose tag does not hold these values yet (so only when the album's set of
+// takes, and so its loudness, changed). Each file is changed as a copy that
+// is then published: the file under its name is always whole.
+#include <sys/stat.h>
+
+#include "engine/engine_impl.hpp"
+#include "setlist/analysis.hpp"
+#include "setlist/output.hpp"
+
+namespace setlist::engine {
+
+void Engine::tag_album_gain() {
+  if (stopping()) return;
+  std::vector<AnalysisRow> album_rows;
+  std::vector<std::pair<FileRow, std::string>> takes;  // every analysed published take: file, clip
+  for (auto& t : tasks_) {
+    const auto files = state_.files(t->key);
+    const auto analyses = state_.analyses(t->key);
+    const auto clips = state_.attempt_clips(t->key);
+    for (std::size_t i = 0; i < clips.size(); ++i) {
+      const AnalysisRow* a = nullptr;
+      for (auto& r : analyses)
+        if (r.clip_id == clips[i].clip_id) a = &r;
+      const FileRow* f = nullptr;
+      for (auto& r : files)
+        if (r.clip_id == clips[i].clip_id && r.kind == "audio") f = &r;
+      if (!a || !f || !file_intact(opt_.out_dir, *f)) continue;
+      if (i == 0) album_rows.push_back(*a);
+      takes.emplace_back(*f, clips[i].clip_id);
+    }
+  }
+  std::vector<const AudioAnalysis*> album;
+  for (auto& r : album_rows) album.push_back(&r.audio);
+  const AlbumLoudness al = album_loudness(album);
+  if (!al.lufs) return;
+  const std::string gain = replaygain_gain_text(*al.lufs), peak = replaygain_peak_text(al.peak);
+  const fs::path partial = opt_.out_dir / ".setlist" / "partial";
+  int changed = 0;
+  for (auto& [row, clip] : takes) {
+    if (hard_stopped_) return;
+    const fs::path path = opt_.out_dir / row.path;
+    if (read_replaygain_album(path) == std::make_pair(gain, peak)) continue;
+    std::error_code ec;
+    fs::create_directories(partial, ec);
+    const fs::path tmp = partial / (safe_component(clip) + ".album-gain.part");
+    fs::remove(tmp, ec);
+    if (!fs::is_regular_file(fs::symlink_status(path, ec)) || !fs::copy_file(path, tmp, ec)) continue;
+    auto w = write_replaygain_album(tmp, gain, peak);
+    auto digest = w ? file_digest(tmp) : Result<std::pair<std::uint64_t, std::string>>(w.error());
+    if (!w || !digest || !publish(tmp, path)) {
+      fs::remove(tmp, ec);
+      emit(Event::Kind::warning, nullptr, "album ReplayGain not written to " + row.path);
+      continue;
+    }
+    FileRow f = row;
+    f.bytes = digest->first;
+    f.sha256 = digest->second;
+    struct stat st {};
+    f.mtime_ns = ::stat(path.c_str(), &st) == 0
+                     ? static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec
+                     : 0;
+    f.created_at = 0;
+    state_.record_file(f);
+    ++changed;
+  }
+  if (changed > 0)
+    emit(Event::Kind::info, nullptr,
+         "album ReplayGain " + gain + " (album " + std::to_string(*al.lufs).substr(0, 6) + " LUFS over " +
+             std::to_string(al.takes) + " first takes) written to " + std::to_string(changed) + " take(s)");
+}
+
+}  // namespace setlist::engine

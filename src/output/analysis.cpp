@@ -1,0 +1,234 @@
+// Decoding with libsndfile and loudness with libebur128; their types stay here.
+#include "setlist/analysis.hpp"
+
+#include <ebur128.h>
+#include <fmt/format.h>
+#include <sndfile.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <memory>
+
+namespace setlist {
+
+namespace {
+double energy_of(double lufs) { return std::pow(10.0, (lufs + 0.691) / 10.0); }
+double lufs_of(double energy) { return -0.691 + 10.0 * std::log10(energy); }
+double bin_centre(int b) { return BlockHistogram::kFloor + (b + 0.5) * BlockHistogram::kStep; }
+
+Error decode_error(std::string msg) {
+  Error e;
+  e.kind = ErrorKind::protocol;
+  e.message = std::move(msg);
+  return e;
+}
+struct SndCloser {
+  void operator()(SNDFILE* f) const { sf_close(f); }
+};
+struct R128Closer {
+  void operator()(ebur128_state* s) const { ebur128_destroy(&s); }
+};
+}  // namespace
+
+void BlockHistogram::add(double block_lufs) {
+  if (!(block_lufs >= kFloor)) return;  // NaN and -inf too
+  int b = static_cast<int>(std::floor((block_lufs - kFloor) / kStep));
+  ++bins[b];
+}
+
+void BlockHistogram::merge(const BlockHistogram& other) {
+  for (auto& [b, n] : other.bins) bins[b] += n;
+}
+
+std::uint64_t BlockHistogram::blocks() const {
+  std::uint64_t n = 0;
+  for (auto& kv : bins) n += kv.second;
+  return n;
+}
+
+std::string BlockHistogram::encode() const {
+  std::string s;
+  for (auto& [b, n] : bins) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(b) + ':' + std::to_string(n);
+  }
+  return s;
+}
+
+std::optional<BlockHistogram> BlockHistogram::decode(std::string_view text) {
+  BlockHistogram h;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    auto colon = item.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    int b = 0;
+    std::uint32_t n = 0;
+    auto r1 = std::from_chars(item.data(), item.data() + colon, b);
+    auto r2 = std::from_chars(item.data() + colon + 1, item.data() + item.size(), n);
+    if (r1.ec != std::errc() || r1.ptr != item.data() + colon || r2.ec != std::errc() ||
+        r2.ptr != item.data() + item.size() || b < 0)
+      return std::nullopt;
+    h.bins[b] += n;
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return h;
+}
+
+std::optional<double> gated_loudness(const BlockHistogram& h) {
+  double sum = 0;
+  std::uint64_t n = 0;
+  for (auto& [b, c] : h.bins) {
+    sum += energy_of(bin_centre(b)) * c;
+    n += c;
+  }
+  if (n == 0) return std::nullopt;
+  const double relative_gate = lufs_of(sum / static_cast<double>(n)) - 10.0;
+  sum = 0;
+  n = 0;
+  for (auto& [b, c] : h.bins) {
+    if (bin_centre(b) < relative_gate) continue;
+    sum += energy_of(bin_centre(b)) * c;
+    n += c;
+  }
+  if (n == 0) return std::nullopt;
+  return lufs_of(sum / static_cast<double>(n));
+}
+
+Result<AudioAnalysis> analyze_audio(const std::filesystem::path& path, const AnalysisOptions& opt) {
+  SF_INFO info{};
+  std::unique_ptr<SNDFILE, SndCloser> sf(sf_open(path.c_str(), SFM_READ, &info));
+  if (!sf) return decode_error("cannot decode " + path.filename().string() + ": " + sf_strerror(nullptr));
+  if (info.channels <= 0 || info.samplerate <= 0)
+    return decode_error("cannot decode " + path.filename().string() + ": no audio");
+  const auto channels = static_cast<unsigned>(info.channels);
+  const auto rate = static_cast<unsigned long>(info.samplerate);
+  int mode = EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_SAMPLE_PEAK;
+  if (opt.true_peak) mode |= EBUR128_MODE_TRUE_PEAK;
+  std::unique_ptr<ebur128_state, R128Closer> st(ebur128_init(channels, rate, mode));
+  if (!st) return decode_error("cannot measure loudness at " + std::to_string(rate) + " Hz");
+
+  AudioAnalysis a;
+  a.sample_rate = info.samplerate;
+  a.channels = info.channels;
+  // 100 ms per chunk: after each one the momentary loudness is exactly the
+  // gating block that ends there (BS.1770: 400 ms blocks, 100 ms apart).
+  const sf_count_t chunk = std::max<sf_count_t>(1, info.samplerate / 10);
+  std::vector<float> buf(static_cast<std::size_t>(chunk) * channels);
+  const std::uint64_t expected = info.frames > 0 && info.frames < SF_COUNT_MAX ? static_cast<std::uint64_t>(info.frames) : 0;
+  const std::uint64_t points = static_cast<std::uint64_t>(std::max(1, opt.waveform_points));
+  std::uint64_t slice = std::max<std::uint64_t>(1, (expected + points - 1) / points);
+  if (expected == 0) slice = static_cast<std::uint64_t>(rate);  // unknown length: a point a second, thinned below
+  float slice_peak = 0;
+  std::uint64_t in_slice = 0;
+
+  constexpr float kSilence = 0.001f;  // -60 dBFS
+  constexpr float kFull = 0.98f;      // about -0.18 dBFS
+  std::uint64_t frames = 0, silent_run = 0, longest_silent = 0;
+  std::vector<std::uint32_t> full_run(channels, 0);
+  int chunks = 0;
+  for (;;) {
+    // A whole 100 ms unless the file ends (a decoder may hand back less per call).
+    sf_count_t got = 0;
+    while (got < chunk) {
+      sf_count_t n = sf_readf_float(sf.get(), buf.data() + static_cast<std::size_t>(got) * channels, chunk - got);
+      if (n <= 0) break;
+      got += n;
+    }
+    if (got <= 0) break;
+    if (ebur128_add_frames_float(st.get(), buf.data(), static_cast<std::size_t>(got)) != EBUR128_SUCCESS)
+      return decode_error("loudness measurement failed");
+    for (sf_count_t i = 0; i < got; ++i) {
+      float frame_peak = 0;
+      for (unsigned c = 0; c < channels; ++c) {
+        float v = std::fabs(buf[static_cast<std::size_t>(i) * channels + c]);
+        frame_peak = std::max(frame_peak, v);
+        if (v >= kFull) {
+          if (++full_run[c] == 3) ++a.clipped_runs;
+        } else {
+          full_run[c] = 0;
+        }
+      }
+      if (frame_peak < kSilence) {
+        longest_silent = std::max(longest_silent, ++silent_run);
+      } else {
+        silent_run = 0;
+      }
+      slice_peak = std::max(slice_peak, frame_peak);
+      if (++in_slice == slice) {
+        a.waveform.push_back(slice_peak);
+        slice_peak = 0;
+        in_slice = 0;
+      }
+    }
+    frames += static_cast<std::uint64_t>(got);
+    if (got < chunk) break;  // the end: a partial 100 ms makes no block
+    if (++chunks >= 4) {
+      double m = 0;
+      if (ebur128_loudness_momentary(st.get(), &m) == EBUR128_SUCCESS) a.blocks.add(m);
+    }
+  }
+  if (in_slice > 0) a.waveform.push_back(slice_peak);
+  while (a.waveform.size() > points * 2) {  // unknown length: halve until near the target
+    std::vector<float> half;
+    for (std::size_t i = 0; i < a.waveform.size(); i += 2)
+      half.push_back(std::max(a.waveform[i], i + 1 < a.waveform.size() ? a.waveform[i + 1] : 0.0f));
+    a.waveform.swap(half);
+  }
+  if (frames == 0) return decode_error("cannot decode " + path.filename().string() + ": no audio frames");
+  a.duration_seconds = static_cast<double>(frames) / static_cast<double>(rate);
+  a.longest_silence_seconds = static_cast<double>(longest_silent) / static_cast<double>(rate);
+
+  double global = 0;
+  if (ebur128_loudness_global(st.get(), &global) == EBUR128_SUCCESS && std::isfinite(global))
+    a.integrated_lufs = global;
+  double lra = 0;
+  if (ebur128_loudness_range(st.get(), &lra) == EBUR128_SUCCESS && std::isfinite(lra)) a.loudness_range_lu = lra;
+  double tp = 0;
+  for (unsigned c = 0; c < channels; ++c) {
+    double p = 0;
+    if (ebur128_sample_peak(st.get(), c, &p) == EBUR128_SUCCESS) a.sample_peak = std::max(a.sample_peak, p);
+    if (opt.true_peak && ebur128_true_peak(st.get(), c, &p) == EBUR128_SUCCESS) tp = std::max(tp, p);
+  }
+  if (opt.true_peak) a.true_peak = std::max(tp, a.sample_peak);
+  return a;
+}
+
+std::vector<std::string> flag_take(const AudioAnalysis& a, const FlagThresholds& t,
+                                   std::optional<double> requested_seconds) {
+  std::vector<std::string> flags;
+  if (!a.integrated_lufs || *a.integrated_lufs < t.silence_lufs ||
+      (t.silence_stretch_s > 0 && a.longest_silence_seconds >= t.silence_stretch_s))
+    flags.emplace_back("silent");
+  const double peak = a.true_peak.value_or(a.sample_peak);
+  if (a.clipped_runs >= static_cast<std::uint64_t>(std::max(1, t.clipped_runs)) && to_db(peak) > t.clipped_true_peak_db)
+    flags.emplace_back("clipped");
+  if (requested_seconds && *requested_seconds > 0 && a.duration_seconds < t.short_fraction * *requested_seconds)
+    flags.emplace_back("short");
+  return flags;
+}
+
+AlbumLoudness album_loudness(const std::vector<const AudioAnalysis*>& takes) {
+  AlbumLoudness out;
+  BlockHistogram all;
+  for (const auto* a : takes) {
+    if (!a) continue;
+    all.merge(a->blocks);
+    out.peak = std::max(out.peak, a->true_peak.value_or(a->sample_peak));
+    ++out.takes;
+  }
+  out.lufs = gated_loudness(all);
+  return out;
+}
+
+std::string replaygain_gain_text(double lufs) {
+  return fmt::format("{:.2f} dB", kReplayGainReference - lufs);
+}
+
+std::string replaygain_peak_text(double linear_peak) { return fmt::format("{:.6f}", linear_peak); }
+
+double to_db(double linear) { return linear > 0 ? 20.0 * std::log10(linear) : -200.0; }
+
+}  // namespace setlist
