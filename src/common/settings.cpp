@@ -633,6 +633,14 @@ const std::vector<SettingDoc>& setting_docs() {
        "a larger file is refused and nothing past the limit is written"},
       {"regenerate_on_error", "N", "requests, a whole number >= 0",
        "resubmit a song whose clip ended in error up to N times (each is paid)"},
+      {"flag_silence_lufs", "LUFS", "loudness in LUFS, a number", "a take quieter than this is flagged silent"},
+      {"flag_silence_stretch", "DURATION", kDuration,
+       "a silent stretch (below -60 dBFS) this long flags the take silent"},
+      {"flag_clipped_runs", "N", "runs of clipped samples, a whole number >= 1",
+       "with a true peak above flag_clipped_true_peak, this many clipped runs flag the take clipped"},
+      {"flag_clipped_true_peak", "DBTP", "true peak in dBTP, a number", "the true peak above which a take may be clipped"},
+      {"flag_short_fraction", "FRACTION", "a share of the requested length, a number",
+       "a take shorter than this share of its song's requested length is flagged short"},
   };
   return docs;
 }

@@ -273,6 +273,7 @@ TEST(State, AReceiptAfterATornJournalLineStartsALineOfItsOwn) {
   ASSERT_EQ(j.entries.size(), 2u);
   EXPECT_EQ(j.entries[1].song_key, "k2");
   EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::intent);
+}
 
 // #19: the analysis of each take, in schema v3's own table; a v2 database
 // gains the table when opened.
