@@ -16,6 +16,8 @@ struct Flavor {
   std::string description_route;
   std::string poll_route;
 };
+void PrintTo(const Flavor& f, std::ostream* os) { *os << f.name; }
+
 
 std::string album_with_description() {
   return album_yaml(3) +

@@ -39,6 +39,8 @@ struct BadCert {
   bool with_cacert;
   std::string expected;  // in the error output
 };
+void PrintTo(const BadCert& c, std::ostream* os) { *os << c.cert; }
+
 
 class TlsRefusal : public ::testing::TestWithParam<BadCert> {};
 
