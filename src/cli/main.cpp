@@ -20,6 +20,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/help_text.hpp"
 #include "cli/version.hpp"
+#include "http/url.hpp"
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/output.hpp"
@@ -860,6 +861,21 @@ int main(int argc, char** argv) {
   if (explain) {
     print_config(*rs);
     return exit_code::ok;
+  }
+  // The key goes to base_url. A manifest (maybe a stranger's) may name only
+  // the provider's own host or this machine; anything else must come from
+  // the user: a flag or the environment (docs/security.md).
+  if (auto it = rs->origin.find("base_url");
+      it != rs->origin.end() && it->second.source == SettingSource::manifest && !rs->values.base_url.empty()) {
+    auto named = setlist::http::Url::parse(rs->values.base_url);
+    auto provider = make_provider(rs->values.provider, provider_options(rs->values));
+    auto own = provider ? setlist::http::Url::parse(provider->info().default_base_url) : std::nullopt;
+    if (!named || !(named->is_loopback() || (own && own->host == named->host))) {
+      std::cerr << "setlist: " << manifest_path << ": settings.base_url names " << rs->values.base_url
+                << ": setlist does not send your API key to a host a manifest names. If you trust it, give it "
+                   "yourself with --base-url or SETLIST_BASE_URL; nothing was sent\n";
+      return exit_code::usage;
+    }
   }
   std::set<std::string> only_ids, regenerate_ids;
   if (!run_only.empty()) {

@@ -409,3 +409,25 @@ TEST(Trust, ARedirectIntoTheLocalNetworkIsRefused) {
                        "and the API is not on such an address"))
       << json::serialize(song);
 }
+
+// A manifest that names the API's address could send the user's key to its
+// author: only the provider's own host or this machine are taken from it.
+// 0.0.0.0 reaches this machine without being a loopback name, so the test
+// stays on the machine while the address counts as a stranger's.
+TEST(Trust, AManifestCannotSendTheKeyToAHostItNames) {
+  TempDir dir;
+  Sim sim(dir.path(), fast_sim_args());
+  const std::string port = sim.base_url().substr(sim.base_url().rfind(':') + 1);
+  write_file(dir / "album.yaml", album_yaml(1, "  base_url: http://0.0.0.0:" + port + "\n"));
+  auto out = dir / "out";
+  auto r = run_setlist({"run", (dir / "album.yaml").string(), "-o", out.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("does not send your API key to a host a manifest names"), std::string::npos) << r.err;
+  EXPECT_EQ(sim.stats().at("generate_requests").as_int64(), 0) << "the key went to the manifest's host";
+  // Given by the user, the same address is used (its plain-http CDN is then
+  // refused for not being on loopback, which is another rule).
+  auto given = run_setlist({"run", (dir / "album.yaml").string(), "-o", out.string(), "--base-url",
+                            "http://0.0.0.0:" + port, "--poll-interval", "100ms"});
+  EXPECT_NE(given.exit_code, 2) << given.err;
+  EXPECT_EQ(sim.stats().at("generate_requests").as_int64(), 1) << given.err;
+}
