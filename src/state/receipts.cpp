@@ -450,15 +450,18 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
 
   std::unique_ptr<StateStore> store;
   struct stat st {};
-  if (::lstat(db.c_str(), &st) == 0 && !(S_ISREG(st.st_mode) && st.st_size == 0)) {
-    auto problem = file_problem(db, st);
-    if (problem && problem->find("read-only") != std::string::npos) return refusal(*problem);
-    if (!problem) {
-      auto opened = StateStore::open(db);
-      if (opened && !opened.value()->quick_check()) store = std::move(opened.value());
+  if (::lstat(db.c_str(), &st) == 0) {
+    if (!(S_ISREG(st.st_mode) && st.st_size == 0)) {
+      auto problem = file_problem(db, st);
+      if (problem && problem->find("read-only") != std::string::npos) return refusal(*problem);
+      if (!problem) {
+        auto opened = StateStore::open(db);
+        if (opened && !opened.value()->quick_check()) store = std::move(opened.value());
+      }
     }
     if (!store) {
-      // Kept aside, never deleted: it may still hold what a person needs.
+      // Damaged, foreign or empty (a -wal beside an empty file may still
+      // hold the database): kept aside, never deleted.
       auto aside = dir / ("damaged-" + std::to_string(unix_millis_now()));
       std::error_code ec;
       fs::create_directories(aside, ec);
@@ -471,19 +474,6 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
       }
       sum.kept_aside = aside.string();
     }
-  } else if (::lstat(db.c_str(), &st) == 0) {
-    // Empty; a -wal beside it may still hold the database: kept aside too.
-    auto aside = dir / ("damaged-" + std::to_string(unix_millis_now()));
-    std::error_code ec;
-    fs::create_directories(aside, ec);
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      auto from = fs::path(db.string() + suffix);
-      struct stat fst {};
-      if (::lstat(from.c_str(), &fst) != 0) continue;
-      fs::rename(from, aside / from.filename(), ec);
-      if (ec) return refusal("cannot move " + from.string() + " aside: " + ec.message());
-    }
-    sum.kept_aside = aside.string();
   }
   if (!store) {
     auto opened = StateStore::open(db);
