@@ -53,6 +53,7 @@ struct SubmissionRow {
   std::string error;
   std::int64_t created_at = 0;
   std::int64_t acked_at = 0;
+  std::string key_fp;  // the pool's key it went out with (key_fingerprint); "" before v4 or without a key
 };
 
 struct ClipRow {
@@ -107,6 +108,7 @@ struct JournalEntry {
   int track = 0;
   std::string payload_hash;  // intent
   int attempt = 1;           // intent, attempt
+  std::string key_fp;        // intent: the key's fingerprint (#18)
   std::vector<std::string> clip_ids;  // ack, in take order
   int http_status = 0;                // rejected
   std::string error;                  // rejected, uncertain; failed: the reason
@@ -127,7 +129,7 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& db_file);
   ~StateStore();
 
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = 4;
   static constexpr int application_id = 0x53544c53;  // "STLS": PRAGMA application_id of setlist's databases
 
   std::optional<SongRow> song(const std::string& key);
@@ -140,7 +142,8 @@ class StateStore {
 
   // Write-ahead receipt, committed durably before the generate request; the
   // song becomes `submitting`.
-  std::int64_t record_intent(const std::string& song_key, const std::string& payload_hash, int attempt);
+  std::int64_t record_intent(const std::string& song_key, const std::string& payload_hash, int attempt,
+                             const std::string& key_fp = {});
   // The answer: clip ids known. Durable; the song becomes `submitted`.
   void record_ack(std::int64_t submission_id, const std::vector<Clip>& clips);
   // The server refused: nothing was accepted. Durable, and in the same

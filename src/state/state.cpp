@@ -164,6 +164,12 @@ UPDATE submissions SET attempt = MAX(1, (SELECT COUNT(*) FROM submissions s2
 UPDATE songs SET attempt = COALESCE((SELECT MAX(attempt) FROM submissions s WHERE s.song_key = songs.song_key), 1);
 )sql";
 
+// v4 (#18): the key of a pool each request went out with, by fingerprint
+// (never the key): a song is polled with the key that submitted it.
+const char* kSchemaKeys = R"sql(
+ALTER TABLE submissions ADD COLUMN key_fp TEXT NOT NULL DEFAULT '';
+)sql";
+
 JournalEntry receipt_of(JournalEntry::Kind kind, std::string song_key, std::int64_t submission = 0) {
   JournalEntry e;
   e.kind = kind;
@@ -281,6 +287,12 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
         s->impl_->exec("PRAGMA user_version=3");
       });
     }
+    if (version < 4) {
+      s->impl_->durable([&] {
+        s->impl_->exec(kSchemaKeys);
+        s->impl_->exec("PRAGMA user_version=4");
+      });
+    }
     if (app_id == 0)  // a new database, or one made before setlist marked its own
       s->impl_->exec(("PRAGMA application_id=" + std::to_string(application_id)).c_str());
     s->impl_->journal = std::make_unique<journal::Writer>(db_file.parent_path() / "receipts.jsonl");
@@ -345,10 +357,11 @@ SubmissionRow read_submission(Stmt& st) {
   r.created_at = st.i64(6);
   r.acked_at = st.i64(7);
   r.attempt = static_cast<int>(st.i64(8));
+  r.key_fp = st.text(9);
   return r;
 }
 constexpr const char* kSubCols =
-    "id, song_key, payload_hash, state, http_status, error, created_at, acked_at, attempt";
+    "id, song_key, payload_hash, state, http_status, error, created_at, acked_at, attempt, key_fp";
 }  // namespace
 
 std::optional<SongRow> StateStore::song(const std::string& key) {
@@ -410,11 +423,13 @@ int StateStore::new_attempt(const std::string& key) {
   return attempt;
 }
 
-std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash, int attempt) {
+std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash, int attempt,
+                                       const std::string& key_fp) {
   std::int64_t id = 0;
   auto receipt = receipt_of(JournalEntry::Kind::intent, song_key);
   receipt.payload_hash = payload_hash;
   receipt.attempt = attempt;
+  receipt.key_fp = key_fp;
   impl_->durable([&] {
     auto now = unix_millis_now();
     receipt.at = now;
@@ -428,8 +443,9 @@ std::int64_t StateStore::record_intent(const std::string& song_key, const std::s
       }
     }
     Stmt ins(impl_->db,
-             "INSERT INTO submissions(song_key, payload_hash, state, created_at, attempt) VALUES(?,?,'intent',?,?)");
-    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now).bind(4, attempt);
+             "INSERT INTO submissions(song_key, payload_hash, state, created_at, attempt, key_fp) "
+             "VALUES(?,?,'intent',?,?,?)");
+    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now).bind(4, attempt).bind(5, key_fp);
     ins.run();
     id = sqlite3_last_insert_rowid(impl_->db);
     Stmt up(impl_->db,
@@ -773,9 +789,10 @@ void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const s
           song.bind(1, e.song_key).bind(2, e.song_id).bind(3, e.title).bind(4, e.track).bind(5, e.at).bind(6, e.at);
           song.run();
           Stmt sub(impl_->db,
-                   "INSERT INTO submissions(id, song_key, payload_hash, state, created_at, attempt) "
-                   "VALUES(?,?,?,'intent',?,?) ON CONFLICT(id) DO NOTHING");
-          sub.bind(1, e.submission).bind(2, e.song_key).bind(3, e.payload_hash).bind(4, e.at).bind(5, e.attempt);
+                   "INSERT INTO submissions(id, song_key, payload_hash, state, created_at, attempt, key_fp) "
+                   "VALUES(?,?,?,'intent',?,?,?) ON CONFLICT(id) DO NOTHING");
+          sub.bind(1, e.submission).bind(2, e.song_key).bind(3, e.payload_hash).bind(4, e.at).bind(5, e.attempt).bind(
+              6, e.key_fp);
           sub.run();
           if (sqlite3_changes(impl_->db) > 0) {
             Stmt up(impl_->db,
