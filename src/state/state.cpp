@@ -289,7 +289,13 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
     }
     if (version < 4) {
       s->impl_->durable([&] {
-        s->impl_->exec(kSchemaKeys);
+        // (a database put back to an older version number may have it already)
+        bool has_key_fp = false;
+        {
+          Stmt st(s->impl_->db, "SELECT 1 FROM pragma_table_info('submissions') WHERE name='key_fp'");
+          has_key_fp = st.step();
+        }
+        if (!has_key_fp) s->impl_->exec(kSchemaKeys);
         s->impl_->exec("PRAGMA user_version=4");
       });
     }
