@@ -152,10 +152,18 @@ asio::awaitable<KeyLane*> Engine::acquire_submit(SongTask& t) {
       best = t.lane;
       best_wait = std::max(best->submit_bucket.wait_time(now), best->gate.wait_time(now));
     } else {
+      // Among keys free now, the one with the most tokens left: the album
+      // spreads over the pool instead of draining the first key to its limit.
+      double best_tokens = -1;
       for (auto& l : lanes_) {
         if (l->retired || l->in_flight >= cap) continue;
         auto w = std::max(l->submit_bucket.wait_time(now), l->gate.wait_time(now));
-        if (w < best_wait) best = l.get(), best_wait = w;
+        double tokens = w == Micros(0) ? l->submit_bucket.tokens(now) : 0;
+        if (w < best_wait || (w == best_wait && tokens > best_tokens)) {
+          best = l.get();
+          best_wait = w;
+          best_tokens = tokens;
+        }
       }
     }
     if (!best) {
