@@ -9,15 +9,19 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 "$root/scripts/install-deps.sh"
-build="$root/build-demo"
+# DEMO_BUILD_DIR, DEMO_BUILD_ONLY=1: for bench/demo_build.sh (a cold build timed).
+build="${DEMO_BUILD_DIR:-$root/build-demo}"
 start=$(date +%s)
 # No tests, fuzzers or benchmarks: BUILD_TESTING=OFF leaves them unconfigured,
 # and only the two targets are built. -O1, no debug info: the programs wait on
 # the network, and the coroutine-heavy sources compile much faster than at
 # -O3 (scripts/package.sh and scripts/bench.sh build the optimized ones).
+# -O0 with the Asio/Beast/JSON headers precompiled was tried and cost more
+# CPU, not less (bench/RESULTS.md, "Demo cold build").
 SETLIST_BUILD_TARGETS="--target setlist setlist-sim" "$root/scripts/build.sh" "$build" Release \
   -DBUILD_TESTING=OFF "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG"
 echo "demo: built setlist and setlist-sim in $(( $(date +%s) - start )) s"
+[ "${DEMO_BUILD_ONLY:-0}" = 1 ] && exit 0
 
 out="${DEMO_OUT:-$root/out/demo-album}"
 tmp="$(mktemp -d)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of setlist from Debian packages.
 # Idempotent: when everything is present it only runs dpkg-query and exits.
+# --chroot-check adds debootstrap (scripts/chroot-check.sh).
 set -euo pipefail
 
 PACKAGES=(
@@ -27,6 +28,10 @@ PACKAGES=(
   # dpkg-dev has dpkg-shlibdeps for CPack
   groff-base man-db dpkg-dev
 )
+# scripts/chroot-check.sh (a clean Debian 12 root for the package): only when asked.
+if [ "${1:-}" = --chroot-check ]; then
+  PACKAGES+=(debootstrap)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

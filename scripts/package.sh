@@ -2,6 +2,10 @@
 # Builds the Debian package and proves it works without a build tree.
 #   scripts/package.sh                 build Release into build-package/, make
 #                                      build-package/setlist_<version>_amd64.deb, then --check it
+#   scripts/package.sh --chroot-check DIR [DEB]
+#                                      the same on a clean Debian 12 root made in DIR
+#                                      (debootstrap, apt-get install, README's commands
+#                                      as a non-root user): scripts/chroot-check.sh
 #   scripts/package.sh --check DEB     check a built package (what CI and the test suite call):
 #     1. its control file names the package, version and architecture, and
 #        declares a dependency on the Debian package of every shared library
@@ -102,12 +106,16 @@ check() {
   return "$fail"
 }
 
+if [ "${1:-}" = --chroot-check ]; then
+  shift
+  exec "$root/scripts/chroot-check.sh" "$@"
+fi
 if [ "${1:-}" = --check ]; then
   [ $# -eq 2 ] || { echo "usage: scripts/package.sh --check DEB" >&2; exit 2; }
   check "$(readlink -f "$2")"
   exit $?
 fi
-[ $# -eq 0 ] || { echo "usage: scripts/package.sh [--check DEB]" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: scripts/package.sh [--check DEB | --chroot-check DIR [DEB]]" >&2; exit 2; }
 
 "$root/scripts/install-deps.sh"
 build="$root/build-package"

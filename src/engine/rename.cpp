@@ -5,7 +5,11 @@
 // now, their tags rewritten (title, track), lyrics files moved with them.
 // Where the title is sent (Suno custom mode), a new title is a new song
 // (another key): supersede_old_versions() handles it like any other edit.
+// The album's own fields (title, artist, year, genre) are in every take's
+// tags and in no request: when they change, every take is retagged, for free.
 #include <sys/stat.h>
+
+#include <boost/json.hpp>
 
 #include "common/hash.hpp"
 #include "engine/engine_impl.hpp"
@@ -29,9 +33,46 @@ std::int64_t mtime_of(const fs::path& p) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
+// The album fields every take's tags carry, as recorded in state: "album_tags"
+// once this code has run, else the album the last report recorded.
+std::string album_tag_fields(const boost::json::object& a) {
+  boost::json::object o;
+  for (auto* k : {"title", "artist", "year", "genre"})
+    o[k] = a.contains(k) ? a.at(k) : boost::json::value(nullptr);
+  return boost::json::serialize(o);
+}
+
+std::string album_tag_fields(const Album& a) {
+  boost::json::object o;
+  o["title"] = a.title;
+  o["artist"] = a.artist;
+  if (a.year)
+    o["year"] = *a.year;
+  else
+    o["year"] = nullptr;
+  o["genre"] = a.genre;
+  return album_tag_fields(o);
+}
+
+std::string recorded_album_tag_fields(StateStore& state) {
+  if (auto t = state.meta("album_tags")) return *t;
+  if (auto a = state.meta("album")) {
+    boost::json::error_code ec;
+    auto v = boost::json::parse(*a, ec);
+    if (!ec && v.is_object()) return album_tag_fields(v.get_object());
+  }
+  return {};
+}
+
 }  // namespace
 
 void Engine::follow_renames() {
+  // The album renamed (or its artist, year, genre changed): every selected
+  // song's takes are retagged. The new fields are recorded once every song's
+  // takes hold them; until then (--only, a failed rewrite) later runs retry.
+  const std::string album_now = album_tag_fields(m_.album), album_before = recorded_album_tag_fields(state_);
+  const bool album_changed = !album_before.empty() && album_before != album_now;
+  bool album_settled = true;
   struct Move {
     SongTask* task;
     FileRow row;
@@ -44,7 +85,10 @@ void Engine::follow_renames() {
   std::set<std::string> retitled;  // keys whose tags must follow even without a move
   for (auto& tp : tasks_) {
     SongTask& t = *tp;
-    if (!t.selected) continue;  // --only leaves it alone, names included
+    if (!t.selected) {  // --only leaves it alone, names included
+      if (album_changed && !state_.files(t.key).empty()) album_settled = false;
+      continue;
+    }
     auto before = named_before_.find(t.key);
     const bool renamed = before != named_before_.end() &&
                          (before->second.first != t.song->title || before->second.second != t.song->track);
@@ -69,7 +113,7 @@ void Engine::follow_renames() {
       } else {
         continue;
       }
-      const bool retag = renamed && f.kind == "audio";
+      const bool retag = (renamed || album_changed) && f.kind == "audio";
       if (to == from && !retag) continue;
       // Missing or changed since published: the download repairs it first
       // (the changed file kept aside); a later run renames the repaired one.
@@ -78,7 +122,13 @@ void Engine::follow_renames() {
     }
     if (renamed) retitled.insert(t.key);
   }
-  if (moves.empty()) return;
+  auto settle_album = [&] {
+    if (album_settled) state_.set_meta("album_tags", album_now);
+  };
+  if (moves.empty()) {
+    settle_album();
+    return;
+  }
 
   // Two steps, so that songs may swap names: every file leaves its old name
   // for a staging name first, then takes its new one.
@@ -98,7 +148,10 @@ void Engine::follow_renames() {
     if (std::any_of(moves.begin(), moves.end(), [&](const Move& m) { return m.task == tp.get(); }))
       rows[tp->key] = state_.files(tp->key);
   for (auto& m : moves) {
-    if (m.stage.empty()) continue;
+    if (m.stage.empty()) {
+      album_settled = false;
+      continue;
+    }
     SongTask& t = *m.task;
     fs::path dest = m.to;
     const fs::path final = opt_.out_dir / dest;
@@ -130,7 +183,9 @@ void Engine::follow_renames() {
       if (auto tagged = write_tags(m.stage, info); !tagged) why = "tags not rewritten: " + tagged.error().message;
     }
     fs::create_directories(final.parent_path(), ec);
+    if (!why.empty()) album_settled = false;
     if (auto pub = publish(m.stage, opt_.out_dir / dest); !pub) {
+      album_settled = false;
       emit(Event::Kind::warning, &t,
            "could not move " + m.row.path + " to " + dest.generic_string() + ": " + pub.error().message +
                " (it is in " + fs::relative(m.stage, opt_.out_dir).generic_string() + ")");
@@ -157,6 +212,13 @@ void Engine::follow_renames() {
   for (auto& key : retitled)
     for (auto& tp : tasks_)
       if (tp->key == key) emit(Event::Kind::info, tp.get(), "renamed in the manifest: files and tags follow (nothing sent)");
+  if (album_changed) {
+    const auto retagged = std::count_if(moves.begin(), moves.end(), [](const Move& m) { return m.retag; });
+    emit(Event::Kind::info, nullptr,
+         "the album's title, artist, year or genre changed in the manifest: " + std::to_string(retagged) +
+             " take(s) retagged (nothing sent)");
+  }
+  settle_album();
 }
 
 }  // namespace setlist::engine

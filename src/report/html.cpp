@@ -158,6 +158,20 @@ void render_html(const ReportData& d, const TextEmit& emit) {
       if (!c.lyrics_text.empty())
         h += "<details><summary>Lyrics of take " + take_letter(c.take) +
              " (written by the API)</summary><pre class=\"lyrics\">" + e(c.lyrics_text) + "</pre></details>\n";
+    // Earlier attempts' takes: kept beside the album (--keep-attempts) or moved aside.
+    std::string earlier;
+    std::size_t n_earlier = 0;
+    auto item = [&](const FileInfo& f, const char* where) {
+      ++n_earlier;
+      earlier += "<li><a href=\"" + e(url_path_escape(f.path)) + "\">" + e(f.path) + "</a> <span class=\"muted\">" +
+                 where + "</span></li>\n";
+    };
+    for (auto& f : s.earlier_takes)
+      if (f.exists) item(f, "kept in the album folder (--keep-attempts)");
+    for (auto& f : s.superseded_takes) item(f, "moved aside");
+    if (n_earlier > 0)
+      h += "<details class=\"earlier\"><summary>Earlier takes (" + std::to_string(n_earlier) +
+           ")</summary><ul class=\"earlier\">\n" + earlier + "</ul></details>\n";
     if (!s.lyrics_text.empty())
       h += "<details><summary>Lyrics</summary><pre class=\"lyrics\">" + e(s.lyrics_text) + "</pre></details>\n";
     h += "</li>\n";

@@ -60,6 +60,34 @@ AlbumInfo album_from_json(const json::object& o) {
   return a;
 }
 
+bool is_audio_name(const fs::path& p) {
+  auto ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".mp3" || ext == ".wav";
+}
+
+// The audio files under OUT/.setlist/superseded/<key prefix>/ (attempt-N/,
+// changed/, an old version's files): real folders and regular files only,
+// links never followed; sorted by path.
+void add_superseded(const fs::path& out_dir, const std::string& key, std::vector<FileInfo>& found) {
+  std::error_code ec;
+  const fs::path top = out_dir / ".setlist" / "superseded";
+  const fs::path dir = top / key.substr(0, 16);
+  if (!fs::is_directory(fs::symlink_status(top, ec)) || !fs::is_directory(fs::symlink_status(dir, ec))) return;
+  std::vector<FileInfo> here;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->is_symlink(ec) || !is_audio_name(it->path())) continue;
+    FileInfo fi;
+    fi.path = fs::relative(it->path(), out_dir, ec).generic_string();
+    fi.bytes = it->file_size(ec);
+    fi.exists = true;
+    if (!fi.path.empty() && here.size() < 1000) here.push_back(std::move(fi));
+  }
+  std::sort(here.begin(), here.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  for (auto& f : here) found.push_back(std::move(f));
+}
+
 }  // namespace
 
 ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run) {
@@ -97,6 +125,10 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
       for (auto& e : v.get_array())
         if (e.is_string()) keys.emplace_back(e.get_string());
   }
+  // Versions of a song replaced by an edit: their keys, by song id.
+  std::map<std::string, std::vector<std::string>> old_keys;
+  for (auto& row : state.songs())
+    if (row.status == SongStatus::superseded) old_keys[row.song_id].push_back(row.key);
   for (auto& key : keys) {
     auto row = state.song(key);
     if (!row) continue;
@@ -162,6 +194,10 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     std::stable_sort(s.clips.begin(), s.clips.end(), [](auto& a, auto& b) { return a.take < b.take; });
     for (auto& f : files)  // kept in place by --keep-attempts
       if (f.kind == "audio" && !current.count(f.clip_id)) s.earlier_takes.push_back(file_info(out_dir, f));
+    if (auto it = old_keys.find(s.id); it != old_keys.end())
+      for (auto& old : it->second)
+        if (old != key) add_superseded(out_dir, old, s.superseded_takes);
+    add_superseded(out_dir, key, s.superseded_takes);
     ++d.totals[s.status];
     d.songs.push_back(std::move(s));
   }

@@ -66,6 +66,9 @@ struct SongInfo {
   std::vector<ClipInfo> clips;  // the latest submission's clips, by take
   // Audio of earlier attempts still in the album folder (--keep-attempts).
   std::vector<FileInfo> earlier_takes;
+  // Audio of earlier attempts and edited versions moved aside, found on disk
+  // under .setlist/superseded/<key>/ (this key's and its song id's old keys).
+  std::vector<FileInfo> superseded_takes;
 };
 
 struct AlbumInfo {

@@ -224,6 +224,9 @@ void render_json(const ReportData& d, const TextEmit& emit) {
     json::array earlier;
     for (auto& f : s.earlier_takes) earlier.push_back(file_or_null(f, true));
     so["earlier_takes"] = std::move(earlier);
+    json::array superseded;
+    for (auto& f : s.superseded_takes) superseded.push_back(json::object{{"path", f.path}, {"bytes", f.bytes}});
+    so["superseded_takes"] = std::move(superseded);
     if (!first) out += ',';
     first = false;
     out += json::serialize(so);
