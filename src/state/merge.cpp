@@ -203,8 +203,8 @@ void attach(sqlite3* db, const fs::path& file) {
 }
 
 // A file copied into ALBUM without ever showing half of it: a temporary
-// beside it, synced, given the recorded modification time, renamed, and the
-// folder synced. `mtime_ns` 0: the source's own.
+// beside it, synced, given the recorded modification time, renamed (the
+// caller syncs the folder: sync_dirs). `mtime_ns` 0: the source's own.
 Status copy_file(const fs::path& from, const fs::path& to, std::int64_t mtime_ns) {
   int in = ::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (in < 0) return cannot("cannot read " + from.string() + ": " + std::strerror(errno));
@@ -254,12 +254,18 @@ Status copy_file(const fs::path& from, const fs::path& to, std::int64_t mtime_ns
     ::unlink(tmp.c_str());
     return cannot("cannot write " + to.string() + ": " + why);
   }
-  int dir = ::open(to.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
   return Ok{};
+}
+
+// The folders whose entries changed, synced once each (not once per file).
+void sync_dirs(const std::set<fs::path>& dirs) {
+  for (auto& d : dirs) {
+    int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
 }
 
 struct FileToCopy {
@@ -536,6 +542,7 @@ Result<MergeSummary> merge_shards(const std::vector<fs::path>& shard_dirs, const
       const auto analysis_cols = shared_columns(raw, "analysis");
       std::vector<FileToCopy> to_copy;
       std::vector<std::string> new_lines;
+      std::set<fs::path> touched_dirs;
       exec(raw, "BEGIN IMMEDIATE");
       try {
         for (auto& key : mine_keys) {
@@ -696,6 +703,7 @@ Result<MergeSummary> merge_shards(const std::vector<fs::path>& shard_dirs, const
         }
         auto st = copy_file(from, to, f.mtime_ns);
         if (!st) return st.error();
+        touched_dirs.insert(to.parent_path());
         ++sum.files_copied;
       }
       // The album cover a manifest names (written by each shard's reports)
@@ -705,6 +713,7 @@ Result<MergeSummary> merge_shards(const std::vector<fs::path>& shard_dirs, const
             !fs::exists(fs::symlink_status(album / name, ec)) && s.album.find("\"cover_source\":\"\"") == std::string::npos) {
           auto st = copy_file(s.dir / name, album / name, 0);
           if (!st) return st.error();
+          touched_dirs.insert(album);
         }
       const auto aside = s.dir / ".setlist" / "superseded";
       if (fs::is_directory(fs::symlink_status(aside, ec)))
@@ -714,7 +723,9 @@ Result<MergeSummary> merge_shards(const std::vector<fs::path>& shard_dirs, const
           if (fs::exists(fs::symlink_status(album / rel, ec))) continue;
           auto st = copy_file(it->path(), album / rel, 0);
           if (!st) return st.error();
+          touched_dirs.insert((album / rel).parent_path());
         }
+      sync_dirs(touched_dirs);
       sum.merged.push_back(s.name());
     }
 
