@@ -192,6 +192,10 @@ TEST(Shards, MergeNamesMissingShardsAndIsIdempotent) {
     auto r = run_setlist(shard_args(sim, manifest, dir / ("s" + std::to_string(i)), i, 2));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
+  auto s1_report = read_json(dir / "s1" / "report.json").as_object();
+  EXPECT_EQ(s1_report.at("shard").at("index").as_int64(), 1);
+  EXPECT_EQ(s1_report.at("shard").at("count").as_int64(), 2);
+  EXPECT_EQ(s1_report.at("manifest_hash"), read_json(dir / "s0" / "report.json").at("manifest_hash"));
   const auto album = dir / "album";
   auto first = run_setlist({"merge", (dir / "s0").string(), "-o", album.string()});
   EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
@@ -210,6 +214,11 @@ TEST(Shards, MergeNamesMissingShardsAndIsIdempotent) {
   EXPECT_NE(again.out.find("0 receipt(s) added"), std::string::npos) << again.out;
   EXPECT_EQ(run_setlist({"verify", album.string()}).exit_code, 0);
   for (auto& [title, status] : statuses(album)) EXPECT_EQ(status, "complete") << title;
+  auto merged_report = read_json(album / "report.json").as_object();
+  EXPECT_TRUE(merged_report.at("shard").is_null());
+  EXPECT_EQ(merged_report.at("manifest_hash"), s1_report.at("manifest_hash"));
+  EXPECT_EQ(merged_report.at("run").at("shards").at("missing").as_array().size(), 0u);
+  EXPECT_EQ(merged_report.at("run").at("counts").at("complete").as_int64(), 6);
   auto status = run_setlist({"status", album.string()});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_EQ(status.out.find("submit"), std::string::npos) << status.out;
