@@ -222,6 +222,14 @@ TEST(Shards, MergeNamesMissingShardsAndIsIdempotent) {
   auto status = run_setlist({"status", album.string()});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_EQ(status.out.find("submit"), std::string::npos) << status.out;
+  {
+    std::istringstream rows(status.out);
+    std::string row;
+    std::getline(rows, row);  // the header
+    int n = 0;
+    for (; std::getline(rows, row); ++n) EXPECT_NE(row.find(" unchanged "), std::string::npos) << row;
+    EXPECT_EQ(n, 6) << status.out;
+  }
   const auto accepted = sim.stats().as_object().at("generate_accepted").as_int64();
   auto whole = run_setlist(fast_run_args(sim, manifest, album));
   EXPECT_EQ(whole.exit_code, 0) << whole.err;
