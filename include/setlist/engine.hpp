@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "setlist/settings.hpp"
+#include "setlist/shard.hpp"
 
 namespace setlist {
 
@@ -35,6 +36,9 @@ struct RunOptions {
   // --only: the ids of the songs this run works on; empty: every song. The
   // others are left alone (not submitted, not polled, their files kept).
   std::set<std::string> only;
+  // --shard I/N: the run works only on the songs this shard owns (as with
+  // --only), and OUT's state records the shard (meta `shard`) for `merge`.
+  std::optional<Shard> shard;
   // --regenerate: the ids of songs bought again on purpose, as a new attempt
   // (lifecycle.hpp: regenerate_refusal says when that is refused).
   std::set<std::string> regenerate;
@@ -92,7 +96,7 @@ struct SongResult {
   int track = 0;
   std::string title;
   std::string status;     // lifecycle status (to_string(SongStatus))
-  bool selected = true;   // false: left alone by --only
+  bool selected = true;   // false: left alone by --only or --shard
   int takes = 0;          // audio files on disk for the song
   std::int64_t ms = 0;    // time this run worked on it (0: none)
   long long tokens = 0;   // charged by this run for it
@@ -107,7 +111,7 @@ struct RunSummary {
   int skipped = 0;
   int uncertain = 0;
   int pending = 0;  // left unfinished (interrupted)
-  int not_selected = 0;  // left alone by --only (not counted in `songs`)
+  int not_selected = 0;  // left alone by --only or --shard (not counted in `songs`)
   long long tokens_charged = 0;  // by this run: accepted generate requests x cost
   // by every run of this album so far, this one included (kept in state)
   long long tokens_charged_to_date = 0;

@@ -9,6 +9,7 @@
 
 #include "setlist/result.hpp"
 #include "setlist/settings.hpp"
+#include "setlist/shard.hpp"
 
 namespace setlist {
 
@@ -38,7 +39,7 @@ struct PlannedSong {
   std::string route;     // the generate route it would call
   int generate_requests = 0;
   long long tokens = 0;
-  bool selected = true;      // false: left alone by --only
+  bool selected = true;      // false: left alone by --only or --shard
   bool regenerate = false;   // --regenerate: paid again on purpose
   std::string refusal;       // --regenerate refused for this song (regenerate_refusal)
 };
@@ -57,6 +58,8 @@ struct PlanOptions {
   bool cost_per_request_given = false;  // else each model's cost estimate prices its requests
   std::set<std::string> only;        // song ids selected; empty: all
   std::set<std::string> regenerate;  // song ids regenerated on purpose
+  // --shard I/N: only the songs this shard owns are selected (as --only).
+  std::optional<Shard> shard;
 };
 
 // What one generate request for `song` is expected to cost.

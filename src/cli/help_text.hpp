@@ -39,6 +39,13 @@ inline const std::vector<std::pair<std::string_view, Codes>>& exit_codes() {
         {2, "usage error"},
         {3, "cannot recover: another run holds OUT, the database is read-only, the journal and the database are of "
             "different albums, or OUT is not a folder"}}},
+      {"merge",
+       {{0, "every shard is merged and every song of the album is complete"},
+        {1, "merged, but shards are missing or songs are not complete (each named)"},
+        {2, "usage error, or refused: shards of different albums or splits, a shard given twice, a song bought by "
+            "two shards, ALBUM holding another album; nothing was changed"},
+        {3, "a folder has no state or state that cannot be trusted, a run holds a shard or ALBUM, or ALBUM cannot "
+            "be written"}}},
       {"report",
        {{0, "the reports were written"},
         {2, "usage error"},

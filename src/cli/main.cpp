@@ -23,11 +23,13 @@
 #include "http/url.hpp"
 #include "setlist/engine.hpp"
 #include "setlist/manifest.hpp"
+#include "setlist/merge.hpp"
 #include "setlist/output.hpp"
 #include "setlist/plan.hpp"
 #include "setlist/provider.hpp"
 #include "setlist/report.hpp"
 #include "setlist/settings.hpp"
+#include "setlist/shard.hpp"
 #include "setlist/state.hpp"
 
 namespace fs = std::filesystem;
@@ -542,6 +544,47 @@ int recover_album(const fs::path& out) {
   return exit_code::ok;
 }
 
+// `setlist merge SHARD_OUT... -o ALBUM`: one album from its shards.
+int merge_album(const std::vector<std::string>& shards, const fs::path& album) {
+  std::vector<fs::path> dirs(shards.begin(), shards.end());
+  auto r = merge_shards(dirs, album);
+  if (!r) {
+    std::cerr << "setlist: " << r.error().message << "\n";
+    return r.error().kind == ErrorKind::invalid ? exit_code::usage : exit_code::cannot_run;
+  }
+  auto& s = r.value();
+  for (auto& w : s.warnings) std::cerr << "setlist: warning: " << w << "\n";
+  std::cout << fmt::format(
+      "merged {} folder(s) into {}: {} song(s) taken, {} already there; {} file(s) copied, {} already there; {} "
+      "receipt(s) added\n",
+      s.merged.size(), album.string(), s.songs_taken, s.songs_kept, s.files_copied, s.files_present, s.journal_lines);
+  auto song_line = [](const MergedSong& m) {
+    return fmt::format("  [{:02}] {} ({}){}\n", m.track, m.title, m.status,
+                       m.shard >= 0 ? fmt::format(", shard {}", m.shard) : std::string());
+  };
+  if (!s.missing.empty()) {
+    std::string list;
+    for (int i : s.missing) list += (list.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(s.count);
+    std::cerr << fmt::format("missing shard(s): {} (never merged into {}); the {} song(s) they hold:\n", list,
+                             album.string(), s.missing_songs.size());
+    for (auto& m : s.missing_songs) std::cerr << song_line(m);
+    std::cerr << "merge again with those shards' folders once they ran: only what is new is added\n";
+  }
+  std::set<std::string> missing_ids;
+  for (auto& m : s.missing_songs) missing_ids.insert(m.id);
+  std::vector<MergedSong> unfinished;
+  for (auto& m : s.unfinished)
+    if (!missing_ids.count(m.id)) unfinished.push_back(m);
+  if (!unfinished.empty()) {
+    std::cerr << unfinished.size() << " song(s) of the merged shards are not complete:\n";
+    for (auto& m : unfinished) std::cerr << song_line(m);
+    std::cerr << "run the shard again (or `setlist run MANIFEST -o " << album.string()
+              << "`): nothing already bought is bought again\n";
+  }
+  std::cout << "report: " << (album / "report.html").string() << "\n";
+  return s.missing.empty() && s.unfinished.empty() ? exit_code::ok : exit_code::incomplete;
+}
+
 const char* kSelectorHelp =
     "a comma list of track numbers (3,5), ranges (2-4), song ids or title globs ('Neon*')";
 
@@ -559,6 +602,22 @@ std::optional<std::set<std::string>> select_ids(const Manifest& m, const std::st
   for (std::size_t i = 0; i < refs.size(); ++i)
     if ((*sel)[i]) ids.insert(refs[i].id);
   return ids;
+}
+
+const char* kShardHelp =
+    "work only on share I of N of the songs (0 <= I < N), chosen by song id so that editing a song never moves "
+    "it; auto/N takes I from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs). Each shard runs in its own OUT; "
+    "`setlist merge` makes one album of them";
+
+// --shard I/N or auto/N; nullopt (after printing why) when it is wrong.
+std::optional<std::optional<Shard>> shard_option(const std::string& spec) {
+  if (spec.empty()) return std::optional<Shard>();
+  auto s = parse_shard(spec, std::getenv("JOB_COMPLETION_INDEX"));
+  if (!s) {
+    std::cerr << "setlist: " << s.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::optional<Shard>(*s);
 }
 
 // `setlist plan` (and `run --dry-run`): what a run would send and cost.
@@ -648,6 +707,8 @@ int main(int argc, char** argv) {
                       "while a song's request is uncertain (unless --resubmit-uncertain) or its paid takes are not "
                       "downloaded yet")
       ->type_name("SONGS");
+  std::string run_shard;
+  run->add_option("--shard", run_shard, kShardHelp)->type_name("I/N");
   run->add_flag("--keep-attempts", keep_attempts,
                 "a new attempt (--regenerate, --retry-failed, regenerate_on_error) leaves the earlier takes in the "
                 "album folder; the new takes are named \"... (attempt N)\"");
@@ -689,6 +750,10 @@ int main(int argc, char** argv) {
                    std::string("count these songs as bought again on purpose (paid): ") + kSelectorHelp)
       ->type_name("SONGS");
   plan->add_flag("--keep-attempts", plan_keep_attempts, "as for `run`: earlier takes stay in the album folder");
+  std::string plan_shard;
+  plan->add_option("--shard", plan_shard,
+                   "plan only share I of N of the songs (as `run --shard`); the others show as not selected")
+      ->type_name("I/N");
   add_setting_flags(plan, plan_c);
 
   // config
@@ -705,6 +770,9 @@ int main(int argc, char** argv) {
   std::string status_only;
   status->add_option("--only", status_only, std::string("show only these songs: ") + kSelectorHelp)
       ->type_name("SONGS");
+  std::string status_shard;
+  status->add_option("--shard", status_shard, "show only the songs of share I of N (as `run --shard`; auto/N too)")
+      ->type_name("I/N");
 
   // verify
   std::string verify_out;
@@ -715,6 +783,14 @@ int main(int argc, char** argv) {
   std::string report_out;
   auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
   report->add_option("out", report_out, "output folder")->required();
+
+  // merge
+  std::vector<std::string> merge_sources;
+  std::string merge_out;
+  auto* merge = app.add_subcommand(
+      "merge", "make one album folder of the OUT folders of a manifest's shards (run --shard I/N)");
+  merge->add_option("shards", merge_sources, "the shards' OUT folders")->required();
+  merge->add_option("-o,--out", merge_out, "the album folder to create or bring up to date")->required();
 
   // recover
   std::string recover_out;
@@ -799,7 +875,11 @@ int main(int argc, char** argv) {
   };
   // `plan`, and `run --dry-run` (the same output; nothing sent, no key read).
   auto do_plan = [&](const std::string& manifest_file, const std::string& out, CLI::App* cmd, Common& c,
-                     PlanOptions po, const std::string& only, const std::string& regenerate, bool keep) {
+                     PlanOptions po, const std::string& only, const std::string& regenerate, bool keep,
+                     const std::string& shard) {
+    auto sh = shard_option(shard);
+    if (!sh) return exit_code::usage;
+    po.shard = *sh;
     auto m = load_or_report(manifest_file, load_options(cmd, c));
     if (!m) return exit_code::usage;
     auto rs = settings_or_report(&*m, cmd, c);
@@ -814,11 +894,18 @@ int main(int argc, char** argv) {
       if (!ids) return exit_code::usage;
       po.regenerate = std::move(*ids);
     }
-    for (auto& id : po.regenerate)
+    for (auto& id : po.regenerate) {
       if (!po.only.empty() && !po.only.count(id)) {
         std::cerr << "setlist: --regenerate names '" << id << "', which --only leaves out\n";
         return exit_code::usage;
       }
+      if (po.shard && !po.shard->owns(id)) {
+        std::cerr << "setlist: --regenerate names '" << id << "', which belongs to shard "
+                  << shard_of(id, po.shard->count) << "/" << po.shard->count << ", not " << po.shard->label()
+                  << "\n";
+        return exit_code::usage;
+      }
+    }
     po.cost_per_request_given = cost_given(*rs);
     auto p = make_plan(*m, rs->values, out, po);
     if (!p) {
@@ -829,10 +916,10 @@ int main(int argc, char** argv) {
   };
   if (*plan)
     return do_plan(plan_manifest, plan_out, plan, plan_c, plan_options(plan_retry_failed, plan_resubmit),
-                   plan_only, plan_regenerate, plan_keep_attempts);
+                   plan_only, plan_regenerate, plan_keep_attempts, plan_shard);
   if (*run && dry_run)
     return do_plan(manifest_path, out_dir, run, run_c, plan_options(retry_failed, resubmit_uncertain), run_only,
-                   run_regenerate, keep_attempts);
+                   run_regenerate, keep_attempts, run_shard);
 
   if (*config) {
     std::optional<Manifest> m;
@@ -847,6 +934,7 @@ int main(int argc, char** argv) {
   }
 
   if (*recover) return recover_album(recover_out);
+  if (*merge) return merge_album(merge_sources, merge_out);
 
   if (*status || *report || *verify) {
     fs::path out = *status ? status_out : *report ? report_out : verify_out;
@@ -875,6 +963,11 @@ int main(int argc, char** argv) {
     // The same lifecycle verdict as `plan` and `run` (as if no flag were given).
     auto rows = st.value()->songs();
     std::erase_if(rows, [](const SongRow& r) { return r.status == SongStatus::superseded; });
+    if (*status) {
+      auto sh = shard_option(status_shard);
+      if (!sh) return exit_code::usage;
+      if (*sh) std::erase_if(rows, [&](const SongRow& r) { return !(*sh)->owns(r.song_id); });
+    }
     if (!status_only.empty()) {
       std::vector<SongRef> refs;
       for (auto& r : rows) refs.push_back({r.track, r.song_id, r.title});
@@ -927,6 +1020,8 @@ int main(int argc, char** argv) {
       return exit_code::usage;
     }
   }
+  auto run_sh = shard_option(run_shard);
+  if (!run_sh) return exit_code::usage;
   std::set<std::string> only_ids, regenerate_ids;
   if (!run_only.empty()) {
     auto ids = select_ids(*manifest, run_only, "--only");
@@ -937,17 +1032,25 @@ int main(int argc, char** argv) {
     auto ids = select_ids(*manifest, run_regenerate, "--regenerate");
     if (!ids) return exit_code::usage;
     regenerate_ids = std::move(*ids);
-    for (auto& id : regenerate_ids)
+    for (auto& id : regenerate_ids) {
       if (!only_ids.empty() && !only_ids.count(id)) {
         std::cerr << "setlist: --regenerate names '" << id << "', which --only leaves out\n";
         return exit_code::usage;
       }
+      if (*run_sh && !(*run_sh)->owns(id)) {
+        std::cerr << "setlist: --regenerate names '" << id << "', which belongs to shard "
+                  << shard_of(id, (*run_sh)->count) << "/" << (*run_sh)->count << ", not "
+                  << (*run_sh)->label() << "\n";
+        return exit_code::usage;
+      }
+    }
     // Refused before anything is sent, for the same reasons `plan` gives
     // (the engine checks again under OUT's lock).
     auto po = plan_options(retry_failed, resubmit_uncertain);
     po.cost_per_request_given = cost_given(*rs);
     po.only = only_ids;
     po.regenerate = regenerate_ids;
+    po.shard = *run_sh;
     auto p = make_plan(*manifest, rs->values, out_dir, po);
     if (!p) {
       std::cerr << "setlist: " << p.error().message << "\n";
@@ -993,6 +1096,7 @@ int main(int argc, char** argv) {
   opt.resubmit_uncertain = resubmit_uncertain;
   opt.retry_failed = retry_failed;
   opt.only = only_ids;
+  opt.shard = *run_sh;
   opt.regenerate = regenerate_ids;
   opt.keep_attempts = keep_attempts;
   opt.tick = std::chrono::seconds(1);
@@ -1006,8 +1110,10 @@ int main(int argc, char** argv) {
   };
   RunSummary summary;
   {
-    ProgressSink sink(quiet ? -1 : verbose, log_format == "json",
-                      static_cast<int>(only_ids.empty() ? manifest->songs.size() : only_ids.size()));
+    int selected = 0;
+    for (auto& song : manifest->songs)
+      if ((only_ids.empty() || only_ids.count(song.id)) && (!*run_sh || (*run_sh)->owns(song.id))) ++selected;
+    ProgressSink sink(quiet ? -1 : verbose, log_format == "json", selected);
     summary = run_album(*manifest, opt, sink);
   }
 
@@ -1034,7 +1140,11 @@ int main(int argc, char** argv) {
         "by every run of this album{}\n",
         summary.songs, summary.complete, summary.failed, summary.skipped, summary.uncertain, summary.pending,
         summary.tokens_charged, summary.tokens_charged_to_date,
-        summary.not_selected ? fmt::format(" ({} not selected by --only)", summary.not_selected) : "");
+        summary.not_selected
+            ? fmt::format(" ({} not selected by {})", summary.not_selected,
+                          *run_sh ? (run_only.empty() ? "--shard " + (*run_sh)->label() : "--only and --shard")
+                                  : std::string("--only"))
+            : "");
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
     if (summary.keys.size() > 1 && !quiet) {  // the key pool, by fingerprint
       std::cerr << fmt::format("{} keys:\n", summary.keys.size());

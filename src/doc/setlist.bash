@@ -51,7 +51,7 @@ _setlist() {
     run | plan | validate | config)
       COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur"))
       ;;
-    status | verify | report) COMPREPLY=($(compgen -d -- "$cur")) ;;
+    status | verify | report | recover | merge) COMPREPLY=($(compgen -d -- "$cur")) ;;
   esac
 }
 complete -F _setlist setlist

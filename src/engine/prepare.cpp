@@ -43,7 +43,7 @@ void Engine::plan_tasks() {
   for (auto& song : m_.songs) {
     auto t = std::make_unique<SongTask>();
     t->song = &song;
-    t->selected = opt_.only.empty() || opt_.only.count(song.id) > 0;
+    t->selected = (opt_.only.empty() || opt_.only.count(song.id) > 0) && (!opt_.shard || opt_.shard->owns(song.id));
     t->payload = provider_.payload(song, s_.model);
     t->api = &provider_.for_payload(t->payload);
     t->key = song_key(provider_.info().name, t->payload);
@@ -93,7 +93,9 @@ bool Engine::needs_api() const {
 void Engine::prepare() {
   if (tasks_.empty()) plan_tasks();
   boost::json::array keys;
+  std::vector<std::string> key_list;
   for (auto& t : tasks_) {
+    key_list.push_back(t->key);
     SongRow row;
     row.key = t->key;
     row.song_id = t->song->id;
@@ -104,6 +106,10 @@ void Engine::prepare() {
   }
   state_.set_meta("manifest_keys", boost::json::serialize(keys));
   state_.set_meta("provider", provider_.info().name);
+  // Which share of the album this OUT holds ("" : all of it) and which album
+  // it is a share of: `setlist merge` checks both.
+  state_.set_meta("shard", opt_.shard ? opt_.shard->label() : std::string());
+  state_.set_meta("manifest_hash", album_identity(provider_.info().name, m_.album.title, m_.album.artist, key_list));
   if (auto before = state_.meta("tokens_charged_to_date")) {
     try {
       charged_before_ = std::stoll(*before);

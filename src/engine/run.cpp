@@ -399,6 +399,13 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   // anything is sent (state.hpp: open_album_state).
   auto state = open_album_state(options.out_dir, true);
   if (!state) return fail(state.error().message);
+  // One shard per OUT: a shard's songs are bought in its own folder, so that
+  // `merge` can tell which shard bought what.
+  if (options.shard)
+    if (auto recorded = state.value()->meta("shard"); recorded && !recorded->empty() &&
+                                                      *recorded != options.shard->label())
+      return fail(options.out_dir.string() + " holds shard " + *recorded + " of this album; run shard " +
+                  options.shard->label() + " in a folder of its own (each shard has its own OUT, state and lock)");
 
   RunSummary s;
   // The engine stays until the reports are written: its signal set keeps a

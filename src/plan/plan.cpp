@@ -122,7 +122,8 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
   for (auto& song : manifest.songs) {
     PlannedSong p;
     p.song = &song;
-    p.selected = options.only.empty() || options.only.count(song.id) > 0;
+    p.selected = (options.only.empty() || options.only.count(song.id) > 0) &&
+                 (!options.shard || options.shard->owns(song.id));
     p.regenerate = p.selected && options.regenerate.count(song.id) > 0;
     const ResumeOptions ro{options.retry_failed, options.resubmit_uncertain, p.regenerate};
     auto payload = provider->payload(song, settings.model);

@@ -116,6 +116,9 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
     if (!ec && v.is_object()) d.run = v.get_object();
   }
 
+  d.shard = state.meta("shard").value_or("");
+  d.manifest_hash = state.meta("manifest_hash").value_or("");
+
   // Songs in manifest order: the keys recorded by the last run.
   std::vector<std::string> keys;
   if (auto k = state.meta("manifest_keys")) {

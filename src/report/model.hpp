@@ -93,6 +93,10 @@ struct ReportData {
   // #19: over every song's first take (A) that was analysed; see docs/report.md.
   AlbumLoudness album_loudness;
   std::int64_t generated_at = 0;
+  // #18: the share of the album OUT holds (state meta `shard`, "I/N"; empty
+  // for a whole album) and the album's identity (meta `manifest_hash`).
+  std::string shard;
+  std::string manifest_hash;
 };
 
 // Gathers the data; remembers the album (from `manifest`) in state so that

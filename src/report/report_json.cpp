@@ -11,6 +11,7 @@
 #include "setlist/manifest.hpp"
 #include "setlist/output.hpp"
 #include "setlist/report.hpp"
+#include "setlist/shard.hpp"
 #include "setlist/state.hpp"
 
 namespace setlist {
@@ -147,6 +148,15 @@ void render_json(const ReportData& d, const TextEmit& emit) {
   album["playlist"] = d.playlist.empty() ? json::value(nullptr) : json::value(d.playlist);
   root["album"] = std::move(album);
   root["run"] = d.run.empty() ? json::value(nullptr) : json::value(d.run);
+  if (auto s = shard_from_label(d.shard)) {
+    json::object shard;
+    shard["index"] = s->index;
+    shard["count"] = s->count;
+    root["shard"] = std::move(shard);
+  } else {
+    root["shard"] = nullptr;
+  }
+  root["manifest_hash"] = d.manifest_hash.empty() ? json::value(nullptr) : json::value(d.manifest_hash);
   if (!d.damaged.empty()) {
     json::array damaged;
     for (auto& m : d.damaged) damaged.push_back(json::string(m));
