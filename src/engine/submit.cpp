@@ -207,6 +207,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
 
     t.phase = SongTask::Phase::sending;
     auto sub_id = state_.record_intent(t.key, t.key, t.attempt);
+    mark(&t, "submit");
     ++requests_["generate"];
     emit(Event::Kind::submitted, &t, "submitting");
     auto timeout = s_.request_timeout;
@@ -270,6 +271,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       rate_.on_success(now_us());
       submit_bucket_.set_rate(rate_.rate(), now_us());
       for (auto& c : a.clips) t.clips.push_back(std::move(c));
+      mark(&t, "accepted");
       t.last_change = now_us();
       t.final = SongStatus::submitted;
       co_return true;
@@ -280,6 +282,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
           policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
                                 std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
       if (retry_after) delay = std::max(delay, *retry_after);
+      mark(&t, a.outcome == SubmitOutcome::throttled ? "429" : "retry", delay.count() / 1000, what);
       emit(a.outcome == SubmitOutcome::throttled ? Event::Kind::throttled : Event::Kind::retry, &t,
            what + "; retrying in " + std::to_string(delay.count() / 1000) + " ms");
       co_await sleep(delay);
