@@ -40,7 +40,7 @@ inline const std::vector<std::pair<std::string_view, Codes>>& exit_codes() {
         {3, "cannot recover: another run holds OUT, the database is read-only, the journal and the database are of "
             "different albums, or OUT is not a folder"}}},
       {"report",
-       {{0, "the reports were written"},
+       {{0, "the reports were written (--format md: the summary was printed)"},
         {2, "usage error"},
         {3, "OUT has no setlist state, or the reports could not be written"}}},
   };

@@ -665,6 +665,11 @@ int main(int argc, char** argv) {
   std::string report_out;
   auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
   report->add_option("out", report_out, "output folder")->required();
+  std::string report_format = "files";
+  report->add_option("--format", report_format,
+                     "files (default): rewrite report.json, report.html, junit.xml and album.m3u8; md: print the "
+                     "Markdown summary (for $GITHUB_STEP_SUMMARY) on stdout and write nothing")
+      ->check(CLI::IsMember({"files", "md"}));
 
   // recover
   std::string recover_out;
@@ -811,6 +816,12 @@ int main(int argc, char** argv) {
       return exit_code::cannot_run;
     }
     if (*verify) return verify_files(out, *st.value());
+    if (*report && report_format == "md") {
+      std::vector<std::string> damaged;
+      std::cout << markdown_summary(out, *st.value(), &damaged);
+      for (auto& d : damaged) std::cerr << "setlist: warning: " << d << "\n";
+      return exit_code::ok;
+    }
     if (*report) {
       std::vector<std::string> damaged;
       auto w = write_reports(out, *st.value(), nullptr, nullptr, &damaged);
