@@ -530,6 +530,17 @@ int print_plan(const Plan& p, bool keep_attempts) {
                                s.song->track, s.song->title, s.generate_requests, s.tokens,
                                keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
                                              : "its earlier takes, if any, move to .setlist/superseded/");
+  for (auto& s : p.songs)
+    if (!s.rejected.empty())
+      std::cout << fmt::format("reject_bad_takes: [{:02}] {}: {}; bought again: {} request(s), {} tokens; {}\n",
+                               s.song->track, s.song->title, s.rejected, s.generate_requests, s.tokens,
+                               keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
+                                             : "its earlier takes move to .setlist/superseded/");
+  if (p.reject_requests_max > 0)
+    std::cout << fmt::format(
+        "reject_bad_takes: a take flagged once analysed is bought again: at most {} more request(s), {} tokens, "
+        "beyond the total\n",
+        p.reject_requests_max, p.reject_tokens_max);
   if (p.budget)
     std::cout << fmt::format("budget: {} tokens: {}\n", *p.budget,
                              p.fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");

@@ -1,6 +1,7 @@
 // Submitting: one coroutine per song, the rate limiter, the budget, and the
 // intent → answer receipts whose verdicts lifecycle.hpp gives.
 #include "engine/engine_impl.hpp"
+#include "setlist/plan.hpp"
 
 namespace setlist::engine {
 
@@ -136,7 +137,21 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
     for (int i = 0; i < t.requests_needed; ++i)
       if (!co_await submit(t)) co_return;
   }
-  co_await download_song(t);
+  // reject_bad_takes (#19): a flagged take A is bought again (paid, off by
+  // default), as a new attempt, until the song has had N attempts more than its first.
+  while (co_await download_song(t) && s_.reject_bad_takes > 0 && !stop_submitting_ && !stopping()) {
+    auto why = take_to_reject(state_, t.key, s_.reject_bad_takes);
+    if (!why) break;
+    emit(Event::Kind::warning, &t,
+         *why + ": rejected (reject_bad_takes " + std::to_string(s_.reject_bad_takes) +
+             "), bought again as attempt " + std::to_string(t.attempt + 1));
+    start_new_attempt(t);
+    t.clips.clear();
+    t.last_change = Micros(0);
+    for (int i = 0; i < t.requests_needed; ++i)
+      if (!co_await submit(t)) co_return;
+    if (!co_await wait_clips(t)) co_return;
+  }
 }
 
 asio::awaitable<void> Engine::acquire(policy::TokenBucket& bucket) {
