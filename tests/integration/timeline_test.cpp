@@ -101,7 +101,7 @@ TEST(Timeline, ReportHtmlDrawsARowPerSongWith429AndRetryMarksInChromium) {
   EXPECT_NE(html.find("accepted requests/s"), std::string::npos);
 
   auto shot = dir / "report-timeline.png";
-  auto s = browser({"--screenshot=" + shot.string(), "--window-size=1200,1600", "--hide-scrollbars"});
+  auto s = browser({"--screenshot=" + shot.string(), "--window-size=1200,4200", "--hide-scrollbars"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
   auto png = read_file(shot);
   ASSERT_GT(png.size(), 1000u);
