@@ -8,6 +8,8 @@
 //   B  setlist's downloader against `curl --parallel` on the same URLs
 //   C  10,000 songs: peak memory, CPU and requests per song
 //   D  the simulator's own capacity, so it is visibly not the bottleneck
+//   E  A through AIML's music models: one id per poll
+//   K  A with a pool of four keys, each with A's limits (#18)
 //
 // Every contender runs as a child process; wall time, CPU time and peak RSS
 // come from wait4(2). See bench/README.md for what each number means.
@@ -58,7 +60,12 @@ struct Config {
   int scale_songs = 10000;
   int sim_conns = 2000;
   double sim_seconds = 3;
-  std::string only = "ABCDE";
+  std::string only = "ABCDEK";
+  int keys = 4;  // K: the pool's size
+  // K runs at real time: at A's 1/10 scale four keys would ask for 400
+  // submissions a second, past what durable intents (two syncs each) allow
+  // one process on this disk (docs/scaling.md).
+  double key_scale = 1;
   fs::path results;  // also write the report here
 };
 
@@ -160,12 +167,12 @@ Env setlist_env() { return {{"AIML_API_KEY", kBenchKey}, {"GITHUB_STEP_SUMMARY",
 
 Measured run_setlist(const fs::path& dir, const Sim& sim, const std::vector<SongText>& songs,
                      const std::vector<std::string>& flags, const std::string& name,
-                     const std::string& model = "chirp-v3-5") {
+                     const std::string& model = "chirp-v3-5", Env env = setlist_env()) {
   write_file(dir / (name + ".yaml"), manifest_yaml(songs, model));
   std::vector<std::string> argv = {setlist_bin().string(), "run", (dir / (name + ".yaml")).string(), "-o",
                                    (dir / name).string(), "--base-url", sim.base_url(), "-q"};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  auto m = measure(argv, setlist_env(), dir, name);
+  auto m = measure(argv, env, dir, name);
   if (m.exit_code != 0) throw std::runtime_error(name + ": setlist exited " + std::to_string(m.exit_code) + ": " + m.err);
   auto report = read_json(dir / name / "report.json");
   auto complete = report.at("totals").at("complete").to_number<int>();
@@ -330,6 +337,54 @@ Makespan run_one_id(const fs::path& dir, const std::vector<SongText>& songs, dou
   r.sim = stop_sim(sim);
   r.bound = lower_bound(r.sim.stats, 10 * s, 10, loopback_bps);
   return r;
+}
+
+// ------------------------------------------------------- K: key pools
+
+// Seconds from the first accepted generate request to the last (the
+// submission phase), from the simulator's clips.
+double submission_phase(const json::object& stats) {
+  double first = 1e300, last = 0;
+  for (auto& [id, cv] : stats.at("clips").as_object()) {
+    double t = cv.as_object().at("created_ms").to_number<double>() / 1000;
+    first = std::min(first, t);
+    last = std::max(last, t);
+  }
+  return last > first ? last - first : 0;
+}
+
+struct Pool {
+  Makespan run;
+  int keys = 1;
+  std::vector<std::int64_t> accepted_per_key;
+  std::uint64_t throttled = 0;
+};
+
+// A's album and limits, the limits per key (each key an account that sees
+// only its own generations), and a pool of `keys` keys: the bound is the one
+// of the keys' combined rate and burst.
+Pool run_pool(const fs::path& dir, const std::vector<SongText>& songs, double s, double loopback_bps, int keys) {
+  auto args = sim_args_a(s, true);
+  args.push_back("--key-scoped");
+  Sim sim(dir, args);
+  Pool p;
+  p.keys = keys;
+  p.run.scale = s;
+  std::string pool;
+  for (int k = 0; k < keys; ++k) pool += fmt::format("{}bench-pool-key-{}", k ? "," : "", k);
+  Env env = setlist_env();
+  env["AIML_API_KEY"] = "\x01unset";
+  env["AIML_API_KEYS"] = pool;
+  p.run.m = run_setlist(dir, sim, songs, flags_a(s, songs.size()), fmt::format("k-pool-{}", keys), "chirp-v3-5", env);
+  std::string log = sim.log();
+  p.run.sim = stop_sim(sim);
+  p.run.bound = lower_bound(p.run.sim.stats, keys * 10 * s, keys * 10.0, loopback_bps);
+  p.run.late_429 = late_429s(log, p.run.m.usage.wall_seconds / 10);
+  for (auto& [fp, k] : p.run.sim.stats.at("keys").as_object()) {
+    p.accepted_per_key.push_back(k.at("generate_accepted").to_number<std::int64_t>());
+    p.throttled += k.at("rate_limited").to_number<std::uint64_t>();
+  }
+  return p;
 }
 
 // ------------------------------------------------------- B: downloads
@@ -631,6 +686,35 @@ void report_one_id(Report& rep, const Makespan& r, int songs) {
                                     polls / (gen_mean / interval), ok(polls <= 1.5 * gen_mean / interval)));
 }
 
+void report_pools(Report& rep, const std::vector<Pool>& pools, int songs) {
+  rep.line(fmt::format("## K. Key pools: the {}-song album of A with one key and with {}", songs, pools.back().keys));
+  rep.line();
+  rep.line(fmt::format("A's simulator at time scale 1/{:g}, its limits per key (`--key-scoped`: each key is an "
+                       "account that sees only its own generations); setlist's flags as in A, per key. The bound is "
+                       "A's bound for the keys' combined rate and burst (K × 10/s, K × 10).",
+                       pools.front().run.scale));
+  rep.line();
+  rep.line("| keys | makespan | lower bound (K keys) | makespan ÷ bound | submission phase | accepted per key | 429s (after the first tenth) | setlist CPU |");
+  rep.line("|---|---|---|---|---|---|---|---|");
+  for (auto& p : pools) {
+    double ratio = p.run.m.usage.wall_seconds / p.run.bound.seconds;
+    std::string per;
+    for (auto n : p.accepted_per_key) per += (per.empty() ? "" : " / ") + std::to_string(n);
+    rep.line(fmt::format("| {} | {} | {} | **{:.3f}** | {} | {} | {} ({}) | {} |", p.keys,
+                         secs(p.run.m.usage.wall_seconds), secs(p.run.bound.seconds), ratio,
+                         secs(submission_phase(p.run.sim.stats)), per, p.throttled, p.run.late_429,
+                         secs(p.run.m.usage.cpu_seconds)));
+    rep.targets.push_back(fmt::format("| K {}-key makespan ÷ {}-key bound, time scale 1/{:g} | ≤ 1.10 | {:.3f} | {} |",
+                                      p.keys, p.keys, p.run.scale, ratio, ok(ratio <= 1.10)));
+  }
+  if (pools.size() == 2) {
+    double one = submission_phase(pools[0].run.sim.stats), many = submission_phase(pools[1].run.sim.stats);
+    rep.line();
+    rep.line(fmt::format("Submission phase with {} keys ÷ with one: {:.3f} (1/{} = {:.3f}).", pools[1].keys,
+                         one > 0 ? many / one : 0.0, pools[1].keys, 1.0 / pools[1].keys));
+  }
+}
+
 void report_downloads(Report& rep, const Downloads& d, const Config& cfg) {
   double ratio = d.setlist.usage.wall_seconds / d.curl.usage.wall_seconds;
   rep.line(fmt::format("## B. Downloads: {} files of {:g} MiB from the simulator's CDN, {} at a time", cfg.dl_files,
@@ -706,9 +790,11 @@ Config parse_args(int argc, char** argv) {
     };
     if (a == "--quick") {  // the smoke test: every section, small
       c.songs = 12, c.seq_songs = 3, c.real_time = false, c.dl_files = 8, c.dl_mib = 1, c.dl_rounds = 1;
-      c.scale_songs = 200, c.sim_conns = 50, c.sim_seconds = 0.5, c.scale = 20;
+      c.scale_songs = 200, c.sim_conns = 50, c.sim_seconds = 0.5, c.scale = 20, c.key_scale = 20;
     } else if (a == "--only") c.only = next();
     else if (a == "--songs") c.songs = std::stoi(next());
+    else if (a == "--keys") c.keys = std::stoi(next());
+    else if (a == "--key-scale") c.key_scale = std::stod(next());
     else if (a == "--seq-songs") c.seq_songs = std::stoi(next());
     else if (a == "--scale") c.scale = std::stod(next());
     else if (a == "--no-real-time") c.real_time = false;
@@ -765,6 +851,14 @@ int main(int argc, char** argv) {
       note(fmt::format("E: one id per poll, time scale 1/{:g}", cfg.scale));
       one_id = run_one_id(dir.path(), make_songs(cfg.songs), cfg.scale, loopback_bps);
     }
+    std::vector<Pool> pools;
+    if (has('K')) {
+      auto songs = make_songs(cfg.songs);
+      note(fmt::format("K: one key, time scale 1/{:g}", cfg.key_scale));
+      pools.push_back(run_pool(dir.path(), songs, cfg.key_scale, loopback_bps, 1));
+      note(fmt::format("K: {} keys, time scale 1/{:g}", cfg.keys, cfg.key_scale));
+      pools.push_back(run_pool(dir.path(), songs, cfg.key_scale, loopback_bps, cfg.keys));
+    }
     std::optional<Scale> scale;
     if (has('C')) {
       note(fmt::format("C: {} songs", cfg.scale_songs));
@@ -779,6 +873,7 @@ int main(int argc, char** argv) {
 
     if (!spans.empty()) report_makespan(rep, spans, peers, cfg.songs), rep.line();
     if (one_id) report_one_id(rep, *one_id, cfg.songs), rep.line();
+    if (!pools.empty()) report_pools(rep, pools, cfg.songs), rep.line();
     if (dl) report_downloads(rep, *dl, cfg), rep.line();
     if (scale) report_scale(rep, *scale), rep.line();
     if (cap) report_sim(rep, *cap), rep.line();

@@ -13,7 +13,7 @@ cmake --build "$build_dir" -j "$(nproc 2>/dev/null || echo 2)" --target setlist 
 results="$root/bench/RESULTS.md"
 for a in "$@"; do
   # A partial or toy run must not overwrite the kept full results.
-  case "$a" in --only|--quick|--songs|--seq-songs|--scale|--scale-songs|--no-*) results="$build_dir/bench-results.md" ;; esac
+  case "$a" in --only|--quick|--songs|--keys|--seq-songs|--scale|--scale-songs|--no-*) results="$build_dir/bench-results.md" ;; esac
 done
 "$build_dir/bench/setlist-bench" --results "$results" "$@"
 echo "bench: report kept in ${results#"$root"/}" >&2

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "setlist/settings.hpp"
@@ -23,7 +24,9 @@ struct RunSummary;
 struct RunOptions {
   std::filesystem::path out_dir;
   Settings settings;
-  std::string api_key;  // empty when the provider needs none; never logged
+  // The key pool: one key, several (each with its own limits, #18), or none
+  // when the provider needs none. Never logged; only fingerprints leave.
+  std::vector<std::string> api_keys;
   std::string cacert;   // PEM bundle overriding the system store
   std::string https_proxy;  // from HTTPS_PROXY / https_proxy
   std::string no_proxy;     // from NO_PROXY / no_proxy
@@ -74,6 +77,16 @@ class EventSink {
   virtual void on_event(const Event& e) = 0;
 };
 
+// One key of the pool in a run, named by its fingerprint (never the key).
+struct KeyUse {
+  std::string fingerprint;      // key_fingerprint(key); "" when no key was used
+  std::uint64_t generate = 0;   // generate requests sent with it
+  std::uint64_t poll = 0;       // poll requests sent with it
+  std::uint64_t throttled = 0;  // 429s (or the flavor's rate-limit answer) it received
+  long long tokens = 0;         // charged to it by this run
+  std::string retired;          // why it was retired for the rest of the run ("" = in use to the end)
+};
+
 // One song at the end of a run (the per-song table).
 struct SongResult {
   int track = 0;
@@ -106,7 +119,12 @@ struct RunSummary {
   bool aborted = false;  // could not go on: key rejected, out of credits, state error
   std::string abort_reason;
   std::vector<SongResult> song_results;  // every song of the manifest, in its order
+  std::vector<KeyUse> keys;              // the key pool, in the order the keys were given
 };
+
+// A key's public name: "k-" and the first 8 hex digits of its SHA-256. It
+// tells the keys of a pool apart in state and reports without revealing them.
+std::string key_fingerprint(std::string_view key);
 
 RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventSink& events);
 

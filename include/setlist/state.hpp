@@ -53,6 +53,7 @@ struct SubmissionRow {
   std::string error;
   std::int64_t created_at = 0;
   std::int64_t acked_at = 0;
+  std::string key_fp;  // the pool's key it went out with (key_fingerprint); "" before v4 or without a key
 };
 
 struct ClipRow {
@@ -93,7 +94,7 @@ struct AnalysisRow {
   std::vector<std::string> flags;  // silent, clipped, short (see Settings::flag_*)
 };
 
-// One moment of a run for the run timeline (#19), schema v4's own table.
+// One moment of a run for the run timeline (#19), schema v5's own table.
 // Derived data: not in the receipts journal. `run`: the run's start (unix ms)
 // names the run; song_key "" is the run itself (kinds run, end, and 429s of
 // the batch poller). Kinds: run, end, submit (a generate request sent),
@@ -124,6 +125,7 @@ struct JournalEntry {
   int track = 0;
   std::string payload_hash;  // intent
   int attempt = 1;           // intent, attempt
+  std::string key_fp;        // intent: the key's fingerprint (#18)
   std::vector<std::string> clip_ids;  // ack, in take order
   int http_status = 0;                // rejected
   std::string error;                  // rejected, uncertain; failed: the reason
@@ -144,7 +146,7 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& db_file);
   ~StateStore();
 
-  static constexpr int schema_version = 4;
+  static constexpr int schema_version = 5;
   static constexpr int application_id = 0x53544c53;  // "STLS": PRAGMA application_id of setlist's databases
 
   std::optional<SongRow> song(const std::string& key);
@@ -157,7 +159,8 @@ class StateStore {
 
   // Write-ahead receipt, committed durably before the generate request; the
   // song becomes `submitting`.
-  std::int64_t record_intent(const std::string& song_key, const std::string& payload_hash, int attempt);
+  std::int64_t record_intent(const std::string& song_key, const std::string& payload_hash, int attempt,
+                             const std::string& key_fp = {});
   // The answer: clip ids known. Durable; the song becomes `submitted`.
   void record_ack(std::int64_t submission_id, const std::vector<Clip>& clips);
   // The server refused: nothing was accepted. Durable, and in the same
@@ -185,7 +188,7 @@ class StateStore {
   void record_analysis(const AnalysisRow& row);
   std::vector<AnalysisRow> analyses(const std::string& song_key = {});
 
-  // The run timeline (schema v4's own table), in run and insertion order.
+  // The run timeline (schema v5's own table), in run and insertion order.
   void record_timeline(const TimelineRow& row);
   std::vector<TimelineRow> timeline();
 

@@ -304,9 +304,41 @@ std::optional<std::string> key_problem(std::string_view key, const std::string& 
   return std::nullopt;
 }
 
-// The API key: the provider's environment variable or a private key file,
-// checked (key_problem) before it goes anywhere.
-std::optional<std::string> load_api_key(const ProviderInfo& info, const std::string& key_file, std::string& error) {
+// The most keys a pool takes, and the largest key file read.
+constexpr std::size_t kMaxKeys = 1000;
+constexpr std::size_t kMaxKeyFileBytes = 1u << 20;
+
+// Adds `key` (from `where`) to the pool unless it is already there; a key
+// given twice would look like two accounts and draw 429s, so that is refused.
+bool add_pool_key(std::vector<std::string>& keys, std::vector<std::string>& wheres, std::string key,
+                  const std::string& where, bool duplicate_is_error, std::string& error) {
+  if (auto why = key_problem(key, where)) {
+    error = *why;
+    return false;
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) {
+      if (!duplicate_is_error) return true;
+      error = "the API key in " + where + " repeats the one in " + wheres[i] +
+              "; each key of a pool must be another account's (nothing was sent)";
+      return false;
+    }
+  if (keys.size() >= kMaxKeys) {
+    error = fmt::format("more than {} API keys given (the last in {}); nothing was sent", kMaxKeys, where);
+    return false;
+  }
+  keys.push_back(std::move(key));
+  wheres.push_back(where);
+  return true;
+}
+
+// The API keys: a private key file with one key per line (blank lines and
+// lines starting with # skipped), or the provider's variables: KEY, and
+// KEYS with several separated by commas or blanks (#18: a key pool). Each is
+// checked (key_problem) before it goes anywhere. Empty: no key given.
+std::optional<std::vector<std::string>> load_api_keys(const ProviderInfo& info, const std::string& key_file,
+                                                      std::string& error) {
+  std::vector<std::string> keys, wheres;
   if (!key_file.empty()) {
     struct stat st {};
     if (::stat(key_file.c_str(), &st) != 0) {
@@ -326,38 +358,54 @@ std::optional<std::string> load_api_key(const ProviderInfo& info, const std::str
       error = "cannot read --api-key-file " + key_file;
       return std::nullopt;
     }
-    // One line: a little more than the longest key, so that a longer one is
-    // seen as too long rather than cut.
-    std::string key(kMaxKeyBytes + 64, '\0');
-    in.read(key.data(), static_cast<std::streamsize>(key.size()));
-    key.resize(static_cast<std::size_t>(in.gcount()));
-    if (key.size() > kMaxKeyBytes + 2) {  // more than a key and its line end: not read to the end
-      error = fmt::format("the API key in --api-key-file {} is longer than the {} bytes allowed; nothing was sent",
-                          key_file, kMaxKeyBytes);
+    std::string text(kMaxKeyFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxKeyFileBytes) {
+      error = fmt::format("--api-key-file {} is larger than {} bytes; it should hold keys, one per line (nothing "
+                          "was sent)",
+                          key_file, kMaxKeyFileBytes);
       return std::nullopt;
     }
-    // The line's end and trailing blanks are not part of the key.
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
-      key.pop_back();
-    if (key.empty()) {
+    std::size_t line_no = 0, pos = 0;
+    const bool several_lines = text.substr(0, text.find_last_not_of("\r\n") + 1).find('\n') != std::string::npos;
+    while (pos < text.size()) {
+      auto nl = text.find('\n', pos);
+      std::string key = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? text.size() : nl + 1;
+      ++line_no;
+      // The line's end and trailing blanks are not part of the key.
+      while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
+      if (key.empty() || key[0] == '#') continue;
+      const std::string where =
+          several_lines ? fmt::format("--api-key-file {} line {}", key_file, line_no) : "--api-key-file " + key_file;
+      if (!add_pool_key(keys, wheres, std::move(key), where, true, error)) return std::nullopt;
+    }
+    if (keys.empty()) {
       error = "--api-key-file " + key_file + " is empty";
       return std::nullopt;
     }
-    if (auto why = key_problem(key, "--api-key-file " + key_file)) {
-      error = *why;
-      return std::nullopt;
-    }
-    return key;
+    return keys;
   }
-  if (const char* v = std::getenv(info.key_env.c_str()); v && *v) {
-    std::string key(v);
-    if (auto why = key_problem(key, info.key_env)) {
-      error = *why;
-      return std::nullopt;
+  const std::string pool_env = info.key_env + "S";
+  if (const char* v = std::getenv(pool_env.c_str()); v && *v) {
+    std::string text(v);
+    std::size_t n = 0;
+    for (std::size_t pos = 0; pos < text.size();) {
+      auto end = text.find_first_of(", \t\n\r", pos);
+      if (end == std::string::npos) end = text.size();
+      if (end > pos) {
+        ++n;
+        if (!add_pool_key(keys, wheres, text.substr(pos, end - pos), fmt::format("{} (key {})", pool_env, n), true,
+                          error))
+          return std::nullopt;
+      }
+      pos = end + 1;
     }
-    return key;
   }
-  return std::string();
+  if (const char* v = std::getenv(info.key_env.c_str()); v && *v)
+    if (!add_pool_key(keys, wheres, std::string(v), info.key_env, false, error)) return std::nullopt;
+  return keys;
 }
 
 // While the process holds the key, no core dump (nor a same-user ptrace
@@ -592,7 +640,9 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "generate the album described by MANIFEST into OUT");
   run->add_option("manifest", manifest_path, "album manifest (YAML)")->required();
   run->add_option("-o,--out", out_dir, "output folder")->required();
-  run->add_option("--api-key-file", key_file, "read the API key from FILE (must not be group/world readable)");
+  run->add_option("--api-key-file", key_file,
+                  "read the API key from FILE (must not be group/world readable); one key per line, several "
+                  "make a key pool (each its own rate limit)");
   run->add_option("--cacert", cacert, "trust the CA certificates in FILE instead of the system store");
   run->add_flag("--resubmit-uncertain", resubmit_uncertain,
                 "submit again songs whose earlier request may have been accepted (may pay twice)");
@@ -940,8 +990,8 @@ int main(int argc, char** argv) {
     return exit_code::usage;
   }
   std::string key_error;
-  auto key = load_api_key(*info, key_file, key_error);
-  if (!key) {
+  auto keys = load_api_keys(*info, key_file, key_error);
+  if (!keys) {
     std::cerr << "setlist: " << key_error << "\n";
     return exit_code::usage;
   }
@@ -951,7 +1001,7 @@ int main(int argc, char** argv) {
   RunOptions opt;
   opt.out_dir = out_dir;
   opt.settings = rs->values;
-  opt.api_key = *key;
+  opt.api_keys = std::move(*keys);
   opt.cacert = cacert;
   auto env_either = [](const char* a, const char* b) {
     const char* v = std::getenv(a);
@@ -1008,6 +1058,12 @@ int main(int argc, char** argv) {
         summary.tokens_charged, summary.tokens_charged_to_date,
         summary.not_selected ? fmt::format(" ({} not selected by --only)", summary.not_selected) : "");
     if (summary.aborted) std::cerr << "setlist: " << summary.abort_reason << "\n";
+    if (summary.keys.size() > 1 && !quiet) {  // the key pool, by fingerprint
+      std::cerr << fmt::format("{} keys:\n", summary.keys.size());
+      for (auto& k : summary.keys)
+        std::cerr << fmt::format("  {}  {} generate, {} poll, {} throttled, {} tokens{}\n", k.fingerprint, k.generate,
+                                 k.poll, k.throttled, k.tokens, k.retired.empty() ? "" : "; retired: " + k.retired);
+    }
     if (!flagged.empty()) {
       std::cerr << flagged.size() << " take(s) flagged:\n";
       for (std::size_t i = 0; i < flagged.size() && i < 20; ++i) std::cerr << "  " << flagged[i] << "\n";

@@ -40,6 +40,8 @@ using policy::Micros;
 Micros now_us();
 std::string human_duration(Micros d);
 
+struct KeyLane;
+
 struct SongTask {
   enum class Phase { queued, sending, waiting, downloading, done };
 
@@ -47,6 +49,7 @@ struct SongTask {
   const Provider* api = nullptr;  // the flavor serving this song's route (for_payload)
   std::string key;
   SubmitPayload payload;
+  KeyLane* lane = nullptr;  // the key this song's submissions go out with (the pool's choice)
   int requests_needed = 1;
   long long cost = 0;  // estimated cost of one generate request
   ResumeDecision decision;
@@ -63,6 +66,24 @@ struct SongTask {
   std::string rejected;              // reject_bad_takes bought it again at the start of this run: why
   mutable bool on_timeline = false;  // this run recorded a moment of it (#19)
   asio::cancellation_signal cancel;  // ends its coroutine (shutdown)
+};
+
+// One API key of the pool (#18): its own limiter, Retry-After gate, adaptive
+// rate, retry budget and in-flight count. A song is submitted with one lane
+// and polled with the lane that submitted each of its clips. The key itself
+// stays in the HTTP client; a lane knows its index and fingerprint only.
+struct KeyLane {
+  KeyLane(std::size_t index, std::string fingerprint, const Settings& s, double retry_capacity, Micros now);
+  std::size_t index;
+  std::string fingerprint;  // "k-1a2b3c4d" (key_fingerprint), "" without a key
+  policy::TokenBucket submit_bucket;
+  policy::TokenBucket poll_bucket;
+  policy::AdaptiveRate rate;
+  policy::RetryBudget retry_budget;
+  policy::HostGate gate;
+  int in_flight = 0;  // songs whose current submission went out with this key
+  bool retired = false;
+  KeyUse use;  // what this run did with it (the report's per-key rows)
 };
 
 class Engine {
@@ -101,6 +122,7 @@ class Engine {
   void start_new_attempt(SongTask& t);
   void settle_without_work(SongTask& t);
   void name_attempt_takes(SongTask& t);
+  void bind_resumed_clips(SongTask& t);
   fs::path audio_path(SongTask& t, std::size_t take);
 
   // --- rename.cpp
@@ -110,9 +132,19 @@ class Engine {
   asio::awaitable<void> song_main(SongTask& t);
   asio::awaitable<bool> submit(SongTask& t);
   std::optional<std::string> foreign_clip(const SongTask& t, const std::vector<Clip>& clips);
-  asio::awaitable<void> acquire(policy::TokenBucket& bucket);
-  std::optional<Micros> note_retry_after(const http::Response& r);
-  void on_throttled();
+  // A submit token from the song's lane, or from the lane free soonest
+  // (among those under their in-flight cap) when it has none; nullptr when
+  // every key is retired.
+  asio::awaitable<KeyLane*> acquire_submit(SongTask& t);
+  asio::awaitable<void> acquire_poll(KeyLane& lane);
+  std::optional<Micros> note_retry_after(KeyLane& lane, const http::Response& r);
+  void on_throttled(KeyLane& lane);
+  // A key refused (401) or out of credits: retired for this run when others
+  // are left (true), so its songs carry on with them.
+  bool retire(KeyLane& lane, const std::string& why);
+  int live_lanes() const;
+  KeyLane& lane_of(const std::string& clip_id);
+  void bind_lane(SongTask& t, KeyLane* lane);
 
   // --- poll.cpp
   asio::awaitable<bool> wait_clips(SongTask& t);
@@ -120,7 +152,7 @@ class Engine {
   asio::awaitable<bool> poll_one_by_one(SongTask& t);
   bool apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed);
   asio::awaitable<void> poller();
-  bool on_poll_failure(const Result<http::Response>& r, const SongTask* t, const Provider& api);
+  bool on_poll_failure(const Result<http::Response>& r, const SongTask* t, const Provider& api, KeyLane& lane);
   bool apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates);
   void watch(SongTask& t);
   void unwatch(SongTask& t);
@@ -166,11 +198,9 @@ class Engine {
   const Provider& provider_;
   std::string base_url_;
   http::Client client_;
-  policy::TokenBucket submit_bucket_;
-  policy::TokenBucket poll_bucket_;
-  policy::AdaptiveRate rate_;
-  policy::RetryBudget retry_budget_;
-  policy::HostGate api_gate_;
+  std::vector<std::unique_ptr<KeyLane>> lanes_;  // the key pool: one lane per key (one without a key)
+  std::map<std::string, KeyLane*> clip_lane_;    // clip id -> the lane that submitted it
+  std::set<std::string> missing_keys_warned_;    // fingerprints of resumed clips' keys not in the pool
   Semaphore in_flight_;
   Semaphore downloads_;
   asio::steady_timer poller_timer_;

@@ -8,7 +8,7 @@ namespace setlist::engine {
 // A poll that failed or was refused: honour Retry-After and throttling; stop
 // the run on a rejected key or an unverifiable server (returns false).
 bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
-                             const Provider& api) {
+                             const Provider& api, KeyLane& lane) {
   if (!r) {
     if (r.error().kind == ErrorKind::tls) {
       fail_run(r.error().message);
@@ -19,13 +19,17 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
     return true;
   }
   api_answered_ = true;
-  auto wait = note_retry_after(*r);
+  auto wait = note_retry_after(lane, *r);
   auto v = api.classify(r->status, r->body);
   const int code = v.code ? v.code : r->status;
-  if (v.kind == AnswerKind::throttled) on_throttled();
+  if (v.kind == AnswerKind::throttled) on_throttled(lane);
   mark(t, v.kind == AnswerKind::throttled ? "429" : "retry",
        wait ? wait->count() / 1000 : 0, "poll answered " + std::to_string(code));
   if (v.kind == AnswerKind::bad_key) {
+    // With other keys left, only the songs this key submitted stop waiting:
+    // they stay submitted (paid) and the next run polls them again.
+    const std::string why = "the API rejected it while polling (" + std::to_string(code) + ": " + v.message + ")";
+    if (retire(lane, why)) return false;
     fail_run("the API rejected the key while polling (" + std::to_string(code) + ": " + v.message +
              "); " + key_hint(provider_.info()));
     return false;
@@ -38,7 +42,7 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
 bool Engine::apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed) {
   changed = false;
   if (!r || t.api->classify(r->status, r->body).kind != AnswerKind::ok)
-    return on_poll_failure(r, &t, *t.api);
+    return on_poll_failure(r, &t, *t.api, lane_of(t.clips.front().id));
   api_answered_ = true;
   auto clips = t.api->parse_poll(r->body);
   if (!clips) {
@@ -58,7 +62,10 @@ bool Engine::apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates) 
     if (mine.id != c.id || (mine.status == c.status && mine.audio_url == c.audio_url)) continue;
     if (mine.status != c.status) t.last_change = now_us();  // progress resets the stall clock
     if (c.credits_used && !mine.credits_used && t.api->info().clips_per_request == 1)
+    {
       charge(*c.credits_used - t.cost);  // the budget counts what the request really cost, once known
+      lane_of(c.id).use.tokens += *c.credits_used - t.cost;
+    }
     mine = c;
     updates.push_back(c);
     return true;
@@ -99,11 +106,14 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
                  "stalled: no progress for " + human_duration(now_us() - t.last_change));
       co_return false;
     }
-    co_await acquire(poll_bucket_);
+    KeyLane& lane = lane_of(ids.front());
+    if (lane.retired) co_return false;  // its key was refused: the next run polls these
+    co_await acquire_poll(lane);
     auto req = t.api->poll_request(ids);
     auto url = http::join(base_url_, req.target);
     ++requests_["poll"];
-    auto r = co_await client_.request(req.method, *url, req.body, hold);
+    ++lane.use.poll;
+    auto r = co_await client_.request(req.method, *url, req.body, hold, lane.index);
     bool changed = false;
     if (!apply_poll_answer(t, r, changed)) co_return false;
     if (changed) failures = 0;
@@ -147,11 +157,14 @@ asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
       }
       if (!waiting) continue;
       if (stopping()) co_return false;
-      co_await acquire(poll_bucket_);
+      KeyLane& lane = lane_of(ids.front());
+      if (lane.retired) co_return false;  // its key was refused: the next run polls these
+      co_await acquire_poll(lane);
       auto req = t.api->poll_request(ids);
       auto url = http::join(base_url_, req.target);
       ++requests_["poll"];
-      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
+      ++lane.use.poll;
+      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout, lane.index);
       bool changed = false;
       if (!apply_poll_answer(t, r, changed)) co_return false;
       changed_any |= changed;
@@ -192,6 +205,9 @@ asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
         std::all_of(t.clips.begin(), t.clips.end(), [](auto& c) { return is_terminal(c.status); });
     if (all_terminal) co_return true;
     if (stopping()) co_return false;
+    if (std::any_of(t.clips.begin(), t.clips.end(),
+                    [this](auto& c) { return !is_terminal(c.status) && lane_of(c.id).retired; }))
+      co_return false;  // a key of the pool was refused while polling: the next run polls these
     auto idle = now_us() - t.last_change;
     if (idle >= stall) {
       std::string which;
@@ -227,18 +243,36 @@ asio::awaitable<void> Engine::poller() {
       (void)ec;
       continue;  // re-check: new work may have moved next_poll_ earlier
     }
-    std::vector<std::string> ids;
-    for (auto& [id, task] : watched_) ids.push_back(id);
+    // Each batch holds the clips of one key: a clip is asked about with the
+    // key that submitted it.
+    std::map<KeyLane*, std::vector<std::string>> by_lane;
+    for (auto& [id, task] : watched_) by_lane[&lane_of(id)].push_back(id);
+    std::vector<std::pair<KeyLane*, std::span<const std::string>>> chunks;
+    for (auto& [lane, ids] : by_lane)
+      for (std::size_t i = 0; i < ids.size(); i += batch)
+        chunks.emplace_back(lane, std::span<const std::string>(ids.data() + i, std::min(batch, ids.size() - i)));
     bool changed_any = false;
-    for (std::size_t i = 0; i < ids.size() && !stopping(); i += batch) {
-      std::span<const std::string> chunk(ids.data() + i, std::min(batch, ids.size() - i));
-      co_await acquire(poll_bucket_);
+    for (auto& [lane, chunk] : chunks) {
+      if (stopping()) break;
+      if (lane->retired) {
+        // Its key was refused: the songs it submitted stop waiting (still
+        // submitted; the next run polls them).
+        for (auto& id : chunk)
+          if (auto it = watched_.find(id); it != watched_.end()) it->second->wake->cancel();
+        continue;
+      }
+      co_await acquire_poll(*lane);
       auto req = provider_.poll_request(chunk);
       auto url = http::join(base_url_, req.target);
       ++requests_["poll"];
-      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout);
+      ++lane->use.poll;
+      auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout, lane->index);
       if (!r || provider_.classify(r->status, r->body).kind != AnswerKind::ok) {
-        if (!on_poll_failure(r, nullptr, provider_)) break;
+        if (!on_poll_failure(r, nullptr, provider_, *lane)) {
+          if (!lane->retired) break;  // the run stops
+          for (auto& id : chunk)
+            if (auto it = watched_.find(id); it != watched_.end()) it->second->wake->cancel();
+        }
         continue;
       }
       api_answered_ = true;

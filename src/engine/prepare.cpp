@@ -204,6 +204,7 @@ void Engine::settle_without_work(SongTask& t) {
                                     "no answer recorded; submitted again at the user's request");
       if (t.decision.new_attempt) start_new_attempt(t);
       for (auto& c : state_.attempt_clips(t.key)) t.clips.push_back(clip_from_row(c));
+      bind_resumed_clips(t);
       // Earlier attempts' takes still listed in OUT (--keep-attempts): this
       // attempt's takes get their own names.
       std::set<std::string> current;
@@ -215,6 +216,30 @@ void Engine::settle_without_work(SongTask& t) {
         }
       return;
     }
+  }
+}
+
+// Resumed clips are polled with the key that submitted them (state keeps its
+// fingerprint). One whose key is not in this run's pool goes with the first
+// key, said once per run: the API may not show it to another account.
+void Engine::bind_resumed_clips(SongTask& t) {
+  if (t.clips.empty()) return;
+  std::map<std::int64_t, std::string> fp_of;
+  for (auto& s : state_.submissions(t.key)) fp_of[s.id] = s.key_fp;
+  auto rows = state_.attempt_clips(t.key);
+  for (auto& c : rows) {
+    const std::string& fp = fp_of[c.submission_id];
+    KeyLane* lane = nullptr;
+    for (auto& l : lanes_)
+      if (l->fingerprint == fp) lane = l.get();
+    if (!lane) {
+      lane = lanes_.front().get();
+      if (!fp.empty() && !opt_.api_keys.empty() && missing_keys_warned_.insert(fp).second)
+        emit(Event::Kind::warning, &t,
+             "submitted with key " + fp + ", which is not in this run's keys; polling with key " +
+                 lane->fingerprint + " instead");
+    }
+    clip_lane_[c.clip_id] = lane;
   }
 }
 

@@ -17,11 +17,15 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/hash.hpp"
 #include "engine/engine_impl.hpp"
 #include "http/url.hpp"
 #include "setlist/output.hpp"
 
 namespace setlist {
+
+std::string key_fingerprint(std::string_view key) { return "k-" + sha256_hex(key).substr(0, 8); }
+
 namespace engine {
 
 Micros now_us() { return std::chrono::duration_cast<Micros>(steady::now().time_since_epoch()); }
@@ -42,20 +46,23 @@ Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateS
       provider_(provider),
       base_url_(std::move(base_url)),
       client_(io_.get_executor(), client_options()),
-      submit_bucket_(s_.submit_rate, s_.submit_burst, now_us()),
-      poll_bucket_(s_.poll_rate, s_.poll_burst, now_us()),
-      rate_(s_.submit_rate, std::max(0.01, s_.submit_rate / 64), s_.submit_rate),
-      retry_budget_(std::max(20.0, 4.0 * static_cast<double>(m.songs.size())), 0.2, 0.5, now_us()),
-      in_flight_(io_.get_executor(), std::max(1, s_.max_in_flight)),
+      in_flight_(io_.get_executor(),
+                 std::max(1, s_.max_in_flight) * static_cast<int>(std::max<std::size_t>(1, opt.api_keys.size()))),
       downloads_(io_.get_executor(), std::max(1, s_.download_concurrency)),
       poller_timer_(io_, steady::time_point::max()),
       grace_timer_(io_, steady::time_point::max()),
       tick_timer_(io_, steady::time_point::max()),
       rng_(std::random_device{}()) {
-  if (!opt_.api_key.empty()) {
-    auto u = http::Url::parse(base_url_);
-    if (u) client_.set_credential(u->origin(), "Bearer " + opt_.api_key);
+  // The key pool: a lane per key (one lane, without a key, when none is given).
+  const double retry_capacity = std::max(20.0, 4.0 * static_cast<double>(m.songs.size()));
+  std::vector<std::string> authorizations;
+  for (auto& key : opt_.api_keys) {
+    lanes_.push_back(std::make_unique<KeyLane>(lanes_.size(), key_fingerprint(key), s_, retry_capacity, now_us()));
+    authorizations.push_back("Bearer " + key);
   }
+  if (lanes_.empty()) lanes_.push_back(std::make_unique<KeyLane>(0, std::string(), s_, retry_capacity, now_us()));
+  if (!authorizations.empty())
+    if (auto u = http::Url::parse(base_url_)) client_.set_credentials(u->origin(), std::move(authorizations));
   if (const char* f = std::getenv("SETLIST_TEST_FAULT")) test_fault_ = f;
   album_cover_ = m_.album.cover_data;  // read (and confined) when the manifest was loaded
 }
@@ -69,6 +76,45 @@ Engine::~Engine() {
     io_.run();
   }
   disk_.join();
+}
+
+KeyLane::KeyLane(std::size_t i, std::string fp, const Settings& s, double retry_capacity, Micros now)
+    : index(i),
+      fingerprint(std::move(fp)),
+      submit_bucket(s.submit_rate, s.submit_burst, now),
+      poll_bucket(s.poll_rate, s.poll_burst, now),
+      rate(s.submit_rate, std::max(0.01, s.submit_rate / 64), s.submit_rate),
+      retry_budget(retry_capacity, 0.2, 0.5, now) {
+  use.fingerprint = fingerprint;
+}
+
+int Engine::live_lanes() const {
+  return static_cast<int>(std::count_if(lanes_.begin(), lanes_.end(), [](auto& l) { return !l->retired; }));
+}
+
+// A clip is polled with the key that submitted it; one resumed from a run
+// with a key no longer in the pool goes with the first key (prepare warns).
+KeyLane& Engine::lane_of(const std::string& clip_id) {
+  auto it = clip_lane_.find(clip_id);
+  return it != clip_lane_.end() ? *it->second : *lanes_.front();
+}
+
+void Engine::bind_lane(SongTask& t, KeyLane* lane) {
+  if (t.lane == lane) return;
+  if (t.lane) --t.lane->in_flight;
+  t.lane = lane;
+  if (lane) ++lane->in_flight;
+}
+
+bool Engine::retire(KeyLane& lane, const std::string& why) {
+  if (lane.retired) return true;
+  if (live_lanes() <= 1) return false;
+  lane.retired = true;
+  lane.use.retired = why;
+  emit(Event::Kind::warning, nullptr,
+       "key " + lane.fingerprint + " retired for this run (" + why + "); " + std::to_string(live_lanes()) +
+           " other key(s) carry on");
+  return true;
 }
 
 http::ClientOptions Engine::client_options() const {
@@ -91,8 +137,18 @@ void Engine::emit(Event::Kind k, const SongTask* t, std::string msg) {
     e.title = t->song->title;
   }
   e.message = std::move(msg);
-  e.submit_limit = rate_.rate();
-  e.throttle_wait_ms = api_gate_.wait_time(now_us()).count() / 1000;
+  // The pool's pace: the live keys' limits summed; the shortest Retry-After
+  // wait among them (the pool is held back only while every key is).
+  double limit = 0;
+  Micros wait = Micros::max();
+  const Micros now = now_us();
+  for (auto& l : lanes_)
+    if (!l->retired) {
+      limit += l->rate.rate();
+      wait = std::min(wait, l->gate.wait_time(now));
+    }
+  e.submit_limit = limit;
+  e.throttle_wait_ms = wait == Micros::max() ? 0 : wait.count() / 1000;
   e.throttled = throttled_;
   sink_.on_event(e);
 }
@@ -325,6 +381,8 @@ RunSummary Engine::finish() {
   s.requests = requests_;
   s.retries = retries_;
   s.throttled = throttled_;
+  if (!opt_.api_keys.empty())
+    for (auto& l : lanes_) s.keys.push_back(l->use);
   s.interrupted = interrupted_ && !aborted_;
   s.aborted = aborted_ || !stop_reason_.empty();
   s.abort_reason = aborted_ ? abort_reason_ : stop_reason_;
@@ -378,7 +436,7 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
     // A run that would send and poll nothing (every song complete, or only
     // files to fetch again from the CDN) needs no key.
     engine->plan_tasks();
-    if (provider->info().key_required && options.api_key.empty() && engine->needs_api())
+    if (provider->info().key_required && options.api_keys.empty() && engine->needs_api())
       return fail("no API key: set " + provider->info().key_env + " (or use --api-key-file)");
     engine->prepare();
     s = engine->run();

@@ -109,6 +109,7 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
       t.clips = {};
       t.payload = {};
       t.audio_paths = {};
+      e.bind_lane(t, nullptr);
       e.song_finished();
     }
   } done{*this, t};
@@ -154,16 +155,55 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
   }
 }
 
-asio::awaitable<void> Engine::acquire(policy::TokenBucket& bucket) {
+asio::awaitable<KeyLane*> Engine::acquire_submit(SongTask& t) {
+  const int cap = std::max(1, s_.max_in_flight);
+  for (;;) {
+    const auto now = now_us();
+    KeyLane* best = nullptr;
+    Micros best_wait = Micros::max();
+    // A song keeps its key while that key serves; otherwise the key free
+    // soonest among those under their in-flight cap takes it.
+    if (t.lane && !t.lane->retired) {
+      best = t.lane;
+      best_wait = std::max(best->submit_bucket.wait_time(now), best->gate.wait_time(now));
+    } else {
+      // Among keys free now, the one with the most tokens left: the album
+      // spreads over the pool instead of draining the first key to its limit.
+      double best_tokens = -1;
+      for (auto& l : lanes_) {
+        if (l->retired || l->in_flight >= cap) continue;
+        auto w = std::max(l->submit_bucket.wait_time(now), l->gate.wait_time(now));
+        double tokens = w == Micros(0) ? l->submit_bucket.tokens(now) : 0;
+        if (w < best_wait || (w == best_wait && tokens > best_tokens)) {
+          best = l.get();
+          best_wait = w;
+          best_tokens = tokens;
+        }
+      }
+    }
+    if (!best) {
+      if (live_lanes() == 0) co_return nullptr;
+      co_await sleep(Micros(20'000));  // every live key is at its cap: a song ends soon
+      continue;
+    }
+    if (best_wait == Micros(0) && best->submit_bucket.try_take(now)) {
+      bind_lane(t, best);
+      co_return best;
+    }
+    co_await sleep(std::max(best_wait, Micros(1000)));
+  }
+}
+
+asio::awaitable<void> Engine::acquire_poll(KeyLane& lane) {
   for (;;) {
     auto now = now_us();
-    auto wait = std::max(bucket.wait_time(now), api_gate_.wait_time(now));
-    if (wait == Micros(0) && bucket.try_take(now)) co_return;
+    auto wait = std::max(lane.poll_bucket.wait_time(now), lane.gate.wait_time(now));
+    if (wait == Micros(0) && lane.poll_bucket.try_take(now)) co_return;
     co_await sleep(std::max(wait, Micros(1000)));
   }
 }
 
-std::optional<Micros> Engine::note_retry_after(const http::Response& r) {
+std::optional<Micros> Engine::note_retry_after(KeyLane& lane, const http::Response& r) {
   auto v = r.header("retry-after");
   if (v.empty()) return std::nullopt;
   auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
@@ -171,14 +211,15 @@ std::optional<Micros> Engine::note_retry_after(const http::Response& r) {
                       .count();
   auto d = policy::parse_retry_after(v, now_unix,
                                      std::chrono::duration_cast<Micros>(s_.retry_after_max));
-  if (d) api_gate_.defer_until(now_us() + *d);
+  if (d) lane.gate.defer_until(now_us() + *d);
   return d;
 }
 
-void Engine::on_throttled() {
+void Engine::on_throttled(KeyLane& lane) {
   ++throttled_;
-  rate_.on_throttled(now_us());
-  submit_bucket_.set_rate(rate_.rate(), now_us());
+  ++lane.use.throttled;
+  lane.rate.on_throttled(now_us());
+  lane.submit_bucket.set_rate(lane.rate.rate(), now_us());
 }
 
 // Sends one generate request for `t`, retrying what was provably refused.
@@ -209,7 +250,11 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       ~Reservation() { reserved -= cost; }
     } reservation{reserved_, cost};
     reserved_ += cost;
-    co_await acquire(submit_bucket_);
+    KeyLane* lane = co_await acquire_submit(t);
+    if (!lane) {  // every key of the pool was retired (each said why)
+      if (stop_reason_.empty()) stop_reason_ = "every API key was retired";
+      stop_submitting_ = true;
+    }
     if (stop_submitting_) continue;
     auto req = t.api->submit_request(t.payload, t.song->wait_audio);
     auto url = http::join(base_url_, req.target);
@@ -221,13 +266,14 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       throw std::runtime_error("injected fault (SETLIST_TEST_FAULT)");
 
     t.phase = SongTask::Phase::sending;
-    auto sub_id = state_.record_intent(t.key, t.key, t.attempt);
+    auto sub_id = state_.record_intent(t.key, t.key, t.attempt, lane->fingerprint);
     mark(&t, "submit");
     ++requests_["generate"];
+    ++lane->use.generate;
     emit(Event::Kind::submitted, &t, "submitting");
     auto timeout = s_.request_timeout;
     if (t.song->wait_audio) timeout = std::max<Millis>(timeout, Millis(130'000));
-    auto r = co_await client_.request(req.method, *url, req.body, timeout);
+    auto r = co_await client_.request(req.method, *url, req.body, timeout, lane->index);
     t.phase = SongTask::Phase::queued;
 
     Answer a = read_answer(r, *t.api);
@@ -242,9 +288,20 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     if (r) {
       api_answered_ = true;
       unreachable_in_a_row_ = 0;
-      retry_after = note_retry_after(*r);
+      retry_after = note_retry_after(*lane, *r);
     } else if (a.outcome == SubmitOutcome::not_sent) {
       ++unreachable_in_a_row_;
+    }
+    const std::string what =
+        a.http_status ? "HTTP " + std::to_string(a.http_status) + ": " + a.why : a.why;
+    // A pool's key refused (401) or out of credits: nothing was taken, so
+    // the request goes out again with another key, and this one rests.
+    if ((a.outcome == SubmitOutcome::bad_key || a.outcome == SubmitOutcome::out_of_credits) &&
+        retire(*lane, (a.outcome == SubmitOutcome::bad_key ? "the API rejected it: " : "out of credits: ") + what)) {
+      state_.record_rejected(sub_id, a.http_status, a.why);
+      bind_lane(t, nullptr);
+      --attempt;  // not an attempt of the song's: the key's
+      continue;
     }
     bool can_retry = false;
     if (retryable(a.outcome)) {
@@ -253,11 +310,9 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       const bool unreachable =
           !api_answered_ && unreachable_in_a_row_ >= std::min(3, s_.retry_max_attempts);
       can_retry =
-          !unreachable && attempt + 1 < s_.retry_max_attempts && retry_budget_.try_spend(now_us());
+          !unreachable && attempt + 1 < s_.retry_max_attempts && lane->retry_budget.try_spend(now_us());
     }
     const SubmitVerdict v = submit_verdict(a.outcome, can_retry, api_answered_);
-    const std::string what =
-        a.http_status ? "HTTP " + std::to_string(a.http_status) + ": " + a.why : a.why;
 
     switch (v.receipt) {
       case Receipt::acked:
@@ -273,8 +328,9 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
     if (v.charged) {
       charge(cost);
       t.charged += cost;
+      lane->use.tokens += cost;
     }
-    if (a.outcome == SubmitOutcome::throttled) on_throttled();
+    if (a.outcome == SubmitOutcome::throttled) on_throttled(*lane);
 
     if (a.outcome == SubmitOutcome::accepted) {
       if (a.clips.empty()) {  // a 2xx without clips: paid, and nothing to wait for
@@ -282,10 +338,13 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         set_status(t, SongStatus::uncertain, "the server accepted the request but named no clips");
         co_return false;
       }
-      retry_budget_.on_success();
-      rate_.on_success(now_us());
-      submit_bucket_.set_rate(rate_.rate(), now_us());
-      for (auto& c : a.clips) t.clips.push_back(std::move(c));
+      lane->retry_budget.on_success();
+      lane->rate.on_success(now_us());
+      lane->submit_bucket.set_rate(lane->rate.rate(), now_us());
+      for (auto& c : a.clips) {
+        clip_lane_[c.id] = lane;
+        t.clips.push_back(std::move(c));
+      }
       mark(&t, "accepted");
       t.last_change = now_us();
       t.final = SongStatus::submitted;

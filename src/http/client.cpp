@@ -268,7 +268,7 @@ struct Client::Impl {
   asio::any_io_executor ex;
   ClientOptions opt;
   asio::ssl::context ssl{asio::ssl::context::tls_client};
-  std::map<std::string, std::string> credentials;
+  std::map<std::string, std::vector<std::string>> credentials;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
 
   Impl(asio::any_io_executor e, ClientOptions o) : ex(std::move(e)), opt(std::move(o)) {
@@ -474,11 +474,12 @@ struct Client::Impl {
     co_return std::move(c);
   }
 
-  void set_common(bh::request<bh::string_body>& req, const Url& url) {
+  void set_common(bh::request<bh::string_body>& req, const Url& url, std::size_t credential = 0) {
     req.set(bh::field::host, host_header(url));
     req.set(bh::field::user_agent, opt.user_agent);
     auto it = credentials.find(url.origin());
-    if (it != credentials.end()) req.set(bh::field::authorization, it->second);
+    if (it != credentials.end() && !it->second.empty())
+      req.set(bh::field::authorization, it->second[credential < it->second.size() ? credential : 0]);
   }
 };
 
@@ -487,12 +488,16 @@ Client::Client(asio::any_io_executor ex, ClientOptions opt)
 Client::~Client() = default;
 
 void Client::set_credential(const std::string& origin, std::string authorization) {
-  impl_->credentials[origin] = std::move(authorization);
+  impl_->credentials[origin] = {std::move(authorization)};
+}
+
+void Client::set_credentials(const std::string& origin, std::vector<std::string> authorizations) {
+  impl_->credentials[origin] = std::move(authorizations);
 }
 
 
 asio::awaitable<Result<Response>> Client::request(std::string method, Url url, std::string body,
-                                                  Millis timeout) {
+                                                  Millis timeout, std::size_t credential) {
   auto& I = *impl_;
   const bool reusable = method == "GET";
   const std::string where = url.host + ":" + url.port;
@@ -509,7 +514,7 @@ asio::awaitable<Result<Response>> Client::request(std::string method, Url url, s
       c = std::move(r.value());
     }
     bh::request<bh::string_body> req{bh::string_to_verb(method), url.target, 11};
-    I.set_common(req, url);
+    I.set_common(req, url, credential);
     req.set(bh::field::accept, "application/json");
     if (!body.empty() || method == "POST") {
       req.set(bh::field::content_type, "application/json");

@@ -75,15 +75,18 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // The Authorization header value is sent to `origin` (scheme://host:port)
-  // only: never to another host, never on a redirect elsewhere.
+  // The Authorization header values are sent to `origin` (scheme://host:port)
+  // only: never to another host, never on a redirect elsewhere. Several make a
+  // key pool: each request names the one it carries (`credential`, an index).
   void set_credential(const std::string& origin, std::string authorization);
+  void set_credentials(const std::string& origin, std::vector<std::string> authorizations);
 
   // One request, no redirects. GETs may reuse a pooled connection; other
   // methods always use a fresh one, so that Error::request_sent is exact:
   // false means the server cannot have received the whole request.
+  // `credential`: which of the origin's Authorization values it carries.
   boost::asio::awaitable<Result<Response>> request(std::string method, Url url, std::string body,
-                                                   Millis timeout);
+                                                   Millis timeout, std::size_t credential = 0);
 
   // Streams a GET body into `file` (no digest: hashing 5 MB files on the
   // network thread would slow every other transfer; the caller hashes the

@@ -40,6 +40,19 @@ json::object run_object(const RunSummary& r) {
   o["requests"] = std::move(req);
   o["retries"] = r.retries;
   o["throttled"] = r.throttled;
+  // The key pool (#18): each key under its fingerprint, never the key.
+  json::array keys;
+  for (auto& k : r.keys) {
+    json::object ko;
+    ko["fingerprint"] = k.fingerprint;
+    ko["generate_requests"] = k.generate;
+    ko["poll_requests"] = k.poll;
+    ko["throttled"] = k.throttled;
+    ko["tokens_charged"] = k.tokens;
+    ko["retired"] = k.retired.empty() ? json::value(nullptr) : json::value(k.retired);
+    keys.push_back(std::move(ko));
+  }
+  o["keys"] = std::move(keys);
   json::object counts;
   counts["songs"] = r.songs;
   counts["complete"] = r.complete;

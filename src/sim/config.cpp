@@ -351,6 +351,8 @@ std::optional<Config> parse_command_line(int argc, char** argv) {
   app.add_option("--retry-after-grace", grace,
                  "requests this soon after a 429 count as in flight, not as violations (default 100ms)");
   app.add_option("--hourly-limit", c.hourly_limit, "accepted generate requests per key per window (0: off)");
+  app.add_flag("--key-scoped", c.key_scoped,
+               "each key is an account: a GET sees only the generations its own key made (others: not found)");
   std::string hourly_window = "1h";
   app.add_option("--hourly-window", hourly_window, "length of the hourly-limit window (default 1h)");
   app.add_option("--fault", faults, "fault rule KIND[=PARAM][/SCOPE]@WHEN; repeatable (docs/simulator.md)")

@@ -107,6 +107,9 @@ struct Config {
   // could see it: not counted as Retry-After violations.
   Micros retry_after_grace = std::chrono::milliseconds(100);
   int hourly_limit = 0;                          // accepted generates per key per window; 0 = off
+  // Each key is an account of its own: a GET names only what that key made
+  // (another key's ids answer "not found", as on the real services).
+  bool key_scoped = false;
   Micros hourly_window = std::chrono::hours(1);  // the "hour" (shorter in tests)
 
   std::vector<FaultRule> faults;

@@ -203,7 +203,7 @@ Response Model::music_poll(Call& call) {
   if (ids.size() != 1 || other || ids[0].empty() || ids[0].find(',') != std::string::npos)
     return error(400, "Query validation error! generation_id: exactly one generation id per request", call.path);
   auto it = tasks_.find(ids[0]);
-  if (it == tasks_.end() || !is_music_model(it->second.model))
+  if (it == tasks_.end() || !is_music_model(it->second.model) || !sees(call, it->second.owner))
     return error(404, "Generation " + ids[0] + " not found", call.path);
   const Clip& c = clips_.at(it->second.clips.front());
   Stage st = c.stage(call.now);

@@ -156,7 +156,7 @@ Response Model::legacy_generate(Call& call, bool custom) {
     r.wait_until = std::min(latest, until);
     return r;
   }
-  r.body = json::serialize(clips_json(ids, call.now));
+  r.body = json::serialize(clips_json(ids, call.now, call.key));
   return r;
 }
 
@@ -179,7 +179,7 @@ Response Model::legacy_get(Call& call) {
   }
   if (suno_api && ids.empty()) ids = clip_order_;  // the whole library, as the real server does
   Response r;
-  r.body = json::serialize(clips_json(ids, call.now));
+  r.body = json::serialize(clips_json(ids, call.now, call.key));
   return r;
 }
 
@@ -228,10 +228,10 @@ Response Model::v2_long_poll(Call& call, std::vector<std::string> ids, int kind)
 
 std::string Model::render_wait(const Response& r, TimePoint now) {
   if (r.wait_kind == 1) {
-    auto a = clips_json(r.wait_ids, now);
+    auto a = clips_json(r.wait_ids, now, r.key);
     return pad_json(a.empty() ? "{}" : json::serialize(a[0]), r.json_size);
   }
-  return pad_json(json::serialize(clips_json(r.wait_ids, now)), r.json_size);
+  return pad_json(json::serialize(clips_json(r.wait_ids, now, r.key)), r.json_size);
 }
 
 json::object Model::clip_json(const Clip& c, TimePoint now) const {
@@ -278,12 +278,14 @@ json::object Model::clip_json(const Clip& c, TimePoint now) const {
   return o;
 }
 
-json::array Model::clips_json(const std::vector<std::string>& ids, TimePoint now) const {
+json::array Model::clips_json(const std::vector<std::string>& ids, TimePoint now, const std::string& key) const {
   json::array a;
   for (auto& id : ids) {
     auto it = clips_.find(id);
     // Suno clips only: AIML music generations are not clips of this API
-    if (it != clips_.end() && starts_with(it->second.model, "chirp-")) a.push_back(clip_json(it->second, now));
+    // --key-scoped: another key's clips are not there for this one
+    if (it != clips_.end() && starts_with(it->second.model, "chirp-") && (!cfg_.key_scoped || it->second.owner == key))
+      a.push_back(clip_json(it->second, now));
   }
   return a;
 }

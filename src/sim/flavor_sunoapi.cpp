@@ -169,7 +169,7 @@ Response Model::sunoapi_record_info(Call& call) {
     if (k == "taskId" && id.empty()) id = v;
   if (id.empty()) return fail(Fail::bad_request, "taskId is required", call.path);
   auto it = tasks_.find(id);
-  if (it == tasks_.end()) return fail(Fail::bad_request, "taskId " + id + " not found", call.path);
+  if (it == tasks_.end() || !sees(call, it->second.owner)) return fail(Fail::bad_request, "taskId " + id + " not found", call.path);
   const Task& t = it->second;
   std::string status = task_status(t, call.now);
 

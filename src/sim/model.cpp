@@ -234,6 +234,7 @@ std::optional<Response> Model::rate_limit(const std::string& key, bool generate,
   const char* message = style_ == ErrorStyle::suno_api ? "Too Many Requests"
                         : style_ == ErrorStyle::sunoapi ? "Your call frequency is too high. Please try again later."
                                                         : "Too many requests, please slow down";
+  ++ks.rate_limited;
   return too_many(b, (1.0 - b.tokens) / rate, message, path, now);
 }
 
@@ -243,6 +244,7 @@ std::optional<Response> Model::hourly_limit(const std::string& key, const std::s
   while (!ks.accepted.empty() && ks.accepted.front() + cfg_.hourly_window <= now) ks.accepted.pop_front();
   if (ks.accepted.size() < static_cast<std::size_t>(cfg_.hourly_limit)) return std::nullopt;
   ++hourly_limited_;
+  ++ks.rate_limited;
   double wait = std::chrono::duration<double>(ks.accepted.front() + cfg_.hourly_window - now).count();
   ks.generate.init = true;
   return too_many(ks.generate, wait, "hourly limit reached for this key", path, now);
@@ -285,6 +287,7 @@ std::optional<Response> Model::bill(const std::string& key, std::int64_t cost, c
     ks.balance -= cost;
   }
   tokens_charged_ += cost;
+  ks.tokens += cost;
   return std::nullopt;
 }
 
@@ -368,6 +371,7 @@ std::optional<Response> Model::admit(const Call& call, const json::object& body,
   payload_hash = sha256_hex(canon).substr(0, 16);
   submissions_by_payload_[payload_hash]++;
   ++generate_accepted_;
+  ++keys_[call.key].generate_accepted;
   return std::nullopt;
 }
 
@@ -383,8 +387,10 @@ Task& Model::new_task(const Call& call, int n, const std::string& payload_hash, 
   } else {
     id = made.front()->id;
   }
+  for (Clip* c : made) c->owner = call.key;
   Task& t = tasks_[id];
   t.id = id;
+  t.owner = call.key;
   t.model = model;
   t.param = call.req.body;
   t.cost = cost;
@@ -534,8 +540,8 @@ Response Model::handle_api(const Request& req, TimePoint now) {
         : fail(Fail::unauthorized, call.key.empty() ? "Missing or empty bearer token" : "Invalid API key", path);
     r.delay = mods.delay;
   } else {
-    if (is_gen) ++generate_requests_;
-    else ++get_requests_;
+    if (is_gen) ++generate_requests_, ++keys_[call.key].generate_requests;
+    else ++get_requests_, ++keys_[call.key].get_requests;
     if (auto limited = rate_limit(call.key, is_gen, path, now)) r = std::move(*limited);
     else if (auto gone = deprecated_chirp(call, *route)) r = std::move(*gone);
     else r = (this->*(route->handler))(call);
@@ -792,6 +798,18 @@ json::object Model::stats(TimePoint now) {
   o["retry_after_violations"] = retry_after_violations_;
   o["retry_after_in_flight"] = retry_after_in_flight_;
   o["unauthorized"] = unauthorized_;
+  json::object per_key;
+  for (auto& [key, ks] : keys_) {
+    if (key.empty()) continue;
+    json::object k;
+    k["generate_requests"] = ks.generate_requests;
+    k["generate_accepted"] = ks.generate_accepted;
+    k["get_requests"] = ks.get_requests;
+    k["rate_limited"] = ks.rate_limited;
+    k["tokens_charged"] = ks.tokens;
+    per_key["k-" + sha256_hex(key).substr(0, 8)] = std::move(k);
+  }
+  o["keys"] = std::move(per_key);
   o["balance_exhausted"] = exhausted_;
   o["deprecated_refused"] = deprecated_refused_;
   o["connections"] = connections_;

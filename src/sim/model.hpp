@@ -89,6 +89,7 @@ struct Clip {
   std::string error_name = "GenerationError";  // AIML music: error.name
   bool moderated = false;
   std::string task_id;
+  std::string owner;  // the key that made it
   std::int64_t credits = 0;  // what the request that made it was charged
   std::uint64_t order = 0;  // 1 for the first clip made
   Audio audio;
@@ -107,6 +108,7 @@ struct Task {
   std::string model, param;  // param: the request body as received
   std::int64_t cost = 0;
   std::int64_t create_ms = 0;  // wall clock, ms since the epoch
+  std::string owner;           // the key that made it
   std::string fail_status, fail_message;  // fault task-fail
 };
 
@@ -176,7 +178,12 @@ class Model {
     std::int64_t balance = -1;
     Bucket generate, get;
     std::deque<TimePoint> accepted;  // for the hourly limit
+    // stats, under the key's fingerprint ("k-" + 8 hex of its SHA-256, as setlist names it)
+    std::uint64_t generate_requests = 0, generate_accepted = 0, get_requests = 0, rate_limited = 0;
+    std::int64_t tokens = 0;
   };
+  // --key-scoped: whether `call`'s key may see what `owner` made.
+  bool sees(const Call& call, const std::string& owner) const { return !cfg_.key_scoped || owner == call.key; }
   struct RuleState {
     std::uint64_t seen = 0;
     std::uint64_t fired = 0;
@@ -228,7 +235,7 @@ class Model {
   Response v2_get_many(Call& call);
   Response v2_long_poll(Call& call, std::vector<std::string> ids, int kind);
   boost::json::object clip_json(const Clip& c, TimePoint now) const;
-  boost::json::array clips_json(const std::vector<std::string>& ids, TimePoint now) const;
+  boost::json::array clips_json(const std::vector<std::string>& ids, TimePoint now, const std::string& key) const;
   std::optional<Response> deprecated_chirp(const Call& call, const Route& route);
 
   // flavor_aiml_music.cpp: AIML's music models, POST/GET /v2/generate/audio

@@ -60,6 +60,7 @@ std::string line(const JournalEntry& e) {
       o["track"] = e.track;
       o["payload"] = e.payload_hash;
       o["attempt"] = e.attempt;
+      if (!e.key_fp.empty()) o["key"] = e.key_fp;
       break;
     case K::ack: {
       json::array ids;
@@ -122,6 +123,7 @@ std::optional<JournalEntry> parse(std::string_view text) {
       e.track = static_cast<int>(num(o, "track"));
       e.payload_hash = str(o, "payload");
       e.attempt = static_cast<int>(std::max<std::int64_t>(1, num(o, "attempt")));
+      e.key_fp = str(o, "key");
       if (e.submission <= 0) return std::nullopt;
       break;
     case K::ack:

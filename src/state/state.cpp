@@ -150,7 +150,7 @@ CREATE TABLE IF NOT EXISTS analysis(
 CREATE INDEX IF NOT EXISTS analysis_song ON analysis(song_key);
 )sql";
 
-// v4 (#19): when each song went through each phase of each run, for the
+// v5 (#19): when each song went through each phase of each run, for the
 // run timeline in report.html. Derived data, like analysis: not journaled.
 const char* kSchemaTimeline = R"sql(
 CREATE TABLE IF NOT EXISTS timeline(
@@ -176,6 +176,12 @@ ALTER TABLE clips ADD COLUMN credits_used INTEGER;
 UPDATE submissions SET attempt = MAX(1, (SELECT COUNT(*) FROM submissions s2
   WHERE s2.song_key = submissions.song_key AND s2.id <= submissions.id AND s2.state != 'rejected'));
 UPDATE songs SET attempt = COALESCE((SELECT MAX(attempt) FROM submissions s WHERE s.song_key = songs.song_key), 1);
+)sql";
+
+// v4 (#18): the key of a pool each request went out with, by fingerprint
+// (never the key): a song is polled with the key that submitted it.
+const char* kSchemaKeys = R"sql(
+ALTER TABLE submissions ADD COLUMN key_fp TEXT NOT NULL DEFAULT '';
 )sql";
 
 JournalEntry receipt_of(JournalEntry::Kind kind, std::string song_key, std::int64_t submission = 0) {
@@ -297,8 +303,20 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
     }
     if (version < 4) {
       s->impl_->durable([&] {
-        s->impl_->exec(kSchemaTimeline);
+        // (a database put back to an older version number may have it already)
+        bool has_key_fp = false;
+        {
+          Stmt st(s->impl_->db, "SELECT 1 FROM pragma_table_info('submissions') WHERE name='key_fp'");
+          has_key_fp = st.step();
+        }
+        if (!has_key_fp) s->impl_->exec(kSchemaKeys);
         s->impl_->exec("PRAGMA user_version=4");
+      });
+    }
+    if (version < 5) {
+      s->impl_->durable([&] {
+        s->impl_->exec(kSchemaTimeline);
+        s->impl_->exec("PRAGMA user_version=5");
       });
     }
     if (app_id == 0)  // a new database, or one made before setlist marked its own
@@ -365,10 +383,11 @@ SubmissionRow read_submission(Stmt& st) {
   r.created_at = st.i64(6);
   r.acked_at = st.i64(7);
   r.attempt = static_cast<int>(st.i64(8));
+  r.key_fp = st.text(9);
   return r;
 }
 constexpr const char* kSubCols =
-    "id, song_key, payload_hash, state, http_status, error, created_at, acked_at, attempt";
+    "id, song_key, payload_hash, state, http_status, error, created_at, acked_at, attempt, key_fp";
 }  // namespace
 
 std::optional<SongRow> StateStore::song(const std::string& key) {
@@ -430,11 +449,13 @@ int StateStore::new_attempt(const std::string& key) {
   return attempt;
 }
 
-std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash, int attempt) {
+std::int64_t StateStore::record_intent(const std::string& song_key, const std::string& payload_hash, int attempt,
+                                       const std::string& key_fp) {
   std::int64_t id = 0;
   auto receipt = receipt_of(JournalEntry::Kind::intent, song_key);
   receipt.payload_hash = payload_hash;
   receipt.attempt = attempt;
+  receipt.key_fp = key_fp;
   impl_->durable([&] {
     auto now = unix_millis_now();
     receipt.at = now;
@@ -448,8 +469,9 @@ std::int64_t StateStore::record_intent(const std::string& song_key, const std::s
       }
     }
     Stmt ins(impl_->db,
-             "INSERT INTO submissions(song_key, payload_hash, state, created_at, attempt) VALUES(?,?,'intent',?,?)");
-    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now).bind(4, attempt);
+             "INSERT INTO submissions(song_key, payload_hash, state, created_at, attempt, key_fp) "
+             "VALUES(?,?,'intent',?,?,?)");
+    ins.bind(1, song_key).bind(2, payload_hash).bind(3, now).bind(4, attempt).bind(5, key_fp);
     ins.run();
     id = sqlite3_last_insert_rowid(impl_->db);
     Stmt up(impl_->db,
@@ -815,9 +837,10 @@ void StateStore::apply_journal(const std::vector<JournalEntry>& entries, const s
           song.bind(1, e.song_key).bind(2, e.song_id).bind(3, e.title).bind(4, e.track).bind(5, e.at).bind(6, e.at);
           song.run();
           Stmt sub(impl_->db,
-                   "INSERT INTO submissions(id, song_key, payload_hash, state, created_at, attempt) "
-                   "VALUES(?,?,?,'intent',?,?) ON CONFLICT(id) DO NOTHING");
-          sub.bind(1, e.submission).bind(2, e.song_key).bind(3, e.payload_hash).bind(4, e.at).bind(5, e.attempt);
+                   "INSERT INTO submissions(id, song_key, payload_hash, state, created_at, attempt, key_fp) "
+                   "VALUES(?,?,?,'intent',?,?,?) ON CONFLICT(id) DO NOTHING");
+          sub.bind(1, e.submission).bind(2, e.song_key).bind(3, e.payload_hash).bind(4, e.at).bind(5, e.attempt).bind(
+              6, e.key_fp);
           sub.run();
           if (sqlite3_changes(impl_->db) > 0) {
             Stmt up(impl_->db,

@@ -178,13 +178,14 @@ TEST(Trust, AMalformedKeyIsRefusedBeforeAnyRequestWithoutPrintingIt) {
     EXPECT_TRUE(contains(r.err, c.message)) << r.err.substr(0, 2000);
     EXPECT_FALSE(contains(r.out + r.err, c.secret)) << "the key was printed: " << c.message;
   }
-  // The same from a key file: a NUL, a second line.
+  // The same from a key file: a NUL; a second line (a key of its own, #18's
+  // pools: a header smuggled in on it is refused as a key with a space).
   auto key_file = dir / "key";
   for (auto [bytes, message] : std::vector<std::pair<std::string, std::string>>{
            {std::string("sk-secret\0more", 14), "contains a NUL byte at byte 10"},
-           {"sk-secret\nX-Evil: injected\n", "contains a line feed (LF) at byte 10"},
+           {"sk-secret\nX-Evil: injected\n", "line 2 contains a space at byte 8"},
            {std::string(4097, 'k') + "\n", "is 4097 bytes long, more than the 4096 allowed"},
-           {std::string(5000, 'k') + "\n", "is longer than the 4096 bytes allowed"}}) {
+           {std::string(5000, 'k') + "\n", "is 5000 bytes long, more than the 4096 allowed"}}) {
     { std::ofstream(key_file, std::ios::binary | std::ios::trunc) << bytes; }
     fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);
     auto r = run_setlist(with_arg(args, "--api-key-file", key_file.string()), {{"AIML_API_KEY", "\x01unset"}});

@@ -169,6 +169,8 @@ TEST(State, MigratesASchemaOneDatabase) {
   auto d = decide_resume(song_facts(*s.value(), "k", dir.path(), 1), {});
   EXPECT_EQ(d.action, Resume::fetch);
   EXPECT_EQ(d.paid_requests, 0);
+  // v4 (#18): every submission gains a key fingerprint, empty for the old ones.
+  for (auto& sub : s.value()->submissions("k")) EXPECT_EQ(sub.key_fp, "");
 }
 
 // Every receipt goes to the journal beside the database, and the journal
@@ -191,7 +193,7 @@ TEST(State, TheReceiptsJournalRebuildsWhatTheDatabaseHeld) {
     Clip a;
     a.id = "clip-a";
     a.status = ClipStatus::queued;
-    s.value()->record_ack(s.value()->record_intent("k1", "p1", 1), {a});
+    s.value()->record_ack(s.value()->record_intent("k1", "p1", 1, "k-0badcafe"), {a});
     s.value()->record_rejected(s.value()->record_intent("k2", "p2", 1), 429, "slow down");
     s.value()->record_intent("k3", "p3", 1);  // no answer: the process died here
   }
@@ -200,6 +202,7 @@ TEST(State, TheReceiptsJournalRebuildsWhatTheDatabaseHeld) {
   ASSERT_EQ(j.entries.size(), 5u);
   EXPECT_EQ(j.entries[0].kind, JournalEntry::Kind::intent);
   EXPECT_EQ(j.entries[0].title, "Title k1");
+  EXPECT_EQ(j.entries[0].key_fp, "k-0badcafe");  // the pool's key it went out with (#18)
   EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::ack);
   EXPECT_EQ(j.entries[1].clip_ids, std::vector<std::string>{"clip-a"});
   EXPECT_EQ(j.entries[3].kind, JournalEntry::Kind::rejected);
@@ -212,6 +215,8 @@ TEST(State, TheReceiptsJournalRebuildsWhatTheDatabaseHeld) {
   auto subs = fresh.value()->all_submissions();
   ASSERT_EQ(subs.size(), 3u);
   EXPECT_EQ(subs[0].state, "acked");
+  EXPECT_EQ(subs[0].key_fp, "k-0badcafe");
+  EXPECT_EQ(subs[1].key_fp, "");
   EXPECT_EQ(subs[1].state, "rejected");
   EXPECT_EQ(subs[2].state, "intent");
   EXPECT_EQ(fresh.value()->song("k1")->status, SongStatus::submitted);
@@ -347,8 +352,8 @@ TEST(State, AnalysisRowsRoundTripAndOlderDatabasesGainTheTable) {
   EXPECT_EQ((*s3)->analyses("k").size(), 1u);
 }
 
-// #19: the run timeline, in schema v4's own table; a v3 database gains it.
-TEST(State, TimelineRowsRoundTripAndAV3DatabaseGainsTheTable) {
+// #19: the run timeline, in schema v5's own table; a v4 database gains it.
+TEST(State, TimelineRowsRoundTripAndAV4DatabaseGainsTheTable) {
   test::TempDir dir;
   auto db = dir / "state.db";
   {
@@ -381,7 +386,7 @@ TEST(State, TimelineRowsRoundTripAndAV3DatabaseGainsTheTable) {
   }
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(old.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h, "DROP TABLE timeline; PRAGMA user_version=3;", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "DROP TABLE timeline; PRAGMA user_version=4;", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(h);
   auto s4 = StateStore::open(old);
   ASSERT_TRUE(s4) << s4.error().message;
