@@ -1,7 +1,8 @@
 // bench-analysis: the CPU cost of decoding and measuring one take (#19).
 // Writes a 4-minute MP3 (44.1 kHz stereo, a music-like mix of tones, a
 // slow envelope and noise, through libsndfile/LAME) once, then runs
-// analyze_audio on it N times with and without true peak, and prints the
+// analyze_audio on it N times with true peak (libebur128's over every sample,
+// and ours over the chunks that can raise it) and without, and prints the
 // CPU time (user + system, getrusage) per take as JSON. Not a test: no
 // timed assertion anywhere; bench/RESULTS.md records what it printed.
 #include <sndfile.h>
@@ -71,9 +72,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   double encode = cpu_seconds() - t0;
-  auto measure = [&](bool true_peak, double& lufs) {
+  double peak_db = 0;
+  auto measure = [&](bool true_peak, bool fast, double& lufs) {
     setlist::AnalysisOptions opt;
     opt.true_peak = true_peak;
+    opt.fast_true_peak = fast;
     double best = 1e9, sum = 0;
     for (int i = 0; i < runs; ++i) {
       double a = cpu_seconds();
@@ -84,21 +87,26 @@ int main(int argc, char** argv) {
         std::exit(1);
       }
       lufs = r->integrated_lufs.value_or(-200);
+      if (r->true_peak) peak_db = 20 * std::log10(*r->true_peak);
       best = std::min(best, cpu);
       sum += cpu;
     }
     return std::make_pair(best, sum / runs);
   };
-  double l1 = 0, l2 = 0;
-  auto with_tp = measure(true, l1);
-  auto without_tp = measure(false, l2);
+  double l1 = 0, l2 = 0, l3 = 0;
+  auto with_tp = measure(true, false, l1);
+  const double r128_peak_db = peak_db;
+  auto fast_tp = measure(true, true, l3);
+  const double fast_peak_db = peak_db;
+  auto without_tp = measure(false, false, l2);
   std::printf(
       "{\"seconds_of_audio\": %.0f, \"mp3_bytes\": %ju, \"runs\": %d, \"encode_cpu_s\": %.3f,\n"
-      " \"with_true_peak\": {\"best_cpu_s\": %.3f, \"mean_cpu_s\": %.3f},\n"
+      " \"with_true_peak_libebur128\": {\"best_cpu_s\": %.3f, \"mean_cpu_s\": %.3f, \"true_peak_dbtp\": %.3f},\n"
+      " \"with_true_peak_fast\": {\"best_cpu_s\": %.3f, \"mean_cpu_s\": %.3f, \"true_peak_dbtp\": %.3f},\n"
       " \"without_true_peak\": {\"best_cpu_s\": %.3f, \"mean_cpu_s\": %.3f},\n"
       " \"integrated_lufs\": %.2f}\n",
       seconds, static_cast<std::uintmax_t>(fs::file_size(mp3)), runs, encode, with_tp.first, with_tp.second,
-      without_tp.first, without_tp.second, l1);
+      r128_peak_db, fast_tp.first, fast_tp.second, fast_peak_db, without_tp.first, without_tp.second, l1);
   std::error_code ec;
   fs::remove_all(dir, ec);
   return 0;

@@ -53,7 +53,10 @@ struct AudioAnalysis {
 };
 
 struct AnalysisOptions {
-  bool true_peak = true;  // EBUR128_MODE_TRUE_PEAK (4x oversampling); false: none
+  bool true_peak = true;  // 4x oversampling (BS.1770 Annex 2); false: none
+  // true: our interpolator over the chunks that can raise the peak (analysis.cpp,
+  // TruePeakMeter; bench F); false: libebur128's EBUR128_MODE_TRUE_PEAK over every sample.
+  bool fast_true_peak = true;
   int waveform_points = 300;
 };
 

@@ -13,6 +13,8 @@
 
 namespace setlist {
 
+class StateStore;
+
 struct Manifest;
 struct ModelLimits;
 struct Song;
@@ -42,6 +44,7 @@ struct PlannedSong {
   bool selected = true;      // false: left alone by --only or --shard
   bool regenerate = false;   // --regenerate: paid again on purpose
   std::string refusal;       // --regenerate refused for this song (regenerate_refusal)
+  std::string rejected;      // reject_bad_takes buys it again: why ("take A flagged silent")
 };
 
 struct Plan {
@@ -50,6 +53,10 @@ struct Plan {
   long long tokens = 0;
   std::optional<long long> budget;
   bool fits_budget = true;
+  // reject_bad_takes: the most the takes not analysed yet could add (each
+  // selected song bought again up to N times); not in `tokens`.
+  int reject_requests_max = 0;
+  long long reject_tokens_max = 0;
 };
 
 struct PlanOptions {
@@ -64,6 +71,11 @@ struct PlanOptions {
 
 // What one generate request for `song` is expected to cost.
 long long request_cost(const Settings& settings, bool cost_per_request_given, const ModelLimits* model);
+
+// reject_bad_takes (#19): why the song's current take A is rejected ("take A
+// flagged silent, clipped"), when it is complete, flagged, and has had fewer
+// than `max_extra_attempts` attempts after its first; nullopt otherwise.
+std::optional<std::string> take_to_reject(StateStore& state, const std::string& song_key, int max_extra_attempts);
 
 // Reads OUT/.setlist/state.db when it exists (never creates it).
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,

@@ -25,6 +25,11 @@ inline constexpr int report_schema_version = 1;
 Status write_reports(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
                      const RunSummary* run, std::vector<std::string>* damaged = nullptr);
 
+// #19: the Markdown summary of OUT from state alone (`setlist report OUT
+// --format md`): the text a run appends to $GITHUB_STEP_SUMMARY. Writes nothing.
+std::string markdown_summary(const std::filesystem::path& out_dir, StateStore& state,
+                             std::vector<std::string>* damaged = nullptr);
+
 // #19: one line per take the audio analysis flagged, in track order:
 // "03 Neon Rain (B): silent, clipped".
 std::vector<std::string> flagged_takes(StateStore& state);

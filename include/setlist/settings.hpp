@@ -52,12 +52,16 @@ struct Settings {
   // A clip that ends in `error` fails its song; with N > 0 the song is
   // submitted again up to N times (each costs a request: off by default).
   int regenerate_on_error = 0;
-  // Flags on analysed takes (report, terminal, state); nothing is rejected.
+  // Flags on analysed takes (report, terminal, state); nothing is rejected
+  // unless reject_bad_takes says so.
   double flag_silence_lufs = -50;            // near-silence: integrated loudness below (LUFS)
   Millis flag_silence_stretch{10000};        // or a silent stretch (below -60 dBFS) this long
   int flag_clipped_runs = 10;                // clipping: this many runs of >= 3 full-scale samples
   double flag_clipped_true_peak = 0;         // and a true peak above this (dBTP)
   double flag_short_fraction = 0.5;          // far too short: under this share of the requested length
+  // A song whose take A is flagged is bought again, as a new attempt, until
+  // it has had N attempts more than the first (each is paid: off by default).
+  int reject_bad_takes = 0;
 };
 
 enum class SettingSource { builtin, manifest, environment, flag };

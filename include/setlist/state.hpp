@@ -94,6 +94,23 @@ struct AnalysisRow {
   std::vector<std::string> flags;  // silent, clipped, short (see Settings::flag_*)
 };
 
+// One moment of a run for the run timeline (#19), schema v5's own table.
+// Derived data: not in the receipts journal. `run`: the run's start (unix ms)
+// names the run; song_key "" is the run itself (kinds run, end, and 429s of
+// the batch poller). Kinds: run, end, submit (a generate request sent),
+// accepted, 429 (a throttling answer; ms: the wait), retry (ms: the wait),
+// ready (generation done: the song's downloads begin), download (a download
+// slot taken), tag (ms: decoding, analysis and tagging of one take),
+// done, failed.
+struct TimelineRow {
+  std::int64_t run = 0;
+  std::string song_key;
+  std::string kind;
+  std::int64_t at = 0;  // unix ms
+  std::int64_t ms = 0;
+  std::string detail;
+};
+
 // One line of the receipts journal, OUT/.setlist/receipts.jsonl: every money
 // receipt (intent, answer, refusal, unknown outcome, new attempt) and every
 // published file, appended after the database commits it and, for receipts,
@@ -129,7 +146,7 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& db_file);
   ~StateStore();
 
-  static constexpr int schema_version = 4;
+  static constexpr int schema_version = 5;
   static constexpr int application_id = 0x53544c53;  // "STLS": PRAGMA application_id of setlist's databases
 
   std::optional<SongRow> song(const std::string& key);
@@ -170,6 +187,10 @@ class StateStore {
   // Audio analysis (schema v3's own table; nothing else reads it).
   void record_analysis(const AnalysisRow& row);
   std::vector<AnalysisRow> analyses(const std::string& song_key = {});
+
+  // The run timeline (schema v5's own table), in run and insertion order.
+  void record_timeline(const TimelineRow& row);
+  std::vector<TimelineRow> timeline();
 
   // Every submission by id, and whether each clip id is known: for comparing
   // the database with the receipts journal.

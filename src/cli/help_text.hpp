@@ -47,7 +47,7 @@ inline const std::vector<std::pair<std::string_view, Codes>>& exit_codes() {
         {3, "a folder has no state or state that cannot be trusted, a run holds a shard or ALBUM, or ALBUM cannot "
             "be written"}}},
       {"report",
-       {{0, "the reports were written"},
+       {{0, "the reports were written (--format md: the summary was printed)"},
         {2, "usage error"},
         {3, "OUT has no setlist state, or the reports could not be written"}}},
   };

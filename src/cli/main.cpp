@@ -637,6 +637,17 @@ int print_plan(const Plan& p, bool keep_attempts) {
                                s.song->track, s.song->title, s.generate_requests, s.tokens,
                                keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
                                              : "its earlier takes, if any, move to .setlist/superseded/");
+  for (auto& s : p.songs)
+    if (!s.rejected.empty())
+      std::cout << fmt::format("reject_bad_takes: [{:02}] {}: {}; bought again: {} request(s), {} tokens; {}\n",
+                               s.song->track, s.song->title, s.rejected, s.generate_requests, s.tokens,
+                               keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
+                                             : "its earlier takes move to .setlist/superseded/");
+  if (p.reject_requests_max > 0)
+    std::cout << fmt::format(
+        "reject_bad_takes: a take flagged once analysed is bought again: at most {} more request(s), {} tokens, "
+        "beyond the total\n",
+        p.reject_requests_max, p.reject_tokens_max);
   if (p.budget)
     std::cout << fmt::format("budget: {} tokens: {}\n", *p.budget,
                              p.fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
@@ -783,6 +794,11 @@ int main(int argc, char** argv) {
   std::string report_out;
   auto* report = app.add_subcommand("report", "rebuild the reports of OUT from its state, without network");
   report->add_option("out", report_out, "output folder")->required();
+  std::string report_format = "files";
+  report->add_option("--format", report_format,
+                     "files (default): rewrite report.json, report.html, junit.xml and album.m3u8; md: print the "
+                     "Markdown summary (for $GITHUB_STEP_SUMMARY) on stdout and write nothing")
+      ->check(CLI::IsMember({"files", "md"}));
 
   // merge
   std::vector<std::string> merge_sources;
@@ -949,6 +965,12 @@ int main(int argc, char** argv) {
       return exit_code::cannot_run;
     }
     if (*verify) return verify_files(out, *st.value());
+    if (*report && report_format == "md") {
+      std::vector<std::string> damaged;
+      std::cout << markdown_summary(out, *st.value(), &damaged);
+      for (auto& d : damaged) std::cerr << "setlist: warning: " << d << "\n";
+      return exit_code::ok;
+    }
     if (*report) {
       std::vector<std::string> damaged;
       auto w = write_reports(out, *st.value(), nullptr, nullptr, &damaged);

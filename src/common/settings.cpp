@@ -109,6 +109,7 @@ const std::vector<Descriptor>& descriptors() {
     i("flag_clipped_runs", Kind::positive_int, &Settings::flag_clipped_runs);
     d("flag_clipped_true_peak", Kind::number, &Settings::flag_clipped_true_peak);
     d("flag_short_fraction", Kind::number, &Settings::flag_short_fraction);
+    i("reject_bad_takes", Kind::count, &Settings::reject_bad_takes);
     return v;
   }();
   return d;
@@ -641,6 +642,9 @@ const std::vector<SettingDoc>& setting_docs() {
       {"flag_clipped_true_peak", "DBTP", "true peak in dBTP, a number", "the true peak above which a take may be clipped"},
       {"flag_short_fraction", "FRACTION", "a share of the requested length, a number",
        "a take shorter than this share of its song's requested length is flagged short"},
+      {"reject_bad_takes", "N", "attempts, a whole number >= 0",
+       "buy a song again (a new attempt, paid) while its take A is flagged, until it has had N attempts more than the "
+       "first; 0: never"},
   };
   return docs;
 }

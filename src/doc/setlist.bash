@@ -34,7 +34,11 @@ _setlist() {
 
   case "$prev" in
     --provider) COMPREPLY=($(compgen -W "aimlapi sunoapi aimlapi-v2 suno-api" -- "$cur")); return ;;
-    --log-format | --format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+    --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+    --format)
+      if [ "$sub" = report ]; then COMPREPLY=($(compgen -W "files md" -- "$cur"))
+      else COMPREPLY=($(compgen -W "text json" -- "$cur")); fi
+      return ;;
     -o | --out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --api-key-file | --cacert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac

@@ -1,5 +1,8 @@
 #include "engine/analyze.hpp"
 
+#include <cstdlib>
+#include <string_view>
+
 namespace setlist::engine {
 
 FlagThresholds flag_thresholds(const Settings& s) {
@@ -21,6 +24,18 @@ std::string join_flags(const std::vector<std::string>& flags) {
 Result<AnalysisRow> analyze_take(const std::filesystem::path& file, const Settings& s, const Song& song,
                                  const std::string& song_key, const std::string& clip_id,
                                  const std::string& source_sha256) {
+  // Bench only (bench/README.md, "A with analysis off"): the makespan without
+  // decoding; the take is published untagged for loudness, as when analysis fails.
+  static const bool bench_off = [] {
+    const char* v = std::getenv("SETLIST_BENCH_NO_ANALYSIS");
+    return v && std::string_view(v) == "1";
+  }();
+  if (bench_off) {
+    Error e;
+    e.kind = ErrorKind::invalid;
+    e.message = "analysis off (SETLIST_BENCH_NO_ANALYSIS=1)";
+    return e;
+  }
   auto a = analyze_audio(file);
   if (!a) return a.error();
   AnalysisRow row;

@@ -155,6 +155,7 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
     auto delay =
         policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
                               std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
+    mark(&t, "retry", delay.count() / 1000, "download: " + r.error().message);
     emit(Event::Kind::retry, &t, "download: " + r.error().message + "; retrying");
     co_await sleep(delay);
   }
@@ -162,8 +163,10 @@ asio::awaitable<Result<http::Download>> Engine::download_with_retries(SongTask& 
 
 asio::awaitable<bool> Engine::download_song(SongTask& t) {
   t.phase = SongTask::Phase::downloading;
+  mark(&t, "ready");
   co_await downloads_.acquire();
   SlotGuard slot(downloads_);
+  mark(&t, "download");
 
   auto partial_dir = opt_.out_dir / ".setlist" / "partial";
   fs::create_directories(partial_dir);
@@ -294,6 +297,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     };
     const fs::path final_path = opt_.out_dir / rel, cover_path = opt_.out_dir / cover_rel;
     const bool have_cover = cover_dl.has_value();
+    const auto tag_start = unix_millis_now();
     Finished done = co_await on_disk([&] {
       Finished f;
       auto source = file_digest(part);
@@ -333,6 +337,7 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         if (auto cd = file_digest(cpart); cd && publish(cpart, cover_path)) f.cover = *cd;
       return f;
     });
+    mark(&t, "tag", unix_millis_now() - tag_start, label);
     if (!done.tag_error.empty())
       emit(Event::Kind::warning, &t,
            "take " + label + " published without tags: " + done.tag_error);

@@ -63,6 +63,8 @@ struct SongTask {
   bool selected = true;              // false: --only leaves it alone
   long long charged = 0;             // tokens this run was (or may have been) charged for it
   Micros started{0}, ended{0};       // when this run's coroutine for it began and ended
+  std::string rejected;              // reject_bad_takes bought it again at the start of this run: why
+  mutable bool on_timeline = false;  // this run recorded a moment of it (#19)
   asio::cancellation_signal cancel;  // ends its coroutine (shutdown)
 };
 
@@ -178,6 +180,8 @@ class Engine {
   // --- shared
   void emit(Event::Kind k, const SongTask* t, std::string msg);
   void set_status(SongTask& t, SongStatus status, const std::string& reason = {});
+  // #19: a moment of this run on the run timeline (state); t null: the run's own.
+  void mark(const SongTask* t, const char* kind, std::int64_t ms = 0, std::string detail = {});
   asio::awaitable<void> sleep(Micros d) { co_await sleep_for(io_.get_executor(), d); }
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
   bool stopping() const { return interrupted_ || aborted_ || hard_stopped_; }
@@ -224,6 +228,7 @@ class Engine {
   int unreachable_in_a_row_ = 0;
   std::string abort_reason_;
   std::string stop_reason_;
+  std::int64_t run_id_ = unix_millis_now();  // names this run on the timeline
   std::string test_fault_;  // SETLIST_TEST_FAULT: a fault injected by the stop tests
   long long charged_ = 0;
   long long charged_before_ = 0;  // the album's cost to date when this run began (state)

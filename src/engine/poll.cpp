@@ -14,14 +14,17 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
       fail_run(r.error().message);
       return false;
     }
+    mark(t, "retry", 0, "poll failed: " + r.error().message);
     emit(Event::Kind::retry, t, "poll failed: " + r.error().message);
     return true;
   }
   api_answered_ = true;
-  note_retry_after(lane, *r);
+  auto wait = note_retry_after(lane, *r);
   auto v = api.classify(r->status, r->body);
   const int code = v.code ? v.code : r->status;
   if (v.kind == AnswerKind::throttled) on_throttled(lane);
+  mark(t, v.kind == AnswerKind::throttled ? "429" : "retry",
+       wait ? wait->count() / 1000 : 0, "poll answered " + std::to_string(code));
   if (v.kind == AnswerKind::bad_key) {
     // With other keys left, only the songs this key submitted stop waiting:
     // they stay submitted (paid) and the next run polls them again.

@@ -66,8 +66,20 @@ void Engine::plan_tasks() {
     }
     if (t->selected)
       for (auto& p : t->audio_paths) planned_paths_.insert(p.string());
-    const ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain, opt_.regenerate.count(song.id) > 0};
-    t->decision = decide_resume(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro);
+    ResumeOptions ro{opt_.retry_failed, opt_.resubmit_uncertain, opt_.regenerate.count(song.id) > 0};
+    const auto facts = song_facts(state_, t->key, opt_.out_dir, t->requests_needed);
+    // reject_bad_takes (#19): a flagged take A an earlier run kept is bought
+    // again, as --regenerate would (plan.cpp announces the same).
+    if (t->selected && !ro.regenerate && facts.known)
+      if (auto why = take_to_reject(state_, t->key, s_.reject_bad_takes)) {
+        ResumeOptions again = ro;
+        again.regenerate = true;
+        if (!regenerate_refusal(facts, again)) {
+          ro = again;
+          t->rejected = *why;
+        }
+      }
+    t->decision = decide_resume(facts, ro);
     if (auto row = state_.song(t->key)) named_before_[t->key] = {row->title, row->track};
     tasks_.push_back(std::move(t));
   }
@@ -141,6 +153,10 @@ void Engine::prepare() {
                            opt_.regenerate.count(t->song->id) > 0};
     if (auto why = regenerate_refusal(song_facts(state_, t->key, opt_.out_dir, t->requests_needed), ro))
       emit(Event::Kind::warning, t.get(), "not regenerated: " + *why);
+    if (!t->rejected.empty())
+      emit(Event::Kind::warning, t.get(),
+           t->rejected + ": rejected (reject_bad_takes " + std::to_string(s_.reject_bad_takes) +
+               "), bought again as attempt " + std::to_string(t->attempt + 1));
     settle_without_work(*t);
   }
 }

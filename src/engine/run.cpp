@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "common/hash.hpp"
@@ -152,6 +153,20 @@ void Engine::emit(Event::Kind k, const SongTask* t, std::string msg) {
   sink_.on_event(e);
 }
 
+void Engine::mark(const SongTask* t, const char* kind, std::int64_t ms, std::string detail) {
+  TimelineRow row;
+  row.run = run_id_;
+  if (t) {
+    row.song_key = t->key;
+    t->on_timeline = true;
+  }
+  row.kind = kind;
+  row.at = unix_millis_now();
+  row.ms = ms;
+  row.detail = std::move(detail);
+  state_.record_timeline(row);
+}
+
 void Engine::emit_tick() { emit(Event::Kind::tick, nullptr, {}); }
 
 // The status line's clock: a tick every opt_.tick while songs run. It ends
@@ -170,10 +185,12 @@ void Engine::set_status(SongTask& t, SongStatus status, const std::string& reaso
   state_.set_song_status(t.key, status, reason);
   switch (status) {
     case SongStatus::complete:
+      if (t.on_timeline) mark(&t, "done");
       emit(Event::Kind::song_done, &t, "complete");
       break;
     case SongStatus::failed:
     case SongStatus::uncertain:
+      if (t.on_timeline) mark(&t, "failed", 0, reason);
       emit(Event::Kind::song_failed, &t, std::string(to_string(status)) + ": " + reason);
       break;
     case SongStatus::skipped:
@@ -287,6 +304,9 @@ RunSummary Engine::run() {
     };
     arm();
   }
+  const bool on_timeline =
+      std::any_of(tasks_.begin(), tasks_.end(), [](auto& t) { return !t->final; });
+  if (on_timeline) mark(nullptr, "run");
   for (auto& t : tasks_)
     if (!t->final) spawn(*t);
   if (opt_.handle_signals && opt_.early_signals)
@@ -309,6 +329,7 @@ RunSummary Engine::run() {
   }
   io_.run();  // until every coroutine has ended
   tag_album_gain();
+  if (on_timeline) mark(nullptr, "end");
   // The signal set stays registered (not waiting) until the Engine goes, so
   // a Ctrl-C while the reports are written is counted, not fatal.
   return finish();

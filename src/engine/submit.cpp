@@ -1,6 +1,7 @@
 // Submitting: one coroutine per song, the rate limiter, the budget, and the
 // intent → answer receipts whose verdicts lifecycle.hpp gives.
 #include "engine/engine_impl.hpp"
+#include "setlist/plan.hpp"
 
 namespace setlist::engine {
 
@@ -137,7 +138,21 @@ asio::awaitable<void> Engine::song_main(SongTask& t) {
     for (int i = 0; i < t.requests_needed; ++i)
       if (!co_await submit(t)) co_return;
   }
-  co_await download_song(t);
+  // reject_bad_takes (#19): a flagged take A is bought again (paid, off by
+  // default), as a new attempt, until the song has had N attempts more than its first.
+  while (co_await download_song(t) && s_.reject_bad_takes > 0 && !stop_submitting_ && !stopping()) {
+    auto why = take_to_reject(state_, t.key, s_.reject_bad_takes);
+    if (!why) break;
+    emit(Event::Kind::warning, &t,
+         *why + ": rejected (reject_bad_takes " + std::to_string(s_.reject_bad_takes) +
+             "), bought again as attempt " + std::to_string(t.attempt + 1));
+    start_new_attempt(t);
+    t.clips.clear();
+    t.last_change = Micros(0);
+    for (int i = 0; i < t.requests_needed; ++i)
+      if (!co_await submit(t)) co_return;
+    if (!co_await wait_clips(t)) co_return;
+  }
 }
 
 asio::awaitable<KeyLane*> Engine::acquire_submit(SongTask& t) {
@@ -252,6 +267,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
 
     t.phase = SongTask::Phase::sending;
     auto sub_id = state_.record_intent(t.key, t.key, t.attempt, lane->fingerprint);
+    mark(&t, "submit");
     ++requests_["generate"];
     ++lane->use.generate;
     emit(Event::Kind::submitted, &t, "submitting");
@@ -329,6 +345,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         clip_lane_[c.id] = lane;
         t.clips.push_back(std::move(c));
       }
+      mark(&t, "accepted");
       t.last_change = now_us();
       t.final = SongStatus::submitted;
       co_return true;
@@ -339,6 +356,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
           policy::backoff_delay(attempt, std::chrono::duration_cast<Micros>(s_.retry_base),
                                 std::chrono::duration_cast<Micros>(s_.retry_cap), unit_random());
       if (retry_after) delay = std::max(delay, *retry_after);
+      mark(&t, a.outcome == SubmitOutcome::throttled ? "429" : "retry", delay.count() / 1000, what);
       emit(a.outcome == SubmitOutcome::throttled ? Event::Kind::throttled : Event::Kind::retry, &t,
            what + "; retrying in " + std::to_string(delay.count() / 1000) + " ms");
       co_await sleep(delay);

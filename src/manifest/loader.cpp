@@ -47,7 +47,8 @@ const std::vector<std::string_view> kTextSettings = {"provider", "base_url", "mo
 const std::vector<std::string_view> kNumberSettings = {"submit_burst",       "max_in_flight",        "poll_batch",
                                                        "poll_burst",         "retry_max_attempts",   "download_concurrency",
                                                        "regenerate_on_error", "flag_silence_lufs",    "flag_clipped_runs",
-                                                       "flag_clipped_true_peak", "flag_short_fraction"};
+                                                       "flag_clipped_true_peak", "flag_short_fraction",
+                                                       "reject_bad_takes"};
 constexpr int kMaxTakes = 100;
 constexpr long long kMaxSeed = 4294967295LL;  // 2^32 - 1
 

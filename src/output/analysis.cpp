@@ -9,6 +9,8 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace setlist {
 
@@ -28,6 +30,77 @@ struct SndCloser {
 };
 struct R128Closer {
   void operator()(ebur128_state* s) const { ebur128_destroy(&s); }
+};
+
+// The true peak (BS.1770 Annex 2: the peak of the signal oversampled 4x)
+// for a fraction of libebur128's cost (bench F): our own 4x interpolator
+// (windowed sinc, 12 taps per phase, in float, vectorisable), run only over
+// the 100 ms chunks that can raise the peak found so far. An interpolated
+// value is a sum of 12 samples times one phase's taps, so it can never exceed
+// the largest |sample| within reach times G, the largest sum of |taps| of a
+// phase: a chunk whose samples (and the 11 before them) stay at or below
+// peak / G is skipped without changing the result.
+class TruePeakMeter {
+ public:
+  explicit TruePeakMeter(unsigned channels) : hist_(channels, std::vector<float>(kHist, 0.0f)) {
+    constexpr double pi = 3.14159265358979323846;
+    for (int p = 0; p < 3; ++p) {
+      const double frac = (p + 1) / 4.0;
+      double sum = 0;
+      for (int j = 0; j < kTaps; ++j) {
+        const double t = frac - (j - 5);  // tap j weighs x[m - 5 + j] for the point m + frac
+        const double sinc = std::sin(pi * t) / (pi * t);
+        const double window = 0.5 * (1 + std::cos(pi * t / 6.0));
+        taps_[p][j] = static_cast<float>(sinc * window);
+        sum += sinc * window;
+      }
+      double l1 = 0;
+      for (int j = 0; j < kTaps; ++j) {
+        taps_[p][j] = static_cast<float>(taps_[p][j] / sum);  // unity gain at DC
+        l1 += std::fabs(taps_[p][j]);
+      }
+      bound_ = std::max(bound_, static_cast<float>(l1) * 1.0001f);
+    }
+  }
+
+  // `frames` interleaved frames and their largest |sample|.
+  void add(const float* interleaved, std::size_t frames, float chunk_peak) {
+    const float reach = std::max(previous_peak_, chunk_peak);
+    previous_peak_ = chunk_peak;
+    const bool compute = reach * bound_ > peak_;
+    const std::size_t channels = hist_.size();
+    for (std::size_t c = 0; c < channels; ++c) {
+      lane_.assign(hist_[c].begin(), hist_[c].end());
+      lane_.resize(kHist + frames);
+      for (std::size_t i = 0; i < frames; ++i) lane_[kHist + i] = interleaved[i * channels + c];
+      if (compute) {
+        const std::size_t n = frames;  // points between lane_[5 + i] and lane_[6 + i]
+        acc_.resize(n);
+        for (int p = 0; p < 3; ++p) {
+          std::fill(acc_.begin(), acc_.end(), 0.0f);
+          for (int j = 0; j < kTaps; ++j) {
+            const float h = taps_[p][j];
+            const float* src = lane_.data() + j;
+            float* acc = acc_.data();
+            for (std::size_t i = 0; i < n; ++i) acc[i] += h * src[i];
+          }
+          float m = 0;
+          for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(acc_[i]));
+          peak_ = std::max(peak_, m);
+        }
+      }
+      std::copy(lane_.end() - kHist, lane_.end(), hist_[c].begin());
+    }
+  }
+  double peak() const { return peak_; }
+
+ private:
+  static constexpr int kHist = 11, kTaps = 12;
+  float taps_[3][kTaps]{};
+  float bound_ = 1.0f;
+  std::vector<std::vector<float>> hist_;  // per channel: the last kHist samples
+  std::vector<float> lane_, acc_;
+  float previous_peak_ = 0, peak_ = 0;
 };
 }  // namespace
 
@@ -106,7 +179,10 @@ Result<AudioAnalysis> analyze_audio(const std::filesystem::path& path, const Ana
   const auto channels = static_cast<unsigned>(info.channels);
   const auto rate = static_cast<unsigned long>(info.samplerate);
   int mode = EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_SAMPLE_PEAK;
-  if (opt.true_peak) mode |= EBUR128_MODE_TRUE_PEAK;
+  const bool r128_true_peak = opt.true_peak && !opt.fast_true_peak;
+  if (r128_true_peak) mode |= EBUR128_MODE_TRUE_PEAK;
+  std::optional<TruePeakMeter> fast_tp;
+  if (opt.true_peak && opt.fast_true_peak) fast_tp.emplace(static_cast<unsigned>(info.channels));
   std::unique_ptr<ebur128_state, R128Closer> st(ebur128_init(channels, rate, mode));
   if (!st) return decode_error("cannot measure loudness at " + std::to_string(rate) + " Hz");
 
@@ -140,6 +216,7 @@ Result<AudioAnalysis> analyze_audio(const std::filesystem::path& path, const Ana
     if (got <= 0) break;
     if (ebur128_add_frames_float(st.get(), buf.data(), static_cast<std::size_t>(got)) != EBUR128_SUCCESS)
       return decode_error("loudness measurement failed");
+    float chunk_peak = 0;
     for (sf_count_t i = 0; i < got; ++i) {
       float frame_peak = 0;
       for (unsigned c = 0; c < channels; ++c) {
@@ -157,12 +234,14 @@ Result<AudioAnalysis> analyze_audio(const std::filesystem::path& path, const Ana
         silent_run = 0;
       }
       slice_peak = std::max(slice_peak, frame_peak);
+      chunk_peak = std::max(chunk_peak, frame_peak);
       if (++in_slice == slice) {
         a.waveform.push_back(slice_peak);
         slice_peak = 0;
         in_slice = 0;
       }
     }
+    if (fast_tp) fast_tp->add(buf.data(), static_cast<std::size_t>(got), chunk_peak);
     frames += static_cast<std::uint64_t>(got);
     if (got < chunk) break;  // the end: a partial 100 ms makes no block
     if (++chunks >= 4) {
@@ -190,8 +269,9 @@ Result<AudioAnalysis> analyze_audio(const std::filesystem::path& path, const Ana
   for (unsigned c = 0; c < channels; ++c) {
     double p = 0;
     if (ebur128_sample_peak(st.get(), c, &p) == EBUR128_SUCCESS) a.sample_peak = std::max(a.sample_peak, p);
-    if (opt.true_peak && ebur128_true_peak(st.get(), c, &p) == EBUR128_SUCCESS) tp = std::max(tp, p);
+    if (r128_true_peak && ebur128_true_peak(st.get(), c, &p) == EBUR128_SUCCESS) tp = std::max(tp, p);
   }
+  if (fast_tp) tp = fast_tp->peak();
   if (opt.true_peak) a.true_peak = std::max(tp, a.sample_peak);
   return a;
 }

@@ -92,6 +92,21 @@ Result<std::vector<bool>> select_songs(const std::vector<SongRef>& songs, const 
   return selected;
 }
 
+std::optional<std::string> take_to_reject(StateStore& state, const std::string& song_key, int max_extra_attempts) {
+  if (max_extra_attempts <= 0) return std::nullopt;
+  auto row = state.song(song_key);
+  if (!row || row->status != SongStatus::complete || row->attempt - 1 >= max_extra_attempts) return std::nullopt;
+  auto clips = state.attempt_clips(song_key);
+  if (clips.empty()) return std::nullopt;
+  for (auto& a : state.analyses(song_key)) {
+    if (a.clip_id != clips.front().clip_id || a.flags.empty()) continue;
+    std::string flags;
+    for (auto& f : a.flags) flags += (flags.empty() ? "" : ", ") + f;
+    return "take A flagged " + flags;
+  }
+  return std::nullopt;
+}
+
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,
                        const PlanOptions& options) {
   auto provider = make_provider(settings.provider, provider_options(settings));
@@ -125,7 +140,7 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
     p.selected = (options.only.empty() || options.only.count(song.id) > 0) &&
                  (!options.shard || options.shard->owns(song.id));
     p.regenerate = p.selected && options.regenerate.count(song.id) > 0;
-    const ResumeOptions ro{options.retry_failed, options.resubmit_uncertain, p.regenerate};
+    ResumeOptions ro{options.retry_failed, options.resubmit_uncertain, p.regenerate};
     auto payload = provider->payload(song, settings.model);
     p.key = song_key(provider->info().name, payload);
     p.route = payload.route;
@@ -134,7 +149,17 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
     facts.requests_needed = needed;
     if (state) facts = song_facts(*state, p.key, out_dir, needed);
     if (facts.known && facts.status == SongStatus::superseded) facts = SongFacts{.requests_needed = needed};
-    // The same decision the engine takes (lifecycle.hpp).
+    // reject_bad_takes: a flagged take A already known is bought again, as
+    // --regenerate would (the engine takes the same decision).
+    if (p.selected && !p.regenerate && state && facts.known)
+      if (auto why = take_to_reject(*state, p.key, settings.reject_bad_takes)) {
+        ResumeOptions again = ro;
+        again.regenerate = true;
+        if (!regenerate_refusal(facts, again)) {
+          ro = again;
+          p.rejected = *why;
+        }
+      }    // The same decision the engine takes (lifecycle.hpp).
     auto d = decide_resume(facts, ro);
     p.action = std::string(d.label);
     if (!facts.known) {
@@ -149,6 +174,7 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
       if (auto row = state->song(p.key); row && (row->title != song.title || row->track != song.track))
         p.action = "renamed (free)";
     }
+    if (!p.rejected.empty()) p.action = "reject take (paid)";
     if (p.regenerate) {
       if (auto why = regenerate_refusal(facts, ro))
         p.refusal = *why;
@@ -165,6 +191,16 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
                request_cost(settings, options.cost_per_request_given, provider->model_limits(song, settings.model));
     plan.generate_requests += p.generate_requests;
     plan.tokens += p.tokens;
+    // Takes this plan cannot judge yet (bought now, or never analysed) may
+    // each be rejected up to reject_bad_takes times once analysed.
+    if (p.selected && settings.reject_bad_takes > 0 && (d.paid_requests > 0 || d.action == Resume::fetch)) {
+      const int extra = settings.reject_bad_takes;
+      const int per = needed;
+      plan.reject_requests_max += extra * per;
+      plan.reject_tokens_max += static_cast<long long>(extra) * per *
+                                request_cost(settings, options.cost_per_request_given,
+                                             provider->model_limits(song, settings.model));
+    }
     plan.songs.push_back(std::move(p));
   }
   plan.fits_budget = !plan.budget || plan.tokens <= *plan.budget;

@@ -49,6 +49,12 @@ svg .wf-bg { fill:var(--bg); } svg .wf { stroke:var(--ok); } svg .wf-bad { strok
 section.sound { margin-bottom:24px; } svg.album-loudness .bar { fill:var(--ok); } svg.album-loudness .bar-bad { fill:var(--bad); }
 svg.album-loudness .axis { font-size:10px; fill:var(--muted); } svg.album-loudness line.ref { stroke:var(--muted); stroke-dasharray:4 3; }
 svg.album-loudness line.album { stroke:var(--fg); }
+svg.timeline { display:block; max-width:100%; height:auto; margin:6px 0 14px; }
+svg.timeline .tl-axis, svg.timeline .tl-label { font-size:10px; fill:var(--muted); } svg.timeline .tl-grid { stroke:var(--line); }
+svg.timeline .tl-submit { fill:#8a5a00; } svg.timeline .tl-generate { fill:#9db7d6; } svg.timeline .tl-download { fill:#1f7a3a; }
+svg.timeline .tl-tag { fill:#5b2c83; } svg.timeline .tl-429 { fill:var(--bad); } svg.timeline .tl-retry { fill:none; stroke:var(--bad); }
+svg.timeline .tl-wait { fill:var(--bad); opacity:.5; } svg.timeline .tl-failed { fill:var(--bad); }
+.legend span { display:inline-block; width:10px; height:10px; margin:0 4px 0 12px; vertical-align:middle; }
 )css";
 
 std::string e(std::string_view s) { return html_escape(s); }
@@ -177,6 +183,19 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     h += "</li>\n";
   }
   h += "</ol>\n";
+
+  // The run timeline (#19): one picture per run that recorded one.
+  if (!d.timeline.empty()) {
+    h += "<section class=\"sound\" id=\"run-timeline\"><h3>Run timeline</h3>\n<p class=\"muted legend\">"
+         "<span style=\"background:#8a5a00\"></span>submitting<span style=\"background:#9db7d6\"></span>"
+         "generation<span style=\"background:#1f7a3a\"></span>download<span style=\"background:#5b2c83\"></span>"
+         "decoding and tagging<span style=\"background:#b3261e\"></span>429 (\u25BC, then its wait) and retries "
+         "(\u25CB)</p>\n";
+    for (std::size_t i = 0; i < d.timeline.size(); ++i)
+      h += "<p class=\"muted\">" + e(timeline_caption(d.timeline[i], i)) + "</p>\n" + timeline_svg(d.timeline[i], i) +
+           "\n";
+    h += "</section>\n";
+  }
 
   // Run totals.
   h += "<footer class=\"muted\">\n";

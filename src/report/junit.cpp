@@ -1,6 +1,8 @@
 // junit.xml (one testsuite, one testcase per song) and the Markdown summary
-// for GitHub Actions' GITHUB_STEP_SUMMARY.
+// (`report --format md`, GitHub Actions' GITHUB_STEP_SUMMARY).
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "report/model.hpp"
 
@@ -108,23 +110,72 @@ std::string render_junit(const ReportData& d) {
   return out;
 }
 
+// The Markdown summary: `setlist report OUT --format md` prints it, and a run
+// appends it to $GITHUB_STEP_SUMMARY (docs/report.md, "Markdown summary").
 std::string render_step_summary(const ReportData& d) {
-  std::string out = "### setlist: " + md_cell(d.album.title.empty() ? "album" : d.album.title) + "\n\n";
+  auto fixed = [](const char* fmt, double v) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return std::string(buf);
+  };
+  std::string out = "### setlist: " + md_cell(d.album.title.empty() ? "album" : d.album.title);
+  if (!d.album.artist.empty()) out += " \u2014 " + md_cell(d.album.artist);
+  out += "\n\n";
   std::string counts;
   for (auto& [status, n] : d.totals) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + status;
   out += std::to_string(d.songs.size()) + " songs" + (counts.empty() ? "" : ": " + counts) + "\n\n";
-  out += "| # | song | status | reason |\n|---:|---|---|---|\n";
-  for (auto& s : d.songs)
-    out += "| " + std::to_string(s.track) + " | " + md_cell(s.title) + " | " + md_cell(s.status) + " | " +
-           md_cell(s.status == "complete" ? "" : why(s)) + " |\n";
-  out += "\n";
-  // #19: the album's loudness and the takes the analysis flagged.
-  if (d.album_loudness.lufs) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "Album loudness %.1f LUFS (ReplayGain %.2f dB) over %zu first takes.\n\n",
-                  *d.album_loudness.lufs, kReplayGainReference - *d.album_loudness.lufs, d.album_loudness.takes);
-    out += buf;
+  // The cost, as the last run recorded it.
+  auto number = [&](const char* k) -> std::optional<long long> {
+    auto it = d.run.find(k);
+    if (it == d.run.end() || !it->value().is_number()) return std::nullopt;
+    return it->value().to_number<long long>();
+  };
+  if (auto to_date = number("tokens_charged_to_date")) {
+    out += "Cost: " + std::to_string(number("tokens_charged").value_or(0)) + " tokens by the last run, " +
+           std::to_string(*to_date) + " tokens for the album to date.";
+    if (auto it = d.run.find("duration_s"); it != d.run.end() && it->value().is_number())
+      out += " The last run took " + fixed("%.1f", it->value().to_number<double>()) + " s.";
+    out += "\n\n";
   }
+  if (d.album_loudness.lufs)
+    out += "Album loudness " + fixed("%.1f", *d.album_loudness.lufs) + " LUFS (ReplayGain " +
+           fixed("%.2f", kReplayGainReference - *d.album_loudness.lufs) + " dB) over " +
+           std::to_string(d.album_loudness.takes) + " first takes.\n\n";
+
+  out += "| # | song | status | takes | duration | loudness | flags | reason |\n|---:|---|---|---:|---|---|---|---|\n";
+  for (auto& s : d.songs) {
+    int takes = 0;
+    std::string durations, loudness, flags;
+    for (auto& c : s.clips) {
+      if (!c.audio || !c.audio->exists) continue;
+      ++takes;
+      const std::string letter = s.clips.size() > 1 ? " (" + take_letter(c.take) + ")" : "";
+      std::optional<double> secs = c.analysis ? std::optional<double>(c.analysis->duration_seconds) : c.duration;
+      if (secs) {
+        long r = std::lround(*secs);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%ld:%02ld", r / 60, r % 60);
+        durations += (durations.empty() ? "" : ", ") + std::string(buf) + letter;
+      }
+      if (c.analysis)
+        loudness += (loudness.empty() ? "" : ", ") +
+                    (c.analysis->integrated_lufs ? fixed("%.1f LUFS", *c.analysis->integrated_lufs)
+                                                 : std::string("no level")) +
+                    letter;
+      for (auto& f : c.flags) flags += (flags.empty() ? "" : ", ") + f + letter;
+    }
+    out += "| " + std::to_string(s.track) + " | " + md_cell(s.title) + " | " + md_cell(s.status) + " | " +
+           std::to_string(takes) + " | " + md_cell(durations) + " | " + md_cell(loudness) + " | " +
+           md_cell(flags) + " | " + md_cell(s.status == "complete" ? "" : why(s)) + " |\n";
+  }
+  out += "\n";
+  std::string failures;
+  for (auto& s : d.songs)
+    if (s.status != "complete")
+      failures += "- **" + std::to_string(s.track) + ". " + md_cell(s.title) + "** (" + md_cell(s.status) +
+                  "): " + md_cell(why(s)) + "\n";
+  if (!failures.empty()) out += "Not complete:\n\n" + failures + "\n";
+  // #19: the takes the analysis flagged.
   std::string flagged;
   for (auto& s : d.songs)
     for (auto& c : s.clips) {
@@ -134,6 +185,11 @@ std::string render_step_summary(const ReportData& d) {
       flagged += "- " + md_cell(take_title(s, c)) + ": " + md_cell(f) + "\n";
     }
   if (!flagged.empty()) out += "Flagged takes:\n\n" + flagged + "\n";
+  if (!d.damaged.empty()) {
+    out += "Damaged state (rows refused):\n\n";
+    for (auto& m : d.damaged) out += "- " + md_cell(m) + "\n";
+    out += "\n";
+  }
   return out;
 }
 

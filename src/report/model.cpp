@@ -208,6 +208,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
   for (auto& s : d.songs)
     if (!s.clips.empty() && s.clips.front().analysis) album.push_back(&*s.clips.front().analysis);
   d.album_loudness = album_loudness(album);
+  d.timeline = gather_timeline(state, d.songs);
   return d;
 }
 

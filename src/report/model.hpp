@@ -71,6 +71,32 @@ struct SongInfo {
   std::vector<FileInfo> superseded_takes;
 };
 
+// #19: one run on the run timeline (timeline.cpp), from state's timeline rows.
+struct TimelineSpan {
+  std::string phase;  // submit, generate, download, tag
+  std::int64_t from = 0, to = 0;  // unix ms
+};
+struct TimelineMark {
+  std::string kind;  // 429, retry
+  std::int64_t at = 0, ms = 0;  // ms: the wait that followed
+  std::string detail;
+};
+struct TimelineSong {
+  std::string key;
+  int track = 0;
+  std::string title;
+  std::string end;  // done, failed, or "" (still running when the run ended)
+  std::vector<TimelineSpan> spans;
+  std::vector<TimelineMark> marks;
+};
+struct TimelineRun {
+  std::int64_t start = 0, end = 0;  // unix ms
+  int submits = 0, accepted = 0, throttled = 0, retries = 0;
+  std::optional<double> rate;  // accepted generate requests per second, first send to last acceptance
+  std::vector<TimelineSong> songs;   // manifest order
+  std::vector<TimelineMark> marks;   // the run's own (the batch poller's 429s)
+};
+
 struct AlbumInfo {
   std::string title;
   std::string artist;
@@ -92,6 +118,7 @@ struct ReportData {
   std::string playlist;  // "album.m3u8"
   // #19: over every song's first take (A) that was analysed; see docs/report.md.
   AlbumLoudness album_loudness;
+  std::vector<TimelineRun> timeline;  // #19: every run that recorded one, oldest first
   std::int64_t generated_at = 0;
   // #18: the share of the album OUT holds (state meta `shard`, "I/N"; empty
   // for a whole album) and the album's identity (meta `manifest_hash`).
@@ -154,6 +181,10 @@ boost::json::object album_loudness_json(const ReportData& d);
 std::string waveform_svg(const ClipInfo& c, std::string_view label);
 std::string loudness_line(const ClipInfo& c);
 std::string album_chart_svg(const ReportData& d);
+// #19, the run timeline (timeline.cpp): built from state's rows; one SVG per run.
+std::vector<TimelineRun> gather_timeline(StateStore& state, const std::vector<SongInfo>& songs);
+std::string timeline_svg(const TimelineRun& run, std::size_t index);
+std::string timeline_caption(const TimelineRun& run, std::size_t index);
 
 // Escaping shared by the renderers. Invalid UTF-8 becomes U+FFFD.
 std::string valid_utf8(std::string_view s);

@@ -246,6 +246,12 @@ void render_json(const ReportData& d, const TextEmit& emit) {
 
 }  // namespace report
 
+std::string markdown_summary(const fs::path& out_dir, StateStore& state, std::vector<std::string>* damaged) {
+  auto d = report::gather(out_dir, state, nullptr, nullptr);
+  if (damaged) *damaged = d.damaged;
+  return report::render_step_summary(d);
+}
+
 Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run,
                      std::vector<std::string>* damaged) {
   auto d = report::gather(out_dir, state, manifest, run);

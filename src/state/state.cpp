@@ -150,6 +150,20 @@ CREATE TABLE IF NOT EXISTS analysis(
 CREATE INDEX IF NOT EXISTS analysis_song ON analysis(song_key);
 )sql";
 
+// v5 (#19): when each song went through each phase of each run, for the
+// run timeline in report.html. Derived data, like analysis: not journaled.
+const char* kSchemaTimeline = R"sql(
+CREATE TABLE IF NOT EXISTS timeline(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run INTEGER NOT NULL,
+  song_key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  ms INTEGER NOT NULL DEFAULT 0,
+  detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS timeline_run ON timeline(run);
+)sql";
+
 // v2: attempts (a paid retry is a new attempt; its clips are the song's
 // takes), file modification times (a changed file is repaired), credits.
 // A v1 submission's attempt is its rank among the song's answered or open
@@ -297,6 +311,12 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
         }
         if (!has_key_fp) s->impl_->exec(kSchemaKeys);
         s->impl_->exec("PRAGMA user_version=4");
+      });
+    }
+    if (version < 5) {
+      s->impl_->durable([&] {
+        s->impl_->exec(kSchemaTimeline);
+        s->impl_->exec("PRAGMA user_version=5");
       });
     }
     if (app_id == 0)  // a new database, or one made before setlist marked its own
@@ -733,6 +753,28 @@ std::vector<AnalysisRow> StateStore::analyses(const std::string& song_key) {
     r.audio.waveform = waveform_of(st.text(12));
     r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
     r.flags = split_words(st.text(14));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void StateStore::record_timeline(const TimelineRow& row) {
+  Stmt st(impl_->db, "INSERT INTO timeline(run, song_key, kind, at, ms, detail) VALUES(?,?,?,?,?,?)");
+  st.bind(1, row.run).bind(2, row.song_key).bind(3, row.kind).bind(4, row.at).bind(5, row.ms).bind(6, row.detail);
+  st.run();
+}
+
+std::vector<TimelineRow> StateStore::timeline() {
+  Stmt st(impl_->db, "SELECT run, song_key, kind, at, ms, detail FROM timeline ORDER BY run, id");
+  std::vector<TimelineRow> out;
+  while (st.step()) {
+    TimelineRow r;
+    r.run = st.i64(0);
+    r.song_key = st.text(1);
+    r.kind = st.text(2);
+    r.at = st.i64(3);
+    r.ms = st.i64(4);
+    r.detail = st.text(5);
     out.push_back(std::move(r));
   }
   return out;

@@ -282,7 +282,7 @@ TEST(Outputs, TagsLyricsClipJsonPlaylistJunitAndRebuild) {
   // The GitHub step summary got a table appended, after what was there.
   auto md = read_file(a->step_summary);
   EXPECT_EQ(md.rfind("# earlier step\n", 0), 0u);
-  EXPECT_NE(md.find("| # | song | status | reason |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| # | song | status | takes | duration | loudness | flags | reason |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 2 | Broken Song | failed |"), std::string::npos) << md;
 
   // `setlist report` rebuilds every report from state alone, without network.

@@ -97,3 +97,74 @@ TEST(ReportSound, JunitAndMarkdownNameTheFlaggedTake) {
   EXPECT_NE(md.find("- Song 2 (B): silent"), std::string::npos) << md;
   EXPECT_NE(md.find("Album loudness"), std::string::npos) << md;
 }
+
+// `setlist report --format md`: counts, cost, a row per song with its takes'
+// durations, loudness and flags, and the songs that are not complete.
+TEST(ReportSound, MarkdownSummaryHasCostATableRowPerSongAndTheFailures) {
+  auto d = album();
+  d.album.artist = "Band";
+  d.run = boost::json::parse(R"({"duration_s": 12.5, "tokens_charged": 400000, "tokens_charged_to_date": 800000})")
+              .as_object();
+  SongInfo bad;
+  bad.key = "key3";
+  bad.title = "Song | 3";
+  bad.track = 3;
+  bad.status = "failed";
+  bad.reason = "take A ended in error: moderated";
+  d.songs.push_back(bad);
+  d.totals = {{"complete", 2}, {"failed", 1}};
+  auto md = render_step_summary(d);
+  EXPECT_EQ(md.rfind("### setlist: Sound \xE2\x80\x94 Band\n\n3 songs: 2 complete, 1 failed\n", 0), 0u) << md;
+  EXPECT_NE(md.find("Cost: 400000 tokens by the last run, 800000 tokens for the album to date. The last run took "
+                    "12.5 s."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| # | song | status | takes | duration | loudness | flags | reason |"), std::string::npos);
+  EXPECT_NE(md.find("| 1 | Song 1 | complete | 2 | 0:03 (A), 0:03 (B) | -14.0 LUFS (A), -15.0 LUFS (B) |  |  |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 2 | Song 2 | complete | 2 | 0:03 (A), 0:03 (B) | -18.0 LUFS (A), no level (B) | silent (B) |  |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 3 | Song \\| 3 | failed | 0 |  |  |  | take A ended in error: moderated |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("Not complete:\n\n- **3. Song \\| 3** (failed): take A ended in error: moderated\n"),
+            std::string::npos)
+      << md;
+}
+
+// The run timeline keeps 200 songs readable: small rows, an axis in minutes
+// for a long run, a row per song, the 429 and retry marks where they fell.
+TEST(ReportSound, TimelineOfTwoHundredSongsHasSmallRowsAndAMinuteAxis) {
+  TimelineRun run;
+  run.start = 1'000'000;
+  run.end = run.start + 20 * 60'000;  // 20 minutes
+  run.submits = 201;
+  run.accepted = 200;
+  run.throttled = 1;
+  run.rate = 0.5;
+  for (int i = 1; i <= 200; ++i) {
+    TimelineSong s;
+    s.key = "k" + std::to_string(i);
+    s.track = i;
+    s.title = "Song " + std::to_string(i);
+    s.end = "done";
+    const std::int64_t t0 = run.start + i * 2000;
+    s.spans = {{"submit", t0, t0 + 500}, {"generate", t0 + 500, t0 + 60'000}, {"download", t0 + 60'000, t0 + 70'000},
+               {"tag", t0 + 69'000, t0 + 70'000}};
+    if (i == 7) s.marks = {{"429", t0 + 100, 2000, "HTTP 429"}, {"retry", t0 + 65'000, 300, "download"}};
+    run.songs.push_back(s);
+  }
+  auto svg = timeline_svg(run, 0);
+  EXPECT_EQ(count(svg, "<g class=\"tl-song\""), 200u);
+  EXPECT_EQ(count(svg, "<rect class=\"tl-generate\""), 200u);
+  EXPECT_EQ(count(svg, "class=\"tl-429\""), 1u);
+  EXPECT_EQ(count(svg, "class=\"tl-retry\""), 1u);
+  EXPECT_NE(svg.find("height=\"1028\""), std::string::npos) << "22 + 200 rows of 5 px + 6";
+  EXPECT_NE(svg.find(">20m</text>"), std::string::npos) << "an axis in minutes";
+  EXPECT_EQ(svg.find(">30s</text>"), std::string::npos);
+  auto caption = timeline_caption(run, 0);
+  EXPECT_NE(caption.find("201 generate requests sent, 200 accepted, 1 throttled (429), 0 retries"), std::string::npos)
+      << caption;
+  EXPECT_NE(caption.find("achieved 0.50 accepted requests/s (30.0/min)"), std::string::npos) << caption;
+}

@@ -69,7 +69,7 @@ TEST(ParseRate, AcceptsPerSecondMinuteHour) {
 
 TEST(Settings, NamesAndEnvironmentNames) {
   const auto& names = setting_names();
-  EXPECT_EQ(names.size(), 30u);  // 25 + the five flag_* thresholds (#19)
+  EXPECT_EQ(names.size(), 31u);  // 25 + the five flag_* thresholds and reject_bad_takes (#19)
   EXPECT_NE(std::find(names.begin(), names.end(), "callback_url"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "submit_rate"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "poll_burst"), names.end());

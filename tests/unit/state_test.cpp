@@ -351,3 +351,55 @@ TEST(State, AnalysisRowsRoundTripAndOlderDatabasesGainTheTable) {
   (*s3)->record_analysis(again);
   EXPECT_EQ((*s3)->analyses("k").size(), 1u);
 }
+
+// #19: the run timeline, in schema v5's own table; a v4 database gains it.
+TEST(State, TimelineRowsRoundTripAndAV4DatabaseGainsTheTable) {
+  test::TempDir dir;
+  auto db = dir / "state.db";
+  {
+    auto s = StateStore::open(db);
+    ASSERT_TRUE(s) << s.error().message;
+    (*s)->record_timeline({100, "", "run", 100, 0, ""});
+    (*s)->record_timeline({100, "k1", "429", 150, 2000, "HTTP 429"});
+    (*s)->record_timeline({200, "k1", "tag", 250, 30, "A"});
+  }
+  auto s = StateStore::open(db);
+  ASSERT_TRUE(s) << s.error().message;
+  auto rows = (*s)->timeline();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].run, 100);
+  EXPECT_EQ(rows[1].song_key, "k1");
+  EXPECT_EQ(rows[1].kind, "429");
+  EXPECT_EQ(rows[1].at, 150);
+  EXPECT_EQ(rows[1].ms, 2000);
+  EXPECT_EQ(rows[1].detail, "HTTP 429");
+  EXPECT_EQ(rows[2].run, 200);
+
+  auto old = dir / "v3.db";
+  {
+    auto s3 = StateStore::open(old);
+    ASSERT_TRUE(s3);
+    SongRow row;
+    row.key = "k";
+    row.title = "T";
+    (*s3)->upsert_song(row);
+  }
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(old.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "DROP TABLE timeline; PRAGMA user_version=4;", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(h);
+  auto s4 = StateStore::open(old);
+  ASSERT_TRUE(s4) << s4.error().message;
+  EXPECT_TRUE((*s4)->timeline().empty());
+  EXPECT_TRUE((*s4)->song("k"));
+  (*s4)->record_timeline({1, "k", "submit", 1, 0, ""});
+  EXPECT_EQ((*s4)->timeline().size(), 1u);
+  int version = 0;
+  ASSERT_EQ(sqlite3_open(old.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, nullptr);
+  if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  EXPECT_EQ(version, StateStore::schema_version);
+}
