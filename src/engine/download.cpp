@@ -298,7 +298,11 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     const fs::path final_path = opt_.out_dir / rel, cover_path = opt_.out_dir / cover_rel;
     const bool have_cover = cover_dl.has_value();
     const auto tag_start = unix_millis_now();
-    Finished done = co_await on_disk([&] {
+    // Decoded and measured before tagging (the track's ReplayGain goes into
+    // the tag pass), on the analysis threads: the disk thread meanwhile tags
+    // and publishes other songs' takes, so the album's end does not wait for
+    // every take's decoding one after another.
+    Finished measured = co_await on_analysis([&] {
       Finished f;
       auto source = file_digest(part);
       if (!source) {
@@ -306,17 +310,21 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         return f;
       }
       f.source_sha256 = source->second;
-      // Decoded and measured before tagging: the track's ReplayGain goes into this tag pass.
-      if (auto an = analyze_take(part, s_, *t.song, t.key, c.id, f.source_sha256)) {
+      if (auto an = analyze_take(part, s_, *t.song, t.key, c.id, f.source_sha256))
         f.analysis = std::move(*an);
+      else
+        f.analysis_error = an.error().message;
+      return f;
+    });
+    Finished done = co_await on_disk([&] {
+      Finished f = std::move(measured);
+      if (!f.error.empty()) return f;
+      if (f.analysis)
         if (auto l = f.analysis->audio.integrated_lufs) {
           info.replaygain_track_gain = replaygain_gain_text(*l);
           info.replaygain_track_peak =
               replaygain_peak_text(f.analysis->audio.true_peak.value_or(f.analysis->audio.sample_peak));
         }
-      } else {
-        f.analysis_error = an.error().message;
-      }
       info.cover_jpeg = have_cover ? read_small_file(cpart) : std::string();
       if (info.cover_jpeg.empty()) info.cover_jpeg = album_cover_;
       if (auto tagged = write_tags(part, info); !tagged) f.tag_error = tagged.error().message;

@@ -21,6 +21,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/async.hpp"
@@ -173,6 +174,16 @@ class Engine {
   asio::awaitable<std::invoke_result_t<F&>> on_disk(F f) {
     co_return co_await run_on(disk_.get_executor(), std::move(f));
   }
+  // Decoding and measuring a take (#19): CPU-heavy, so on threads of their own,
+  // one per core, at a lower priority than the network thread (lower_priority).
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F&>> on_analysis(F f) {
+    co_return co_await run_on(analysis_.get_executor(), [&f] {
+      lower_priority();
+      return f();
+    });
+  }
+  static void lower_priority();  // this thread's nice value +10, once
 
   // --- album_gain.cpp (#19): album ReplayGain once every song has ended
   void tag_album_gain();
@@ -213,6 +224,9 @@ class Engine {
   std::mt19937_64 rng_;
   // One thread, so TagLib and the file system see one writer at a time.
   asio::thread_pool disk_{1};
+  // The analysis threads: every take of the album is decoded and measured
+  // here, in parallel, while the disk thread tags and publishes.
+  asio::thread_pool analysis_{std::max(1u, std::thread::hardware_concurrency())};
 
   std::vector<std::unique_ptr<SongTask>> tasks_;
   std::map<std::string, SongTask*> watched_;

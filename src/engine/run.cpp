@@ -12,6 +12,9 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -76,6 +79,17 @@ Engine::~Engine() {
     io_.run();
   }
   disk_.join();
+  analysis_.join();
+}
+
+void Engine::lower_priority() {
+  // Linux: a thread's nice value is its own (setpriority on its thread id).
+  // The network thread must never wait behind a decoder; a failure only
+  // leaves the thread at the normal priority.
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
 }
 
 KeyLane::KeyLane(std::size_t i, std::string fp, const Settings& s, double retry_capacity, Micros now)

@@ -99,10 +99,11 @@ TEST(Shards, FourConcurrentShardsOneKilledMergeIntoTheOneProcessAlbum) {
   const std::vector<std::string> keys = {"shard-key-0", "shard-key-1", "shard-key-2", "shard-key-3"};
   std::string accepted;
   for (auto& k : keys) accepted += (accepted.empty() ? "" : ",") + k;
-  // A per-key limit: two generate requests a second, one at a time.
+  // A per-key limit: two generate requests a second, one at a time; each key
+  // an account that sees only its own generations.
   Sim sim(dir.path(),
           fast_sim_args({"--accept-key-env", "SIM_KEYS", "--generate-rate", "2", "--generate-burst", "1", "--latency",
-                         "700ms"}),
+                         "700ms", "--key-scoped"}),
           {{"SIM_KEYS", accepted}});
 
   int owned_total = 0;
@@ -159,6 +160,12 @@ TEST(Shards, FourConcurrentShardsOneKilledMergeIntoTheOneProcessAlbum) {
   EXPECT_EQ(stats.at("submissions_by_payload").as_object().size(), static_cast<std::size_t>(kSongs));
   EXPECT_EQ(stats.at("tokens_charged").as_int64(),
             read_json(album / "report.json").at("run").at("tokens_charged_to_date").as_int64());
+  // ... each shard with its own key: the simulator's accounts say so.
+  for (int i = 0; i < kShards; ++i) {
+    auto fp = "k-" + sha256_hex(keys[i]).substr(0, 8);
+    ASSERT_TRUE(stats.at("keys").as_object().contains(fp)) << "shard " << i << " sent nothing with its key";
+    EXPECT_EQ(stats.at("keys").at(fp).at("generate_accepted").as_int64(), owned[i]) << "shard " << i;
+  }
 
   // A run of the whole manifest on the merged album buys nothing.
   auto whole = run_setlist(fast_run_args(sim, manifest, album), {{"AIML_API_KEY", keys[1]}});
