@@ -173,6 +173,10 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
   std::string failures;
   auto fail = [&](std::string why) { failures += (failures.empty() ? "" : "; ") + why; };
   int published = 0;
+  // A take whose download failed in a way worth retrying while the run was
+  // stopping (no retry then): the song is not failed but left as it is
+  // (bought, clips known) for the next run, which fetches it for nothing.
+  bool left_for_next_run = false;
   const auto recorded = state_.files(t.key);
   emit(Event::Kind::downloading, &t, "downloading");
   for (std::size_t take = 0; take < t.clips.size(); ++take) {
@@ -261,6 +265,13 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       fs::remove(part, ec);  // not resumable: its bytes are wrong
       emit(Event::Kind::retry, &t,
            "take " + label + ": " + audio.error().message + "; downloading again");
+    }
+    if (!audio && stopping() && outcome_of(audio.error()) == DownloadOutcome::retryable) {
+      left_for_next_run = true;
+      emit(Event::Kind::info, &t,
+           "take " + label + " not downloaded before the stop (" + audio.error().message +
+               "); the next run fetches it");
+      continue;
     }
     if (!audio) {
       std::error_code ec;
@@ -376,6 +387,8 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
       emit(Event::Kind::warning, &t, "lyrics file not written: " + lyr_rel.generic_string());
   }
   const SongStatus st = status_after_downloads(published, static_cast<int>(t.clips.size()));
+  if (st != SongStatus::complete && left_for_next_run && failures.empty())
+    co_return false;  // still submitted (bought): the next run downloads what is missing
   set_status(t, st, st == SongStatus::complete ? std::string() : failures);
   co_return st == SongStatus::complete;
 }

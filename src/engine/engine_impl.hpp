@@ -51,6 +51,7 @@ struct SongTask {
   std::string key;
   SubmitPayload payload;
   KeyLane* lane = nullptr;  // the key this song's submissions go out with (the pool's choice)
+  KeyLane* home = nullptr;  // resumed: the key its clips were bought with, preferred for more
   int requests_needed = 1;
   long long cost = 0;  // estimated cost of one generate request
   ResumeDecision decision;
@@ -83,7 +84,8 @@ struct KeyLane {
   policy::RetryBudget retry_budget;
   policy::HostGate gate;
   int in_flight = 0;  // songs whose current submission went out with this key
-  bool retired = false;
+  bool retired = false;  // sends no more generate requests (refused, or out of credits)
+  bool refused = false;  // the API rejected the key (401): it polls no more either
   KeyUse use;  // what this run did with it (the report's per-key rows)
 };
 
@@ -142,7 +144,9 @@ class Engine {
   void on_throttled(KeyLane& lane);
   // A key refused (401) or out of credits: retired for this run when others
   // are left (true), so its songs carry on with them.
-  bool retire(KeyLane& lane, const std::string& why);
+  // `refused`: the key itself was rejected (it cannot poll either); else it
+  // only has no credits left, and still polls what it bought.
+  bool retire(KeyLane& lane, const std::string& why, bool refused);
   int live_lanes() const;
   KeyLane& lane_of(const std::string& clip_id);
   void bind_lane(SongTask& t, KeyLane* lane);
@@ -151,7 +155,7 @@ class Engine {
   asio::awaitable<bool> wait_clips(SongTask& t);
   asio::awaitable<bool> long_poll_clips(SongTask& t);
   asio::awaitable<bool> poll_one_by_one(SongTask& t);
-  bool apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed);
+  bool apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed, KeyLane& lane);
   asio::awaitable<void> poller();
   bool on_poll_failure(const Result<http::Response>& r, const SongTask* t, const Provider& api, KeyLane& lane);
   bool apply_clip(SongTask& t, const Clip& c, std::vector<Clip>& updates);

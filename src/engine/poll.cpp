@@ -29,7 +29,7 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
     // With other keys left, only the songs this key submitted stop waiting:
     // they stay submitted (paid) and the next run polls them again.
     const std::string why = "the API rejected it while polling (" + std::to_string(code) + ": " + v.message + ")";
-    if (retire(lane, why)) return false;
+    if (retire(lane, why, true)) return false;
     fail_run("the API rejected the key while polling (" + std::to_string(code) + ": " + v.message +
              "); " + key_hint(provider_.info()));
     return false;
@@ -39,10 +39,10 @@ bool Engine::on_poll_failure(const Result<http::Response>& r, const SongTask* t,
 }
 
 // One poll answer for `t`'s clips: applied and journaled. False when the run must stop.
-bool Engine::apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed) {
+bool Engine::apply_poll_answer(SongTask& t, const Result<http::Response>& r, bool& changed, KeyLane& lane) {
   changed = false;
   if (!r || t.api->classify(r->status, r->body).kind != AnswerKind::ok)
-    return on_poll_failure(r, &t, *t.api, lane_of(t.clips.front().id));
+    return on_poll_failure(r, &t, *t.api, lane);  // the key this request went out with
   api_answered_ = true;
   auto clips = t.api->parse_poll(r->body);
   if (!clips) {
@@ -106,8 +106,10 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
                  "stalled: no progress for " + human_duration(now_us() - t.last_change));
       co_return false;
     }
+    // One key's clips per request (a song's clips may come from two keys).
     KeyLane& lane = lane_of(ids.front());
-    if (lane.retired) co_return false;  // its key was refused: the next run polls these
+    std::erase_if(ids, [&](const std::string& id) { return &lane_of(id) != &lane; });
+    if (lane.refused) co_return false;  // its key was refused: the next run polls these
     co_await acquire_poll(lane);
     auto req = t.api->poll_request(ids);
     auto url = http::join(base_url_, req.target);
@@ -115,7 +117,7 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
     ++lane.use.poll;
     auto r = co_await client_.request(req.method, *url, req.body, hold, lane.index);
     bool changed = false;
-    if (!apply_poll_answer(t, r, changed)) co_return false;
+    if (!apply_poll_answer(t, r, changed, lane)) co_return false;
     if (changed) failures = 0;
     if (!changed) {
       // An answer without progress (or a failure): do not spin.
@@ -158,7 +160,7 @@ asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
       if (!waiting) continue;
       if (stopping()) co_return false;
       KeyLane& lane = lane_of(ids.front());
-      if (lane.retired) co_return false;  // its key was refused: the next run polls these
+      if (lane.refused) co_return false;  // its key was refused: the next run polls these
       co_await acquire_poll(lane);
       auto req = t.api->poll_request(ids);
       auto url = http::join(base_url_, req.target);
@@ -166,7 +168,7 @@ asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
       ++lane.use.poll;
       auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout, lane.index);
       bool changed = false;
-      if (!apply_poll_answer(t, r, changed)) co_return false;
+      if (!apply_poll_answer(t, r, changed, lane)) co_return false;
       changed_any |= changed;
     }
     if (all_done()) co_return true;
@@ -206,7 +208,7 @@ asio::awaitable<bool> Engine::wait_clips(SongTask& t) {
     if (all_terminal) co_return true;
     if (stopping()) co_return false;
     if (std::any_of(t.clips.begin(), t.clips.end(),
-                    [this](auto& c) { return !is_terminal(c.status) && lane_of(c.id).retired; }))
+                    [this](auto& c) { return !is_terminal(c.status) && lane_of(c.id).refused; }))
       co_return false;  // a key of the pool was refused while polling: the next run polls these
     auto idle = now_us() - t.last_change;
     if (idle >= stall) {
@@ -254,7 +256,7 @@ asio::awaitable<void> Engine::poller() {
     bool changed_any = false;
     for (auto& [lane, chunk] : chunks) {
       if (stopping()) break;
-      if (lane->retired) {
+      if (lane->refused) {
         // Its key was refused: the songs it submitted stop waiting (still
         // submitted; the next run polls them).
         for (auto& id : chunk)
@@ -269,7 +271,7 @@ asio::awaitable<void> Engine::poller() {
       auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout, lane->index);
       if (!r || provider_.classify(r->status, r->body).kind != AnswerKind::ok) {
         if (!on_poll_failure(r, nullptr, provider_, *lane)) {
-          if (!lane->retired) break;  // the run stops
+          if (!lane->refused) break;  // the run stops
           for (auto& id : chunk)
             if (auto it = watched_.find(id); it != watched_.end()) it->second->wake->cancel();
         }

@@ -238,6 +238,7 @@ void Engine::bind_resumed_clips(SongTask& t) {
     KeyLane* lane = nullptr;
     for (auto& l : lanes_)
       if (l->fingerprint == fp) lane = l.get();
+    if (lane && !t.home) t.home = lane;  // more requests for this song go out with the same key
     if (!lane) {
       lane = lanes_.front().get();
       if (!fp.empty() && !opt_.api_keys.empty() && missing_keys_warned_.insert(fp).second)

@@ -120,10 +120,17 @@ void Engine::bind_lane(SongTask& t, KeyLane* lane) {
   if (lane) ++lane->in_flight;
 }
 
-bool Engine::retire(KeyLane& lane, const std::string& why) {
-  if (lane.retired) return true;
+bool Engine::retire(KeyLane& lane, const std::string& why, bool refused) {
+  if (lane.retired) {
+    if (refused && !lane.refused) {
+      lane.refused = true;
+      lane.use.retired = why;
+    }
+    return true;
+  }
   if (live_lanes() <= 1) return false;
   lane.retired = true;
+  lane.refused = refused;
   lane.use.retired = why;
   emit(Event::Kind::warning, nullptr,
        "key " + lane.fingerprint + " retired for this run (" + why + "); " + std::to_string(live_lanes()) +

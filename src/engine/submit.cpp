@@ -163,8 +163,9 @@ asio::awaitable<KeyLane*> Engine::acquire_submit(SongTask& t) {
     Micros best_wait = Micros::max();
     // A song keeps its key while that key serves; otherwise the key free
     // soonest among those under their in-flight cap takes it.
-    if (t.lane && !t.lane->retired) {
-      best = t.lane;
+    KeyLane* sticky = t.lane ? t.lane : t.home;
+    if (sticky && !sticky->retired) {
+      best = sticky;
       best_wait = std::max(best->submit_bucket.wait_time(now), best->gate.wait_time(now));
     } else {
       // Among keys free now, the one with the most tokens left: the album
@@ -296,8 +297,11 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
         a.http_status ? "HTTP " + std::to_string(a.http_status) + ": " + a.why : a.why;
     // A pool's key refused (401) or out of credits: nothing was taken, so
     // the request goes out again with another key, and this one rests.
+    // (This trusts a 401/402 to mean "not taken", as submit_verdict does;
+    // the resend then happens in this run rather than the next.)
     if ((a.outcome == SubmitOutcome::bad_key || a.outcome == SubmitOutcome::out_of_credits) &&
-        retire(*lane, (a.outcome == SubmitOutcome::bad_key ? "the API rejected it: " : "out of credits: ") + what)) {
+        retire(*lane, (a.outcome == SubmitOutcome::bad_key ? "the API rejected it: " : "out of credits: ") + what,
+               a.outcome == SubmitOutcome::bad_key)) {
       state_.record_rejected(sub_id, a.http_status, a.why);
       bind_lane(t, nullptr);
       --attempt;  // not an attempt of the song's: the key's

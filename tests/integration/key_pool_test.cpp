@@ -177,6 +177,38 @@ TEST(KeyPool, AKeyOutOfCreditsIsRetiredAndTheNextCarriesOn) {
   EXPECT_EQ(rows[1].at("tokens_charged").as_int64(), 24);
 }
 
+// A key that runs out of credits mid-run stops buying, but the songs it
+// already bought are still asked about with it (only it can see them) and
+// finish in this run. The first key has credit for one song left.
+TEST(KeyPool, AKeyOutOfCreditsStillPollsTheSongsItBought) {
+  TempDir dir;
+  // Credit for three songs a key; the first key spends two of them first.
+  Sim sim(dir.path(), {"--flavor", "sunoapi", "--key-scoped", "--cost", "12", "--balance", "36", "--latency", "2s",
+                       "--latency-jitter", "100ms", "--duration", "2s..3s", "--seed", "5"});
+  write_file(dir / "single.yaml", suno_album(2));
+  auto first = run_setlist(fast_run_args(sim, dir / "single.yaml", dir / "single"), {{"SUNOAPI_KEY", kPool[0]}});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+
+  write_file(dir / "album.yaml", suno_album(4));
+  auto out = dir / "out";
+  auto keys = write_keys(dir, {kPool[0], kPool[1]});
+  auto r = run_setlist(fast_run_args(sim, dir / "album.yaml", out,
+                                     {"--api-key-file", keys.string(), "--submit-rate", "20/s", "--stall-timeout",
+                                      "30s"}),
+                       {{"SUNOAPI_KEY", "\x01unset"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (auto& [title, status] : statuses(out)) EXPECT_EQ(status, "complete") << title;
+  auto stats = sim.stats().as_object();
+  auto& accounts = stats.at("keys").as_object();
+  EXPECT_EQ(accounts.at("k-" + sha256_hex(kPool[0]).substr(0, 8)).at("generate_accepted").as_int64(), 3);
+  EXPECT_EQ(accounts.at("k-" + sha256_hex(kPool[1]).substr(0, 8)).at("generate_accepted").as_int64(), 3);
+  auto run = report_run(out);
+  auto& rows = run.at("keys").as_array();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(std::string(rows[0].at("retired").as_string()).find("out of credits"), std::string::npos);
+  EXPECT_GT(rows[0].at("poll_requests").as_int64(), 0) << "the song the first key bought was not polled with it";
+}
+
 // kill -9 once every song is bought, then resume with the keys in another
 // order: each song is still asked about with the key that bought it (state
 // keeps its fingerprint), and nothing is bought again.
