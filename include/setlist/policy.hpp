@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace setlist::policy {
 
@@ -20,6 +21,11 @@ class TokenBucket {
   bool try_take(Micros now);
   // How long until one token is available (0 if now).
   Micros wait_time(Micros now);
+  // Takes one token now, going into debt when there is none, and says how
+  // long the caller must wait before it may use it (0: at once). Callers
+  // that reserve one after another are served in that order, at the rate:
+  // each waits once, none wakes to find the token taken.
+  Micros reserve(Micros now);
   void set_rate(double rate, Micros now);
   double rate() const { return rate_; }
   double tokens(Micros now);
@@ -93,6 +99,32 @@ class PollSchedule {
  private:
   Micros initial_, max_, delay_;
   double factor_;
+};
+
+// When a song that polls its own generation (one id per GET) asks again.
+// The first poll comes near the time generations of this run have taken
+// (before any has finished: half the provider's expected time), then one
+// every `interval` while the song is within the usual span; past it the
+// waits grow with the song's overtime, up to `interval_max`. Learned from
+// this run's own finished generations, so a model slower or faster than
+// its provider's estimate is polled at its own pace.
+class GenerationPolls {
+ public:
+  GenerationPolls(Micros interval, Micros interval_max, Micros expected);
+  // A generation of this run settled this long after it was accepted (as
+  // the poll that saw it settled measured it).
+  void observe(Micros generation);
+  // The wait after acceptance before the first poll.
+  Micros first_poll() const;
+  // The wait before the next poll of a generation `age` after its acceptance.
+  Micros next_delay(Micros age) const;
+  std::size_t observed() const { return count_; }
+
+ private:
+  Micros quantile(double q) const;
+  Micros interval_, max_, expected_;
+  std::vector<Micros> recent_;  // the last kWindow observations (a ring)
+  std::size_t count_ = 0;
 };
 
 // A per-host gate: nothing is sent to the host before `not_before`.

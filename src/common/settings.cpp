@@ -609,7 +609,9 @@ const std::vector<SettingDoc>& setting_docs() {
       {"submit_rate", "RATE", kRate, "how fast generate requests are sent (each one costs money)"},
       {"submit_burst", "N", "requests, a number >= 1", "generate requests that may go at once after a quiet spell"},
       {"max_in_flight", "N", "songs, a whole number >= 1", "songs submitted and not yet finished, at most"},
-      {"poll_interval", "DURATION", kDuration, "first wait before asking for a clip's status; it backs off from there"},
+      {"poll_interval", "DURATION", kDuration,
+       "wait between status requests: batched polls start at it and back off; one-id models (AIML music, "
+       "sunoapi) poll at it through the span this run's generations take, first near their time"},
       {"poll_interval_max", "DURATION", kDuration, "longest wait between two status requests for a clip"},
       {"poll_batch", "N", "clip ids per request, a whole number (0: the provider's)",
        "clip ids asked for in one status request"},

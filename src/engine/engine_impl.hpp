@@ -60,6 +60,7 @@ struct SongTask {
   std::vector<fs::path> audio_paths;  // per take, relative to OUT
   std::unique_ptr<asio::steady_timer> wake;
   Micros last_change{0};
+  Micros accepted{0};  // when this run's last generate request for it was accepted; 0: resumed
   Phase phase = Phase::queued;
   std::optional<SongStatus> final;   // what this run left it as
   bool selected = true;              // false: --only leaves it alone
@@ -197,6 +198,7 @@ class Engine {
   void set_status(SongTask& t, SongStatus status, const std::string& reason = {});
   // #19: a moment of this run on the run timeline (state); t null: the run's own.
   void mark(const SongTask* t, const char* kind, std::int64_t ms = 0, std::string detail = {});
+  void flush_timeline();
   asio::awaitable<void> sleep(Micros d) { co_await sleep_for(io_.get_executor(), d); }
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
   bool stopping() const { return interrupted_ || aborted_ || hard_stopped_; }
@@ -234,6 +236,9 @@ class Engine {
 
   std::vector<std::unique_ptr<SongTask>> tasks_;
   std::map<std::string, SongTask*> watched_;
+  // One-id polling (#20): the pace of each model's generations in this run.
+  std::map<std::string, policy::GenerationPolls> generation_polls_;
+  policy::GenerationPolls& generation_polls(const SongTask& t);
   std::string album_cover_;  // the bytes of album.cover, read once
   int coroutines_ = 0;       // song coroutines and the poller still running
   int songs_running_ = 0;
@@ -247,6 +252,8 @@ class Engine {
   std::string abort_reason_;
   std::string stop_reason_;
   std::int64_t run_id_ = unix_millis_now();  // names this run on the timeline
+  std::vector<TimelineRow> timeline_pending_;  // marks not yet written (flush_timeline)
+  Micros timeline_flushed_{0};
   std::string test_fault_;  // SETLIST_TEST_FAULT: a fault injected by the stop tests
   long long charged_ = 0;
   long long charged_before_ = 0;  // the album's cost to date when this run began (state)

@@ -111,6 +111,7 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
     std::erase_if(ids, [&](const std::string& id) { return &lane_of(id) != &lane; });
     if (lane.refused) co_return false;  // its key was refused: the next run polls these
     co_await acquire_poll(lane);
+    if (stopping()) co_return false;
     auto req = t.api->poll_request(ids);
     auto url = http::join(base_url_, req.target);
     ++requests_["poll"];
@@ -129,26 +130,40 @@ asio::awaitable<bool> Engine::long_poll_clips(SongTask& t) {
   }
 }
 
+policy::GenerationPolls& Engine::generation_polls(const SongTask& t) {
+  std::string model;
+  if (auto* m = t.payload.body.if_contains("model"); m && m->is_string()) model = std::string(m->as_string());
+  auto it = generation_polls_.find(model);
+  if (it == generation_polls_.end())
+    it = generation_polls_
+             .emplace(model, policy::GenerationPolls(std::chrono::duration_cast<Micros>(s_.poll_interval),
+                                                     std::chrono::duration_cast<Micros>(s_.poll_interval_max),
+                                                     std::chrono::duration_cast<Micros>(
+                                                         t.api->info().expected_generation)))
+             .first;
+  return it->second;
+}
+
 // Flavors that answer one submission per GET (AIML's music models, sunoapi):
-// each song polls its own, first near the time a generation usually takes,
-// then backing off, every GET under the shared get limiter.
+// each song polls its own, first near the time this run's generations of
+// its model have taken, then every poll_interval through their usual span,
+// backing off past it (policy::GenerationPolls); every GET waits its turn
+// under the key's get limit (acquire_poll).
 asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
   const auto stall = std::chrono::duration_cast<Micros>(s_.stall_timeout);
-  const auto interval = std::chrono::duration_cast<Micros>(s_.poll_interval);
-  const auto interval_max =
-      std::max(interval, std::chrono::duration_cast<Micros>(s_.poll_interval_max));
   const auto per_request = static_cast<std::size_t>(std::max(1, t.api->info().clips_per_request));
-  policy::PollSchedule schedule(interval, interval_max);
+  auto& plan = generation_polls(t);
   auto all_done = [&t] {
     return std::all_of(t.clips.begin(), t.clips.end(),
                        [](auto& c) { return is_terminal(c.status); });
   };
   if (all_done()) co_return true;  // resumed with every clip already final (a repair)
-  auto first = std::clamp(std::chrono::duration_cast<Micros>(t.api->info().expected_generation) / 2,
-                          interval, interval_max);
-  co_await sleep(first - std::min(first, now_us() - t.last_change));
+  // Resumed (accepted by an earlier run, at a time this run does not know):
+  // it may be done already, so it is asked about at once.
+  const bool timed = t.accepted > Micros(0);
+  const Micros accepted = timed ? t.accepted : now_us() - plan.first_poll();
+  if (auto until = accepted + plan.first_poll() - now_us(); until > Micros(0)) co_await sleep(until);
   for (;;) {
-    bool changed_any = false;
     // t.clips holds each submission's clips in order, per_request of them.
     for (std::size_t i = 0; i < t.clips.size(); i += per_request) {
       std::vector<std::string> ids;
@@ -162,6 +177,7 @@ asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
       KeyLane& lane = lane_of(ids.front());
       if (lane.refused) co_return false;  // its key was refused: the next run polls these
       co_await acquire_poll(lane);
+      if (stopping()) co_return false;
       auto req = t.api->poll_request(ids);
       auto url = http::join(base_url_, req.target);
       ++requests_["poll"];
@@ -169,17 +185,18 @@ asio::awaitable<bool> Engine::poll_one_by_one(SongTask& t) {
       auto r = co_await client_.request(req.method, *url, req.body, s_.request_timeout, lane.index);
       bool changed = false;
       if (!apply_poll_answer(t, r, changed, lane)) co_return false;
-      changed_any |= changed;
     }
-    if (all_done()) co_return true;
+    if (all_done()) {
+      if (timed) plan.observe(now_us() - accepted);
+      co_return true;
+    }
     if (stopping()) co_return false;
     if (now_us() - t.last_change >= stall) {
       set_status(t, SongStatus::failed,
                  "stalled: no progress for " + human_duration(now_us() - t.last_change));
       co_return false;
     }
-    schedule.on_poll(changed_any);
-    co_await sleep(schedule.next_delay());
+    co_await sleep(plan.next_delay(now_us() - accepted));
   }
 }
 
@@ -264,6 +281,7 @@ asio::awaitable<void> Engine::poller() {
         continue;
       }
       co_await acquire_poll(*lane);
+      if (stopping()) break;
       auto req = provider_.poll_request(chunk);
       auto url = http::join(base_url_, req.target);
       ++requests_["poll"];

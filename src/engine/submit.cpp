@@ -195,12 +195,19 @@ asio::awaitable<KeyLane*> Engine::acquire_submit(SongTask& t) {
   }
 }
 
+// Polls wait in line: each reserves the next slot of the key's get rate and
+// sleeps once until it (first come, first served; with a thousand songs
+// waiting, no one wakes to find the token taken). A Retry-After that arrives
+// meanwhile forfeits the slot: wait for the gate, then take a new one.
 asio::awaitable<void> Engine::acquire_poll(KeyLane& lane) {
   for (;;) {
-    auto now = now_us();
-    auto wait = std::max(lane.poll_bucket.wait_time(now), lane.gate.wait_time(now));
-    if (wait == Micros(0) && lane.poll_bucket.try_take(now)) co_return;
-    co_await sleep(std::max(wait, Micros(1000)));
+    if (auto gate = lane.gate.wait_time(now_us()); gate > Micros(0)) {
+      co_await sleep(gate);
+      if (stopping()) co_return;
+      continue;
+    }
+    if (auto slot = lane.poll_bucket.reserve(now_us()); slot > Micros(0)) co_await sleep(slot);
+    if (stopping() || lane.gate.wait_time(now_us()) == Micros(0)) co_return;
   }
 }
 
@@ -351,6 +358,7 @@ asio::awaitable<bool> Engine::submit(SongTask& t) {
       }
       mark(&t, "accepted");
       t.last_change = now_us();
+      t.accepted = t.last_change;
       t.final = SongStatus::submitted;
       co_return true;
     }

@@ -46,6 +46,14 @@ Micros TokenBucket::wait_time(Micros now) {
   return micros((1.0 - tokens_) / rate_);
 }
 
+Micros TokenBucket::reserve(Micros now) {
+  refill(now);
+  tokens_ -= 1.0;
+  if (tokens_ >= 0.0) return Micros(0);
+  if (rate_ <= 0) return Micros::max();
+  return micros(-tokens_ / rate_);
+}
+
 void TokenBucket::set_rate(double rate, Micros now) {
   refill(now);
   rate_ = rate;
@@ -250,6 +258,47 @@ void PollSchedule::on_poll(bool changed) {
   }
   auto next = static_cast<std::int64_t>(static_cast<double>(delay_.count()) * factor_);
   delay_ = std::min(max_, Micros(next));
+}
+
+namespace {
+constexpr std::size_t kWindow = 256;  // observations kept: the run's recent pace
+constexpr std::size_t kLearned = 5;   // observations before they replace the provider's estimate
+}  // namespace
+
+GenerationPolls::GenerationPolls(Micros interval, Micros interval_max, Micros expected)
+    : interval_(std::max(Micros(1000), interval)),
+      max_(std::max(interval_, interval_max)),
+      expected_(std::max(Micros(0), expected)) {}
+
+void GenerationPolls::observe(Micros generation) {
+  if (generation < Micros(0)) return;
+  if (recent_.size() < kWindow) recent_.push_back(generation);
+  else recent_[count_ % kWindow] = generation;
+  ++count_;
+}
+
+Micros GenerationPolls::quantile(double q) const {
+  std::vector<Micros> v = recent_;
+  auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+Micros GenerationPolls::first_poll() const {
+  if (count_ < kLearned) return std::clamp(expected_ / 2, interval_, max_);
+  // An observation is late by up to one poll gap: start one interval before
+  // the fastest tenth of this run's generations.
+  return std::max(interval_, quantile(0.1) - interval_);
+}
+
+Micros GenerationPolls::next_delay(Micros age) const {
+  // The usual span: until half again the slowest tenth (or twice the
+  // provider's estimate before anything has finished).
+  const Micros usual = count_ < kLearned ? 2 * expected_ : quantile(0.9) * 3 / 2;
+  if (age <= usual) return interval_;
+  // Past it: a quarter of the overtime, so a stuck song costs few polls
+  // and a late one is still seen soon after it ends.
+  return std::clamp((age - usual) / 4, interval_, max_);
 }
 
 }  // namespace setlist::policy

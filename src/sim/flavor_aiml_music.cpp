@@ -207,6 +207,7 @@ Response Model::music_poll(Call& call) {
     return error(404, "Generation " + ids[0] + " not found", call.path);
   const Clip& c = clips_.at(it->second.clips.front());
   Stage st = c.stage(call.now);
+  c.seen(st, call.now);
   json::object o;
   o["id"] = it->second.id;
   o["status"] = music_status(st);

@@ -236,6 +236,7 @@ std::string Model::render_wait(const Response& r, TimePoint now) {
 
 json::object Model::clip_json(const Clip& c, TimePoint now) const {
   Stage st = c.stage(now);
+  c.seen(st, now);
   json::object o;
   o["id"] = c.id;
   o["title"] = c.title;

@@ -147,6 +147,7 @@ std::string Model::task_status(const Task& t, TimePoint now) const {
 
 json::object Model::track_json(const Clip& c, const Task& t, TimePoint now) const {
   Stage st = c.stage(now);
+  c.seen(st, now);
   bool started = st == Stage::streaming || st == Stage::complete;
   json::object o;
   o["id"] = c.id;

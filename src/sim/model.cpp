@@ -845,6 +845,8 @@ json::object Model::stats(TimePoint now) {
     // was given to complete: what a benchmark's lower bound is made of.
     co["created_ms"] = std::chrono::duration<double, std::milli>(c.t0 - started_).count();
     co["latency_ms"] = std::chrono::duration<double, std::milli>(c.to_complete).count();
+    if (auto settled = c.settled_at()) co["settled_ms"] = std::chrono::duration<double, std::milli>(*settled - started_).count();
+    if (c.seen_settled) co["seen_ms"] = std::chrono::duration<double, std::milli>(*c.seen_settled - started_).count();
     if (c.sha.empty()) c.sha = c.audio.sha256();
     co["sha256"] = c.sha;
     clips[id] = std::move(co);

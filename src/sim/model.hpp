@@ -94,6 +94,12 @@ struct Clip {
   std::uint64_t order = 0;  // 1 for the first clip made
   Audio audio;
   mutable std::string sha;  // cached audio digest
+  // When a status answer first showed it settled (complete or error): how
+  // long after its completion a client learned of it (bench E).
+  mutable std::optional<TimePoint> seen_settled;
+  void seen(Stage st, TimePoint now) const {
+    if ((st == Stage::complete || st == Stage::error) && !seen_settled) seen_settled = now;
+  }
 
   Stage stage(TimePoint now) const;
   // When the clip reaches streaming-or-later; nullopt if never.

@@ -108,6 +108,51 @@ TEST(PollSchedule, BacksOffWithoutChangeAndResetsOnChange) {
   EXPECT_EQ(p.next_delay(), sec(1));
 }
 
+TEST(TokenBucket, ReservationsAreServedInOrderAtTheRate) {
+  TokenBucket b(10.0, 2.0, sec(0));
+  // The burst first, at once; then one slot every 100 ms, in the order asked.
+  EXPECT_EQ(b.reserve(sec(0)), sec(0));
+  EXPECT_EQ(b.reserve(sec(0)), sec(0));
+  EXPECT_EQ(b.reserve(sec(0)), sec(0.1));
+  EXPECT_EQ(b.reserve(sec(0)), sec(0.2));
+  EXPECT_EQ(b.reserve(sec(0)), sec(0.3));
+  // Time pays the debt back: at 0.25 s one slot is still owed before the next.
+  EXPECT_EQ(b.reserve(sec(0.25)), sec(0.15));
+  EXPECT_FALSE(b.try_take(sec(0.3)));
+  EXPECT_TRUE(b.try_take(sec(0.5)));
+}
+
+TEST(GenerationPolls, BeforeAnythingFinishedHalfTheProvidersEstimateWithinTheIntervals) {
+  GenerationPolls p(sec(1), sec(10), sec(60));
+  EXPECT_EQ(p.first_poll(), sec(10));  // 30 s, but never later than the longest interval
+  GenerationPolls fast(sec(1), sec(10), sec(8));
+  EXPECT_EQ(fast.first_poll(), sec(4));
+  // Through twice the estimate: every interval.
+  EXPECT_EQ(fast.next_delay(sec(15)), sec(1));
+}
+
+TEST(GenerationPolls, LearnsThisRunsPaceThenBacksOffPastIt) {
+  GenerationPolls p(sec(1), sec(10), sec(60));
+  for (int i = 0; i < 100; ++i) p.observe(sec(15 + i % 11));  // 15..25 s
+  EXPECT_EQ(p.observed(), 100u);
+  // One interval before the fastest tenth (16 s here).
+  EXPECT_EQ(p.first_poll(), sec(15));
+  // Every interval through half again the slowest tenth (24 s: 36 s).
+  EXPECT_EQ(p.next_delay(sec(20)), sec(1));
+  EXPECT_EQ(p.next_delay(sec(36)), sec(1));
+  // Past it, a quarter of the overtime, up to the longest interval.
+  EXPECT_EQ(p.next_delay(sec(48)), sec(3));
+  EXPECT_EQ(p.next_delay(sec(600)), sec(10));
+}
+
+TEST(GenerationPolls, FollowsAModelThatGetsFasterWithinTheRun) {
+  GenerationPolls p(sec(1), sec(10), sec(60));
+  for (int i = 0; i < 300; ++i) p.observe(sec(40));
+  EXPECT_EQ(p.first_poll(), sec(39));
+  for (int i = 0; i < 300; ++i) p.observe(sec(12));  // the recent ones count, the old ones age out
+  EXPECT_EQ(p.first_poll(), sec(11));
+}
+
 TEST(HostGate, HoldsEveryRequestUntilTheLatestDeadline) {
   HostGate g;
   EXPECT_EQ(g.wait_time(sec(5)), sec(0));
