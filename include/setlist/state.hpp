@@ -190,6 +190,7 @@ class StateStore {
 
   // The run timeline (schema v5's own table), in run and insertion order.
   void record_timeline(const TimelineRow& row);
+  void record_timeline(const std::vector<TimelineRow>& rows);  // in one transaction
   std::vector<TimelineRow> timeline();
 
   // Every submission by id, and whether each clip id is known: for comparing
@@ -218,6 +219,7 @@ class StateStore {
   std::optional<std::string> meta(const std::string& key);
 
  private:
+  friend class StateReadBatch;
   StateStore();
   void settle_recovered(const std::set<std::string>& keys, const std::filesystem::path& out_dir);
   void close_submission(std::int64_t submission_id, const char* state, int http_status, const std::string& error,
@@ -257,6 +259,21 @@ struct RecoverySummary {
 Result<RecoverySummary> recover_state(const std::filesystem::path& out_dir);
 
 // One run per OUT: an advisory lock (flock) on OUT/.setlist/lock holding the pid.
+// A run of reads as one read transaction (one lock and one look at the log
+// instead of one per query): for reports and plans that read every song.
+// Only where no other thread uses the store meanwhile and nothing is
+// written through it; nothing when a transaction is already open.
+class StateReadBatch {
+ public:
+  explicit StateReadBatch(StateStore& s);
+  ~StateReadBatch();
+  StateReadBatch(const StateReadBatch&) = delete;
+  StateReadBatch& operator=(const StateReadBatch&) = delete;
+
+ private:
+  StateStore* s_ = nullptr;  // null: nothing opened
+};
+
 class RunLock {
  public:
   // Fails with a message naming the holder's pid when another process holds it.

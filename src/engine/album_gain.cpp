@@ -6,6 +6,7 @@
 // is then published: the file under its name is always whole.
 #include <sys/stat.h>
 
+#include "common/hash.hpp"
 #include "engine/engine_impl.hpp"
 #include "setlist/analysis.hpp"
 #include "setlist/output.hpp"
@@ -37,6 +38,19 @@ void Engine::tag_album_gain() {
   const AlbumLoudness al = album_loudness(album);
   if (!al.lufs) return;
   const std::string gain = replaygain_gain_text(*al.lufs), peak = replaygain_peak_text(al.peak);
+  // What the last tagging left: these values in these files, each as
+  // recorded (file_intact above checked size and mtime). The same again
+  // means nothing to read or write (a finished album's rerun opens none of
+  // its thousands of takes).
+  auto fingerprint = [&](const std::vector<std::pair<FileRow, std::string>>& rows) {
+    Sha256 h;
+    h.update(gain + "\n" + peak + "\n");
+    for (auto& [row, clip] : rows)
+      h.update(row.path + "\t" + std::to_string(row.bytes) + "\t" + std::to_string(row.mtime_ns) + "\n");
+    return h.hex_digest();
+  };
+  if (state_.meta("album_gain_tagged") == fingerprint(takes)) return;
+  bool all_tagged = true;
   const fs::path partial = opt_.out_dir / ".setlist" / "partial";
   int changed = 0;
   for (auto& [row, clip] : takes) {
@@ -47,12 +61,16 @@ void Engine::tag_album_gain() {
     fs::create_directories(partial, ec);
     const fs::path tmp = partial / (safe_component(clip) + ".album-gain.part");
     fs::remove(tmp, ec);
-    if (!fs::is_regular_file(fs::symlink_status(path, ec)) || !fs::copy_file(path, tmp, ec)) continue;
+    if (!fs::is_regular_file(fs::symlink_status(path, ec)) || !fs::copy_file(path, tmp, ec)) {
+      all_tagged = false;
+      continue;
+    }
     auto w = write_replaygain_album(tmp, gain, peak);
     auto digest = w ? file_digest(tmp) : Result<std::pair<std::uint64_t, std::string>>(w.error());
     if (!w || !digest || !publish(tmp, path)) {
       fs::remove(tmp, ec);
       emit(Event::Kind::warning, nullptr, "album ReplayGain not written to " + row.path);
+      all_tagged = false;
       continue;
     }
     FileRow f = row;
@@ -64,8 +82,10 @@ void Engine::tag_album_gain() {
                      : 0;
     f.created_at = 0;
     state_.record_file(f);
+    row = f;
     ++changed;
   }
+  if (all_tagged) state_.set_meta("album_gain_tagged", fingerprint(takes));
   if (changed > 0)
     emit(Event::Kind::info, nullptr,
          "album ReplayGain " + gain + " (album " + std::to_string(*al.lufs).substr(0, 6) + " LUFS over " +

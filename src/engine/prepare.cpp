@@ -39,6 +39,7 @@ fs::path Engine::audio_path(SongTask& t, std::size_t take) {
 // writing anything: whether the run needs the API at all (needs_api()) is
 // known before any file moves or any row changes.
 void Engine::plan_tasks() {
+  StateReadBatch batch(state_);  // reads only, before any other thread runs
   std::set<std::string> used;
   for (auto& song : m_.songs) {
     auto t = std::make_unique<SongTask>();

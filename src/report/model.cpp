@@ -91,6 +91,7 @@ void add_superseded(const fs::path& out_dir, const std::string& key, std::vector
 }  // namespace
 
 ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run) {
+  StateReadBatch batch(state);  // every song's rows: one read transaction
   ReportData d;
   d.generated_at = unix_millis_now();
 

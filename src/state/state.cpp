@@ -10,7 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "setlist/output.hpp"
 #include "setlist/provider.hpp"
@@ -26,13 +31,77 @@ std::int64_t unix_millis_now() {
 namespace {
 
 // A prepared statement with positional binding.
+// Prepared statements are kept per connection and reused (prepared once,
+// reset after each use): preparing the same SQL for each of 10,000 songs
+// cost a no-op start-up more than running it. Checked out while in use, so
+// a nested or concurrent use of the same SQL gets a statement of its own.
+class StmtCache {
+ public:
+  static void attach(sqlite3* db) {
+    std::lock_guard lock(registry_mu());
+    registry()[db] = std::make_unique<StmtCache>();
+  }
+  // Finalizes the idle statements: before sqlite3_close, which refuses to
+  // close a connection with statements left.
+  static void detach(sqlite3* db) {
+    std::lock_guard lock(registry_mu());
+    registry().erase(db);
+  }
+  static sqlite3_stmt* take(sqlite3* db, const char* sql) {
+    if (auto* c = find(db)) {
+      std::lock_guard lock(c->mu_);
+      auto it = c->idle_.find(sql);
+      if (it != c->idle_.end()) {
+        sqlite3_stmt* st = it->second;
+        c->idle_.erase(it);
+        return st;
+      }
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(st);
+      throw StateError(std::string("state: ") + sqlite3_errmsg(db) + " in: " + sql);
+    }
+    return st;
+  }
+  static void give_back(sqlite3* db, sqlite3_stmt* st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (auto* c = find(db)) {
+      std::lock_guard lock(c->mu_);
+      if (c->idle_.size() < 256) {
+        c->idle_.emplace(sqlite3_sql(st), st);
+        return;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  ~StmtCache() {
+    for (auto& [sql, st] : idle_) sqlite3_finalize(st);
+  }
+
+ private:
+  static StmtCache* find(sqlite3* db) {
+    std::lock_guard lock(registry_mu());
+    auto it = registry().find(db);
+    return it == registry().end() ? nullptr : it->second.get();
+  }
+  static std::mutex& registry_mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<sqlite3*, std::unique_ptr<StmtCache>>& registry() {
+    static std::map<sqlite3*, std::unique_ptr<StmtCache>> r;
+    return r;
+  }
+  std::mutex mu_;
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle_;
+};
+
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw StateError(std::string("state: ") + sqlite3_errmsg(db) + " in: " + sql);
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(sqlite3* db, const char* sql) : db_(db), st_(StmtCache::take(db, sql)) {}
+  ~Stmt() { StmtCache::give_back(db_, st_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -195,11 +264,68 @@ JournalEntry receipt_of(JournalEntry::Kind kind, std::string song_key, std::int6
 
 }  // namespace
 
+// Every song's rows at once (#20): a finished album of 10,000 songs asked
+// fifteen indexed queries per song when it started (plans, resume facts,
+// renames, album gain, reports). After kSnapshotAfter per-song reads with no
+// change in between, the per-song readers answer from one load of each table
+// instead, until a row of one of those tables changes on this connection
+// (an update hook counts them). Other connections do not write meanwhile:
+// every writer of an album's state holds its run lock (RunLock).
+struct Snapshot {
+  std::uint64_t generation = 0;
+  std::unordered_map<std::string, SongRow> songs;
+  std::unordered_map<std::string, std::vector<SubmissionRow>> submissions;
+  std::unordered_map<std::string, std::vector<ClipRow>> attempt_clips;
+  std::unordered_map<std::string, std::vector<FileRow>> files;
+  std::unordered_map<std::string, std::vector<AnalysisRow>> analyses;
+};
+constexpr int kSnapshotAfter = 64;
+std::unique_ptr<Snapshot> load_snapshot(sqlite3* db);
+
 struct StateStore::Impl {
   sqlite3* db = nullptr;
+  // Changes to the snapshot's tables (songs, submissions, clips, files, analysis).
+  std::atomic<std::uint64_t> generation{0};
+  std::mutex snap_mu;
+  std::unique_ptr<Snapshot> snap;
+  std::uint64_t snap_counted = ~0ull;  // the generation the reads below were counted at
+  int snap_reads = 0;
+  static void on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
+    const std::string_view t(table);
+    if (t == "songs" || t == "submissions" || t == "clips" || t == "files" || t == "analysis")
+      static_cast<Impl*>(self)->generation.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The snapshot, loaded when the per-song reads since the last change make
+  // it worth it; null: ask SQLite. Call with snap_mu held.
+  const Snapshot* snapshot() {
+    const std::uint64_t gen = generation.load(std::memory_order_relaxed);
+    if (snap && snap->generation == gen) return snap.get();
+    snap.reset();
+    if (gen != snap_counted) {
+      snap_counted = gen;
+      snap_reads = 0;
+    }
+    if (++snap_reads < kSnapshotAfter) return nullptr;
+    snap = load_snapshot(db);
+    snap->generation = gen;
+    if (generation.load(std::memory_order_relaxed) != gen) snap.reset();  // changed while loading
+    return snap.get();
+  }
+  template <class T>
+  std::optional<T> cached(const std::string& key, std::unordered_map<std::string, T> Snapshot::*member) {
+    std::lock_guard lock(snap_mu);
+    const Snapshot* s = snapshot();
+    if (!s) return std::nullopt;
+    auto& m = s->*member;
+    auto it = m.find(key);
+    return it == m.end() ? T{} : it->second;
+  }
   std::unique_ptr<journal::Writer> journal;
   ~Impl() {
-    if (db) sqlite3_close(db);
+    if (db) {
+      StmtCache::detach(db);
+      sqlite3_close(db);
+    }
   }
   void exec(const char* sql) {
     char* err = nullptr;
@@ -231,6 +357,15 @@ struct StateStore::Impl {
 };
 
 StateStore::StateStore() : impl_(std::make_unique<Impl>()) {}
+
+StateReadBatch::StateReadBatch(StateStore& s) {
+  if (!s.impl_->db || sqlite3_get_autocommit(s.impl_->db) == 0) return;
+  if (sqlite3_exec(s.impl_->db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) s_ = &s;
+}
+
+StateReadBatch::~StateReadBatch() {
+  if (s_ && sqlite3_get_autocommit(s_->impl_->db) == 0) sqlite3_exec(s_->impl_->db, "COMMIT", nullptr, nullptr, nullptr);
+}
 StateStore::~StateStore() = default;
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path& db_file) {
@@ -243,6 +378,8 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
                 (s->impl_->db ? sqlite3_errmsg(s->impl_->db) : "out of memory");
     return e;
   }
+  StmtCache::attach(s->impl_->db);
+  sqlite3_update_hook(s->impl_->db, &StateStore::Impl::on_update, s->impl_.get());
   try {
     sqlite3_busy_timeout(s->impl_->db, 5000);
     s->impl_->exec("PRAGMA journal_mode=WAL");
@@ -332,6 +469,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
 }
 
 namespace {
+std::vector<std::string> split_words(const std::string& s);
+std::vector<float> waveform_of(const std::string& s);
+
 SongRow read_song(Stmt& st) {
   SongRow r;
   r.key = st.text(0);
@@ -388,9 +528,113 @@ SubmissionRow read_submission(Stmt& st) {
 }
 constexpr const char* kSubCols =
     "id, song_key, payload_hash, state, http_status, error, created_at, acked_at, attempt, key_fp";
+
+constexpr const char* kFileCols = "path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at, mtime_ns";
+FileRow read_file_row(Stmt& st) {
+  FileRow f;
+  f.path = st.text(0);
+  f.song_key = st.text(1);
+  f.clip_id = st.text(2);
+  f.kind = st.text(3);
+  f.bytes = static_cast<std::uint64_t>(st.i64(4));
+  f.sha256 = st.text(5);
+  f.source_sha256 = st.text(6);
+  f.created_at = st.i64(7);
+  f.mtime_ns = st.i64(8);
+  return f;
+}
+
+constexpr const char* kAnalysisCols =
+    "clip_id, song_key, source_sha256, integrated_lufs, loudness_range, true_peak, sample_peak, duration, "
+    "sample_rate, channels, longest_silence, clipped_runs, waveform, blocks, flags";
+AnalysisRow read_analysis_row(Stmt& st) {
+  AnalysisRow r;
+  r.clip_id = st.text(0);
+  r.song_key = st.text(1);
+  r.source_sha256 = st.text(2);
+  r.audio.integrated_lufs = st.opt_double(3);
+  r.audio.loudness_range_lu = st.opt_double(4).value_or(0);
+  r.audio.true_peak = st.opt_double(5);
+  r.audio.sample_peak = st.opt_double(6).value_or(0);
+  r.audio.duration_seconds = st.opt_double(7).value_or(0);
+  r.audio.sample_rate = static_cast<int>(st.i64(8));
+  r.audio.channels = static_cast<int>(st.i64(9));
+  r.audio.longest_silence_seconds = st.opt_double(10).value_or(0);
+  r.audio.clipped_runs = static_cast<std::uint64_t>(st.i64(11));
+  r.audio.waveform = waveform_of(st.text(12));
+  r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
+  r.flags = split_words(st.text(14));
+  return r;
+}
+
+// The clips of each song's current attempt (StateStore::attempt_clips).
+constexpr const char* kAttemptFilter =
+    "SELECT s.id FROM submissions s JOIN songs g ON g.song_key=s.song_key WHERE s.attempt=g.attempt";
 }  // namespace
 
+// Each table read once, in the order the per-song readers give (grouping by
+// song keeps it). A read transaction of its own when none is open.
+std::unique_ptr<Snapshot> load_snapshot(sqlite3* db) {
+  const bool own = sqlite3_get_autocommit(db) != 0 &&
+                   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK;
+  struct End {
+    sqlite3* db;
+    bool own;
+    ~End() {
+      if (own) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    }
+  } end{db, own};
+  auto snap = std::make_unique<Snapshot>();
+  {
+    Stmt st(db, (std::string("SELECT ") + kSongCols + " FROM songs").c_str());
+    while (st.step()) {
+      auto r = read_song(st);
+      snap->songs.emplace(r.key, std::move(r));
+    }
+  }
+  {
+    Stmt st(db, (std::string("SELECT ") + kSubCols + " FROM submissions ORDER BY id").c_str());
+    while (st.step()) {
+      auto r = read_submission(st);
+      snap->submissions[r.song_key].push_back(std::move(r));
+    }
+  }
+  {
+    Stmt st(db, (std::string("SELECT ") + kClipCols +
+                 " FROM clips c WHERE submission_id IN (" + kAttemptFilter +
+                 " AND s.song_key=c.song_key) ORDER BY song_key, submission_id, take")
+                    .c_str());
+    while (st.step()) {
+      auto r = read_clip(st);
+      snap->attempt_clips[r.song_key].push_back(std::move(r));
+    }
+  }
+  {
+    Stmt st(db, (std::string("SELECT ") + kFileCols + " FROM files ORDER BY path").c_str());
+    while (st.step()) {
+      auto r = read_file_row(st);
+      snap->files[r.song_key].push_back(std::move(r));
+    }
+  }
+  {
+    Stmt st(db, (std::string("SELECT ") + kAnalysisCols + " FROM analysis ORDER BY song_key, clip_id").c_str());
+    while (st.step()) {
+      auto r = read_analysis_row(st);
+      snap->analyses[r.song_key].push_back(std::move(r));
+    }
+  }
+  return snap;
+}
+
 std::optional<SongRow> StateStore::song(const std::string& key) {
+  {
+    std::lock_guard lock(impl_->snap_mu);
+    if (const Snapshot* snap = impl_->snapshot()) {
+      auto it = snap->songs.find(key);
+      if (it == snap->songs.end()) return std::nullopt;
+      return it->second;
+    }
+  }
   Stmt st(impl_->db, (std::string("SELECT ") + kSongCols + " FROM songs WHERE song_key=?").c_str());
   st.bind(1, key);
   if (st.step()) return read_song(st);
@@ -408,7 +652,8 @@ void StateStore::upsert_song(const SongRow& row) {
   auto now = unix_millis_now();
   Stmt st(impl_->db,
           "INSERT INTO songs(song_key, song_id, title, track, status, created_at, updated_at) VALUES(?,?,?,?,?,?,?) "
-          "ON CONFLICT(song_key) DO UPDATE SET song_id=excluded.song_id, title=excluded.title, track=excluded.track");
+          "ON CONFLICT(song_key) DO UPDATE SET song_id=excluded.song_id, title=excluded.title, track=excluded.track "
+          "WHERE song_id IS NOT excluded.song_id OR title IS NOT excluded.title OR track IS NOT excluded.track");
   st.bind(1, row.key).bind(2, row.song_id).bind(3, row.title).bind(4, row.track).bind(5, std::string(to_string(row.status))).bind(6, now).bind(
       7, now);
   st.run();
@@ -564,6 +809,7 @@ void StateStore::close_submission(std::int64_t submission_id, const char* state,
 }
 
 std::vector<SubmissionRow> StateStore::submissions(const std::string& song_key) {
+  if (auto got = impl_->cached(song_key, &Snapshot::submissions)) return *got;
   Stmt st(impl_->db, (std::string("SELECT ") + kSubCols + " FROM submissions WHERE song_key=? ORDER BY id").c_str());
   st.bind(1, song_key);
   std::vector<SubmissionRow> out;
@@ -579,6 +825,7 @@ std::vector<SubmissionRow> StateStore::dangling_intents() {
 }
 
 std::vector<ClipRow> StateStore::attempt_clips(const std::string& song_key) {
+  if (auto got = impl_->cached(song_key, &Snapshot::attempt_clips)) return *got;
   Stmt st(impl_->db, (std::string("SELECT ") + kClipCols +
                       " FROM clips WHERE song_key=? AND submission_id IN (SELECT s.id FROM submissions s JOIN songs g "
                       "ON g.song_key=s.song_key WHERE s.song_key=? AND s.attempt=g.attempt) "
@@ -655,25 +902,14 @@ void StateStore::record_file(const FileRow& row) {
 }
 
 std::vector<FileRow> StateStore::files(const std::string& song_key) {
-  std::string sql =
-      "SELECT path, song_key, clip_id, kind, bytes, sha256, source_sha256, created_at, mtime_ns FROM files" +
-      std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY path";
+  if (!song_key.empty())
+    if (auto got = impl_->cached(song_key, &Snapshot::files)) return *got;
+  std::string sql = std::string("SELECT ") + kFileCols + " FROM files" +
+                    std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY path";
   Stmt st(impl_->db, sql.c_str());
   if (!song_key.empty()) st.bind(1, song_key);
   std::vector<FileRow> out;
-  while (st.step()) {
-    FileRow f;
-    f.path = st.text(0);
-    f.song_key = st.text(1);
-    f.clip_id = st.text(2);
-    f.kind = st.text(3);
-    f.bytes = static_cast<std::uint64_t>(st.i64(4));
-    f.sha256 = st.text(5);
-    f.source_sha256 = st.text(6);
-    f.created_at = st.i64(7);
-    f.mtime_ns = st.i64(8);
-    out.push_back(std::move(f));
-  }
+  while (st.step()) out.push_back(read_file_row(st));
   return out;
 }
 
@@ -729,39 +965,28 @@ void StateStore::record_analysis(const AnalysisRow& row) {
 }
 
 std::vector<AnalysisRow> StateStore::analyses(const std::string& song_key) {
-  std::string sql =
-      "SELECT clip_id, song_key, source_sha256, integrated_lufs, loudness_range, true_peak, sample_peak, duration, "
-      "sample_rate, channels, longest_silence, clipped_runs, waveform, blocks, flags FROM analysis" +
-      std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY song_key, clip_id";
+  if (!song_key.empty())
+    if (auto got = impl_->cached(song_key, &Snapshot::analyses)) return *got;
+  std::string sql = std::string("SELECT ") + kAnalysisCols + " FROM analysis" +
+                    std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY song_key, clip_id";
   Stmt st(impl_->db, sql.c_str());
   if (!song_key.empty()) st.bind(1, song_key);
   std::vector<AnalysisRow> out;
-  while (st.step()) {
-    AnalysisRow r;
-    r.clip_id = st.text(0);
-    r.song_key = st.text(1);
-    r.source_sha256 = st.text(2);
-    r.audio.integrated_lufs = st.opt_double(3);
-    r.audio.loudness_range_lu = st.opt_double(4).value_or(0);
-    r.audio.true_peak = st.opt_double(5);
-    r.audio.sample_peak = st.opt_double(6).value_or(0);
-    r.audio.duration_seconds = st.opt_double(7).value_or(0);
-    r.audio.sample_rate = static_cast<int>(st.i64(8));
-    r.audio.channels = static_cast<int>(st.i64(9));
-    r.audio.longest_silence_seconds = st.opt_double(10).value_or(0);
-    r.audio.clipped_runs = static_cast<std::uint64_t>(st.i64(11));
-    r.audio.waveform = waveform_of(st.text(12));
-    r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
-    r.flags = split_words(st.text(14));
-    out.push_back(std::move(r));
-  }
+  while (st.step()) out.push_back(read_analysis_row(st));
   return out;
 }
 
-void StateStore::record_timeline(const TimelineRow& row) {
-  Stmt st(impl_->db, "INSERT INTO timeline(run, song_key, kind, at, ms, detail) VALUES(?,?,?,?,?,?)");
-  st.bind(1, row.run).bind(2, row.song_key).bind(3, row.kind).bind(4, row.at).bind(5, row.ms).bind(6, row.detail);
-  st.run();
+void StateStore::record_timeline(const TimelineRow& row) { record_timeline(std::vector<TimelineRow>{row}); }
+
+void StateStore::record_timeline(const std::vector<TimelineRow>& rows) {
+  if (rows.empty()) return;
+  impl_->transaction([&] {
+    for (auto& row : rows) {
+      Stmt st(impl_->db, "INSERT INTO timeline(run, song_key, kind, at, ms, detail) VALUES(?,?,?,?,?,?)");
+      st.bind(1, row.run).bind(2, row.song_key).bind(3, row.kind).bind(4, row.at).bind(5, row.ms).bind(6, row.detail);
+      st.run();
+    }
+  });
 }
 
 std::vector<TimelineRow> StateStore::timeline() {
