@@ -45,13 +45,20 @@ std::string safe_component(std::string_view s);
 // inserts the result into `used`.
 std::filesystem::path unique_path(const std::filesystem::path& rel, std::set<std::string>& used);
 
-// Fsyncs `tmp`, renames it to `final` and fsyncs the folder, so after a
-// crash or a power cut the file is whole under its final name, or absent.
+// Fsyncs `tmp` and renames it to `final` (the folder's fsync batched: see
+// sync_published_folders), so after a crash or a power cut the file is whole
+// under its final name, or absent.
 // Refuses (ErrorKind::io, saying why) a `tmp` that is a symbolic link or not
 // a regular file, and a `final` that exists as a symbolic link or anything
 // but a regular file (see check_publish_target): a link planted in the
 // output folder is never written through nor silently replaced.
 Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final);
+// The renames publish() made are made durable by an fsync of their folder,
+// batched: one per folder at most every 200 ms, and the rest here (called at
+// the end of a run, and at exit). A power cut in between can lose a name, never
+// a file's bytes under it: the next run finds the file missing and fetches
+// it again for free (file_intact).
+void sync_published_folders();
 // Ok when `final` is absent or a regular file (not a link to one); otherwise
 // an ErrorKind::io error naming the file and what it is.
 Status check_publish_target(const std::filesystem::path& final);
@@ -159,7 +166,7 @@ struct TagInfo {
 };
 
 // Tags a take according to its bytes (detect_audio_format), in place: call
-// it on a temporary file before publishing. Fsyncs the file.
+// it on a temporary file before publishing (publish() syncs it).
 // - MP3: replaces every tag with one ID3v2.4 tag holding `info` (ID3v1 and
 //   APE tags are stripped).
 // - WAV: replaces every tag with an "ID3 " chunk (ID3v2.4, the same frames
@@ -171,7 +178,8 @@ Status write_tags(const std::filesystem::path& audio, const TagInfo& info);
 
 // ReplayGain album values (#19): the TXXX REPLAYGAIN_ALBUM_GAIN and _PEAK of a
 // take's ID3v2 tag (empty when absent), and a change of only those two
-// frames (every other frame kept; the audio untouched). Fsyncs.
+// frames (every other frame kept; the audio untouched). Neither syncs: both
+// work on a copy that publish() syncs before it takes the final name.
 std::pair<std::string, std::string> read_replaygain_album(const std::filesystem::path& audio);
 Status write_replaygain_album(const std::filesystem::path& audio, const std::string& gain, const std::string& peak);
 

@@ -185,7 +185,18 @@ void Engine::mark(const SongTask* t, const char* kind, std::int64_t ms, std::str
   row.at = unix_millis_now();
   row.ms = ms;
   row.detail = std::move(detail);
-  state_.record_timeline(row);
+  // Batched (#20): no receipt is at stake, and one transaction for a few
+  // hundred moments costs what one did alone. finish() writes the rest.
+  timeline_pending_.push_back(std::move(row));
+  const Micros now = now_us();
+  if (timeline_pending_.size() >= 256 || now - timeline_flushed_ >= Micros(250'000)) flush_timeline();
+}
+
+void Engine::flush_timeline() {
+  timeline_flushed_ = now_us();
+  if (timeline_pending_.empty()) return;
+  state_.record_timeline(timeline_pending_);
+  timeline_pending_.clear();
 }
 
 void Engine::emit_tick() { emit(Event::Kind::tick, nullptr, {}); }
@@ -357,6 +368,8 @@ RunSummary Engine::run() {
 }
 
 RunSummary Engine::finish() {
+  flush_timeline();
+  sync_published_folders();  // the renames of this run's last 200 ms
   RunSummary s;
   std::map<std::string, int> takes;  // audio files on disk as recorded, by song key
   for (auto& f : state_.files())
@@ -487,7 +500,13 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-  engine.reset();
+  engine.reset();  // joins the disk and analysis threads: it may take a moment
+  // A Ctrl-C that came meanwhile finds the run over, its state and reports
+  // written: it is taken here, not left pending to kill the process with
+  // the default action once the old disposition is back.
+  const timespec no_wait{0, 0};
+  while (::sigtimedwait(&stop_signals, nullptr, &no_wait) > 0) {
+  }
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);

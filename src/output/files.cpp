@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
 #include <cstring>
 
 #include "common/hash.hpp"
@@ -76,6 +80,53 @@ Status check_publish_target(const std::filesystem::path& final) {
   return Ok{};
 }
 
+namespace {
+// Folders whose new names still need an fsync (publish, sync_published_folders).
+class FolderSyncs {
+ public:
+  void add(const std::filesystem::path& dir) {
+    std::set<std::string> due;
+    {
+      std::lock_guard lock(mu_);
+      pending_.insert(dir.empty() ? std::string(".") : dir.string());
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_ < std::chrono::milliseconds(200)) return;
+      last_ = now;
+      due.swap(pending_);
+    }
+    sync(due);
+  }
+  void flush() {
+    std::set<std::string> due;
+    {
+      std::lock_guard lock(mu_);
+      last_ = std::chrono::steady_clock::now();
+      due.swap(pending_);
+    }
+    sync(due);
+  }
+  ~FolderSyncs() { flush(); }
+
+ private:
+  static void sync(const std::set<std::string>& dirs) {
+    for (auto& d : dirs) {
+      int dfd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd < 0) continue;  // gone meanwhile: nothing left to make durable
+      (void)::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  std::mutex mu_;
+  std::set<std::string> pending_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+FolderSyncs& folder_syncs() {
+  static FolderSyncs f;
+  return f;
+}
+}  // namespace
+
 Status publish(const std::filesystem::path& tmp, const std::filesystem::path& final) {
   // The bytes first, then the name: after a power cut the file under its
   // final name is whole or absent, never empty.
@@ -98,14 +149,11 @@ Status publish(const std::filesystem::path& tmp, const std::filesystem::path& fi
   if (auto ok = check_publish_target(final); !ok) return ok;
   if (::rename(tmp.c_str(), final.c_str()) != 0)
     return io("cannot rename " + tmp.string() + " to " + final.string());
-  auto dir = final.parent_path();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return io("cannot open " + dir.string());
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return io("cannot fsync " + dir.string());
+  folder_syncs().add(final.parent_path());
   return Ok{};
 }
+
+void sync_published_folders() { folder_syncs().flush(); }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data) {
   return write_file_atomic(path, [data](const TextEmit& emit) { emit(data); });

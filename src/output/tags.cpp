@@ -158,14 +158,9 @@ Status write_tags(const std::filesystem::path& audio, const TagInfo& info) {
   auto tagged = format == AudioFormat::wav ? tag_wav(audio, info) : tag_mp3(audio, info);
   if (!tagged && format == AudioFormat::unknown)
     return tag_error("cannot tag " + audio.string() + ": not MP3 or WAV audio but " + what);
-  if (!tagged) return tagged;
-  // TagLib does not sync: make the tagged bytes durable before publication.
-  int fd = ::open(audio.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return tag_error("cannot reopen " + audio.string());
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return tag_error("cannot fsync " + audio.string());
-  return Ok{};
+  // Not synced here: a tagged file is always a copy that publish() syncs
+  // before it takes the final name (one fsync per published file).
+  return tagged;
 }
 
 namespace {
@@ -270,12 +265,7 @@ Status write_replaygain_album(const std::filesystem::path& audio, const std::str
                       TagLib::File::DoNotDuplicate);
   }
   if (!saved) return tag_error("cannot save tags to " + audio.string());
-  int fd = ::open(audio.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return tag_error("cannot reopen " + audio.string());
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return tag_error("cannot fsync " + audio.string());
-  return Ok{};
+  return Ok{};  // publish() syncs the copy before it takes the final name
 }
 
 }  // namespace setlist

@@ -277,6 +277,9 @@ Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest*
       keep(e);
     }
   }
+  // The reports' folder fsyncs now, while the run still handles signals:
+  // not at exit, where a Ctrl-C would find no handler.
+  sync_published_folders();
   if (first_error) return *first_error;
   return Ok{};
 }
