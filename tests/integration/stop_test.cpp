@@ -4,6 +4,8 @@
 // CI runs these under ASan and UBSan (scripts/test.sh --sanitize --stop-tests):
 // a destructor touching freed memory fails them there.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <signal.h>
 
 #include <boost/json.hpp>
@@ -321,7 +323,12 @@ TEST(Stop, FiftySongsInterruptedAtRandomMomentsAlwaysExit130AndResume) {
       uncertain_before = uncertain_now;
     }
     std::cout << scenario << ": " << interrupted << " interrupted runs" << std::endl;
-    EXPECT_GE(interrupted, iterations / 2) << scenario;
+    // Not vacuous: a good share of the runs were stopped mid-way. Not half:
+    // once most songs are done, a run can finish before its signal, and how
+    // soon that happens depends on the machine's speed and load (9 of 20
+    // under ASan on a busy machine, 12 of 30 once a finished album's rerun
+    // became fast).
+    EXPECT_GE(interrupted, std::max(3, iterations / 4)) << scenario;
 
     auto calm = run_setlist(args);
     ASSERT_TRUE(calm.exit_code == 0 || calm.exit_code == 1) << calm.err;
