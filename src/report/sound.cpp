@@ -18,11 +18,6 @@ double round_to(double v, double step) {
   const double per = std::round(1.0 / step);
   return std::round(v * per) / per;
 }
-std::string num(double v, int decimals = 1) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 }  // namespace
 
 boost::json::value analysis_json(const ClipInfo& c) {
