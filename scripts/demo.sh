@@ -8,6 +8,7 @@
 # and says where the album and its report.html are and how to put the
 # programs on PATH for README's commands.
 #   DEMO_USE_INSTALLED=0   build this checkout even when setlist is installed
+#   DEMO_NO_FALLBACK=1     fail when the unity build fails (CI)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -40,6 +41,7 @@ else
     # Two sources of one group that define the same name at file scope break
     # the unity build only: say so, and build source by source.
     echo "demo: the unity build failed (above); building source by source instead" >&2
+    [ "${DEMO_NO_FALLBACK:-0}" = 1 ] && exit 1  # CI (.ci/run): a clash is an error
     demo_build -DCMAKE_UNITY_BUILD=OFF
   fi
   setlist_bin="$build/setlist"
