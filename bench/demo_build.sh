@@ -11,6 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export CCACHE_DISABLE=1
+export DEMO_USE_INSTALLED=0  # time the build even where the .deb is installed
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "${1:-}" = --album ]; then
   DEMO_BUILD_DIR="$tmp/build" DEMO_OUT="$tmp/album" \
@@ -21,6 +22,11 @@ else
   DEMO_BUILD_DIR="$tmp/build" DEMO_BUILD_ONLY=1 \
     /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$root/scripts/demo.sh" >"$tmp/log" 2>&1 ||
     { tail -n 30 "$tmp/log" >&2; exit 1; }
+fi
+if grep -q 'unity build failed' "$tmp/log"; then
+  grep -B 20 'unity build failed' "$tmp/log" >&2
+  echo "demo_build: the unity build failed (the time includes both builds)" >&2
+  exit 1
 fi
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r wall user sys <"$tmp/time"

@@ -18,16 +18,6 @@ namespace {
 constexpr const char* kRoute = "/v2/generate/audio";
 
 
-const json::object* object_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v ? v->if_object() : nullptr;
-}
-
-std::string string_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 Result<json::object> parse_object(std::string_view body) {
   json::error_code ec;
   json::value v = json::parse(body, ec);

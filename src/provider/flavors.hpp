@@ -24,6 +24,17 @@ Answer aiml_classify(const Provider& p, int http_status, std::string_view body, 
 // Why a chirp-* route is gone, and what to use instead.
 extern const char* const kChirpGoneNote;
 
+// A member of a JSON object: as an object (null when absent or not an
+// object), as a string ("" when absent or not a string).
+inline const boost::json::object* object_at(const boost::json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v ? v->if_object() : nullptr;
+}
+inline std::string string_at(const boost::json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
 // The model a song asks for: its own, the run's default, or the flavor's.
 std::string pick_model(const Song& song, std::string_view default_model, const ProviderInfo& info);
 Error protocol_error(std::string msg);

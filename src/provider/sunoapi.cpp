@@ -19,16 +19,6 @@ constexpr const char* kGenerate = "/api/v1/generate";
 constexpr const char* kRecord = "/api/v1/generate/record-info";
 
 
-std::string string_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-const json::object* object_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v ? v->if_object() : nullptr;
-}
-
 // The body's "code" as a number (also when written as a numeric string).
 std::optional<int> body_code(const json::object& o) {
   auto* c = o.if_contains("code");

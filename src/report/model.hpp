@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -24,6 +25,13 @@ struct RunSummary;
 class StateStore;
 
 namespace report {
+
+// A number with `digits` decimals ("%.*f").
+inline std::string num(double v, int digits = 1) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
 
 struct FileInfo {
   std::string path;  // relative to OUT, '/'-separated

@@ -19,12 +19,6 @@ double round_to(double v, double step) {
   const double per = std::round(1.0 / step);
   return std::round(v * per) / per;
 }
-std::string num(double v, int decimals = 1) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 // Appends v with two decimals (to_chars: a waveform has hundreds of points,
 // and an album of 10,000 songs twenty thousand waveforms).
 void append2(std::string& out, double v) {

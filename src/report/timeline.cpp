@@ -15,12 +15,6 @@ namespace setlist::report {
 
 namespace {
 
-std::string num(double v, int digits = 1) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 std::string seconds_text(double s) {
   if (s < 120) return num(s, s < 10 ? 1 : 0) + " s";
   long m = std::lround(s) / 60, r = std::lround(s) % 60;

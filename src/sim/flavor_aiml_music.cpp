@@ -21,11 +21,11 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<const char*, 6> kModels = {"minimax/music-2.6", "minimax/music-2.0", "minimax/music-1.5",
+constexpr std::array<const char*, 6> kAimlModels = {"minimax/music-2.6", "minimax/music-2.0", "minimax/music-1.5",
                                                 "elevenlabs/eleven_music", "google/lyria2", "stable-audio"};
 
 bool is_music_model(const std::string& m) {
-  return std::find(kModels.begin(), kModels.end(), m) != kModels.end();
+  return std::find(kAimlModels.begin(), kAimlModels.end(), m) != kAimlModels.end();
 }
 
 // What a valid request asks for.
@@ -164,7 +164,7 @@ Response Model::music_submit(Call& call) {
                 "The " + model + " model is deprecated and no longer available for API or Playground calls", path);
   if (!is_music_model(model)) {
     std::string expected;
-    for (auto* m : kModels) expected += std::string(expected.empty() ? "'" : " | '") + m + "'";
+    for (auto* m : kAimlModels) expected += std::string(expected.empty() ? "'" : " | '") + m + "'";
     return error(400, "Body validation error! model: Invalid enum value. Expected " + expected + ", received '" +
                           model + "'",
                  path);

@@ -25,7 +25,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<const char*, 5> kModels = {"V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5"};
+constexpr std::array<const char*, 5> kSunoModels = {"V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5"};
 
 // What the tracks report as modelName: Suno's own naming, not the request's.
 std::string model_name(const std::string& m) {
@@ -66,7 +66,7 @@ Response Model::sunoapi_generate(Call& call) {
   if (!has_custom) return bad("customMode is required");
   if (!has_instrumental) return bad("instrumental is required");
   if (model.empty()) return bad("model is required");
-  if (std::find(kModels.begin(), kModels.end(), model) == kModels.end())
+  if (std::find(kSunoModels.begin(), kSunoModels.end(), model) == kSunoModels.end())
     return bad("model must be one of V4, V4_5, V4_5PLUS, V4_5ALL, V5 (got '" + model + "')");
   if (callback.empty()) return bad("callBackUrl is required: Please enter callBackUrl.");
   bool v4 = model == "V4";

@@ -142,7 +142,7 @@ std::string fingerprint(const std::string& key, std::int64_t created_at, const s
   return key + "|" + std::to_string(created_at) + "|" + payload + "|" + std::to_string(attempt);
 }
 
-struct SongFacts {
+struct SideSong {
   std::string song_id, title, status;
   int track = 0;
   bool row = false;
@@ -161,12 +161,12 @@ struct Source {
   long long tokens = 0;
   std::string name() const { return shard ? "shard " + shard->label() + " (" + dir.string() + ")" : dir.string(); }
   std::string token_label() const { return shard ? shard->label() : dir.string(); }
-  std::map<std::string, SongFacts> songs;
+  std::map<std::string, SideSong> songs;
   std::map<std::string, std::vector<Sub>> subs;  // by song key, in id order
 };
 
 struct AlbumSide {
-  std::map<std::string, SongFacts> songs;
+  std::map<std::string, SideSong> songs;
   std::map<std::string, std::map<std::string, std::int64_t>> subs;  // key -> fingerprint -> id
 };
 
@@ -180,7 +180,7 @@ long long to_number(const std::optional<std::string>& v) {
 }
 
 template <class Map>
-void read_side(sqlite3* db, const std::string& schema, std::map<std::string, SongFacts>& songs, Map&& on_sub) {
+void read_side(sqlite3* db, const std::string& schema, std::map<std::string, SideSong>& songs, Map&& on_sub) {
   {
     Q q(db, "SELECT song_key, song_id, title, track, status FROM " + schema + ".songs");
     while (q.step()) {
