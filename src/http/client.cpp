@@ -22,6 +22,7 @@
 #include <map>
 #include <set>
 
+#include "common/hash.hpp"
 #include "setlist/output.hpp"
 
 namespace setlist::http {
@@ -34,6 +35,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// A download's read buffer: each socket read (and file write) moves up to this much.
+constexpr std::size_t kDownloadBuffer = 64 * 1024;
 
 Error net_error(std::string msg, bool sent) {
   Error e;
@@ -115,6 +119,11 @@ template <class Parser>
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_header(Conn& c, Parser& p) {
   if (c.tls) co_return co_await bh::async_read_header(*c.tls, c.buffer, p, use_tuple);
   co_return co_await bh::async_read_header(*c.plain, c.buffer, p, use_tuple);
+}
+
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_raw(Conn& c, asio::mutable_buffer b) {
+  if (c.tls) co_return co_await c.tls->async_read_some(b, use_tuple);
+  co_return co_await c.plain->async_read_some(b, use_tuple);
 }
 
 template <class Parser>
@@ -213,7 +222,8 @@ Result<std::uint64_t> part_size(const std::filesystem::path& file) {
 
 // Opens it for writing without following a link, and checks what was opened.
 Result<int> open_part(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  // Read and write: a resumed download hashes the prefix already there.
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     if (errno == ELOOP)
       return io_error("refusing to download into " + file.string() + ": it is a symbolic link (remove it and run again)");
@@ -230,6 +240,22 @@ Result<int> open_part(const std::filesystem::path& file) {
     return *why;
   }
   return fd;
+}
+
+// Hashes the first `n` bytes of `fd` (a resumed download's prefix); false
+// when they cannot all be read.
+bool hash_prefix(int fd, std::uint64_t n, Sha256& hash) {
+  std::array<char, 65536> buf;
+  std::uint64_t at = 0;
+  while (at < n) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - at));
+    ssize_t r = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    hash.update(buf.data(), static_cast<std::size_t>(r));
+    at += static_cast<std::uint64_t>(r);
+  }
+  return true;
 }
 
 bool write_all(int fd, const char* p, std::size_t n) {
@@ -662,10 +688,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       co_return io_error("cannot truncate " + file.string());
     }
 
-    std::array<char, 65536> buf;
-    // Beast sizes each socket read by the buffer's free capacity (at least
-    // 512 bytes): without room, a 5 MB file takes ten thousand reads.
-    c->buffer.reserve(buf.size());
+    // SHA-256 of the file as it will be: the resumed prefix read back once,
+    // then every byte as it passes on its way to the file.
+    std::optional<Sha256> hash;
+    if (I.opt.digest_downloads) {
+      hash.emplace();
+      if (append && !hash_prefix(fd.get(), existing, *hash)) hash.reset();  // unknown: the caller hashes the file
+    }
+    auto buf = std::make_unique<char[]>(kDownloadBuffer);
     bool checked = append || expect == Expect::any;
     std::string head;
     auto refused = [&] {
@@ -676,43 +706,80 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
                                                     : "a JPEG image") +
                          (ct.empty() ? "" : " (Content-Type " + ct + ")"));
     };
-    while (!p.is_done()) {
-      p.get().body().data = buf.data();
-      p.get().body().size = buf.size();
-      c->lowest().expires_after(idle_timeout);
-      auto [rec, rn] = co_await read_some(*c, p);
-      if (rec == bh::error::need_buffer) rec = {};
-      std::size_t got = buf.size() - p.get().body().size;
-      if (got > 0) {
-        if (!checked) {
-          head.append(buf.data(), std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
-          // "RIFF" <size> "WAVE" needs 12 bytes; the other signatures 4.
-          if (head.size() >= (expect == Expect::audio ? 12u : 4u) || p.is_done()) {
-            bool ok = expect == Expect::mp3     ? looks_like_mp3(head)
-                      : expect == Expect::audio ? detect_audio_format(head) != AudioFormat::unknown
-                                                : looks_like_jpeg(head);
-            if (!ok) {
-              (void)::ftruncate(fd.get(), 0);
-              co_return refused();
-            }
-            checked = true;
+    // Body bytes, in order: the signature checked once enough of them (or
+    // the whole body, `last`) are here, then written and hashed.
+    auto take = [&](const char* data, std::size_t got, bool last) -> std::optional<Error> {
+      if (!checked) {
+        head.append(data, std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
+        // "RIFF" <size> "WAVE" needs 12 bytes; the other signatures 4.
+        if (head.size() >= (expect == Expect::audio ? 12u : 4u) || last) {
+          bool ok = expect == Expect::mp3     ? looks_like_mp3(head)
+                    : expect == Expect::audio ? detect_audio_format(head) != AudioFormat::unknown
+                                              : looks_like_jpeg(head);
+          if (!ok) {
+            (void)::ftruncate(fd.get(), 0);
+            return refused();
           }
+          checked = true;
         }
-        if (!write_all(fd.get(), buf.data(), got))
-          co_return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
-        total += got;
       }
-      if (rec) {
-        if (rec == bh::error::body_limit) {
-          (void)::ftruncate(fd.get(), 0);
-          co_return proto_error("download stopped: " + url.host + " sent more than the " + size_text(cap) + " limit");
+      if (!write_all(fd.get(), data, got))
+        return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
+      if (hash) hash->update(data, got);
+      total += got;
+      return std::nullopt;
+    };
+    auto cut = [&](beast::error_code rec) {
+      std::string why = rec == beast::error::timeout ? "stalled (no data within the idle timeout)"
+                        : rec == bh::error::partial_message || rec == bh::error::end_of_stream ||
+                                rec == asio::error::eof || rec == asio::ssl::error::stream_truncated
+                            ? "cut short"
+                            : rec.message();
+      return net_error("download from " + url.host + " " + why + " after " + std::to_string(total) + " bytes", true);
+    };
+    if (const auto length = p.content_length(); length && !p.chunked()) {
+      // A known length: the bytes the header read already buffered, then
+      // straight from the socket into `buf`, never more than the length
+      // (what follows it is left for trailing_bytes below).
+      std::uint64_t left = *length;
+      if (const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(c->buffer.size(), left)); n > 0) {
+        if (auto e = take(static_cast<const char*>(c->buffer.data().data()), n, n == left)) co_return *e;
+        c->buffer.consume(n);
+        left -= n;
+      }
+      while (left > 0) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kDownloadBuffer, left));
+        c->lowest().expires_after(idle_timeout);
+        auto [rec, rn] = co_await read_raw(*c, asio::buffer(buf.get(), want));
+        if (rn > 0) {
+          if (auto e = take(buf.get(), rn, rn == left)) co_return *e;
+          left -= rn;
         }
-        std::string why = rec == beast::error::timeout ? "stalled (no data within the idle timeout)"
-                          : rec == bh::error::partial_message || rec == bh::error::end_of_stream
-                              ? "cut short"
-                              : rec.message();
-        co_return net_error("download from " + url.host + " " + why + " after " + std::to_string(total) + " bytes",
-                            true);
+        if (rec && left > 0) co_return cut(rec);
+      }
+    } else {
+      // Chunked, or ending when the connection closes: through the parser,
+      // which undoes the chunking and stops at the body limit.
+      // Beast sizes each socket read by the buffer's free capacity (at least
+      // 512 bytes): without room, a 5 MB file takes ten thousand reads.
+      c->buffer.reserve(kDownloadBuffer);
+      while (!p.is_done()) {
+        p.get().body().data = buf.get();
+        p.get().body().size = kDownloadBuffer;
+        c->lowest().expires_after(idle_timeout);
+        auto [rec, rn] = co_await read_some(*c, p);
+        if (rec == bh::error::need_buffer) rec = {};
+        std::size_t got = kDownloadBuffer - p.get().body().size;
+        if (got > 0)
+          if (auto e = take(buf.get(), got, p.is_done())) co_return *e;
+        if (rec) {
+          if (rec == bh::error::body_limit) {
+            (void)::ftruncate(fd.get(), 0);
+            co_return proto_error("download stopped: " + url.host + " sent more than the " + size_text(cap) +
+                                  " limit");
+          }
+          co_return cut(rec);
+        }
       }
     }
     if (!checked && head.empty()) co_return proto_error("download is empty");
@@ -734,6 +801,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     // version it publishes durable; a blocking fsync would stall every other
     // transfer on this thread.
     d.bytes = total;
+    if (hash) d.sha256 = hash->hex_digest();
     co_return d;
   }
   co_return proto_error("too many redirects (more than " + std::to_string(I.opt.max_redirects) + ")");
