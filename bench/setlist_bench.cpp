@@ -57,6 +57,7 @@ struct Config {
   double dl_mib = 5;
   int dl_parallel = 16;
   int dl_rounds = 2;  // best of
+  std::string dl_compare;  // another bench-download (an earlier build) run beside ours in B
   int scale_songs = 10000;
   int sim_conns = 2000;
   double sim_seconds = 3;
@@ -391,6 +392,7 @@ Pool run_pool(const fs::path& dir, const std::vector<SongText>& songs, double s,
 
 struct Downloads {
   Measured curl, setlist, setlist_no_digest;
+  std::optional<Measured> compare;  // --compare-download, with its digest
   double digest_cpu = 0;  // the SHA-256 alone over the same bytes, in memory (CPU seconds)
   SimRun sim;
   std::uint64_t bytes = 0;
@@ -458,9 +460,9 @@ Downloads run_downloads(const fs::path& dir, const Config& cfg) {
     d.bytes = verify("curl");
     return m;
   });
-  auto setlist_run = [&](bool digest) {
+  auto setlist_run = [&](bool digest, const std::string& program = SETLIST_BENCH_DOWNLOAD) {
     return best_of(cfg.dl_rounds, target, [&](int i) {
-      std::vector<std::string> argv = {SETLIST_BENCH_DOWNLOAD, (dir / "list.tsv").string(),
+      std::vector<std::string> argv = {program, (dir / "list.tsv").string(),
                                        std::to_string(cfg.dl_parallel)};
       if (!digest) argv.push_back("--no-digest");
       auto m = measure(argv, {}, dir, "bench-download" + std::to_string(i));
@@ -472,6 +474,7 @@ Downloads run_downloads(const fs::path& dir, const Config& cfg) {
   };
   d.setlist = setlist_run(true);
   d.setlist_no_digest = setlist_run(false);
+  if (!cfg.dl_compare.empty()) d.compare = setlist_run(true, cfg.dl_compare);
   {  // the digest's own cost: the same number of files of the same size, hashed in memory
     auto m = measure({SETLIST_BENCH_DOWNLOAD, "--digest-only", std::to_string(cfg.dl_files), fmt::format("{:g}", cfg.dl_mib)},
                      {}, dir, "digest-only");
@@ -739,6 +742,7 @@ void report_downloads(Report& rep, const Downloads& d, const Config& cfg) {
   row(fmt::format("curl --parallel --parallel-max {}", cfg.dl_parallel), d.curl);
   row("setlist's downloader (bench-download), SHA-256 of every file computed as it arrives, as the engine keeps", d.setlist);
   row("the same without the SHA-256 (`--no-digest`)", d.setlist_no_digest);
+  if (d.compare) row("for comparison: " + fs::path(cfg.dl_compare).filename().string() + " (`--compare-download`), with its digest", *d.compare);
   rep.line();
   const double mib = static_cast<double>(d.bytes) / 1024 / 1024;
   rep.line(fmt::format("setlist ÷ curl: wall **{:.2f}** ({:.2f} without the digest), CPU {:.2f} ({:.2f}). "
@@ -818,6 +822,7 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--no-peers") c.peers = false;
     else if (a == "--scale-songs") c.scale_songs = std::stoi(next());
     else if (a == "--results") c.results = next();
+    else if (a == "--compare-download") c.dl_compare = next();
     else throw std::runtime_error("unknown argument " + a + " (see bench/README.md)");
   }
   return c;
