@@ -1,5 +1,6 @@
 #include "http/client.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -101,35 +102,128 @@ std::string host_header(const Url& u) {
   return default_port ? h : h + ":" + u.port;
 }
 
+// One stream type for plain TCP and TLS alike: Beast's composed operations
+// (HTTP reads and writes, with their parsers and serializers) are
+// instantiated for it once, instead of once per stream type. Each
+// read_some/write_some goes to the stream underneath at run time, the
+// handler type-erased (any_completion_handler), the buffers flattened to a
+// few plain ones. A view: the streams belong to the connection.
+// A read or write's completion handler, type-erased. Its executor is kept
+// as an any_io_executor beside it: Beast posts completions with
+// blocking.never, which Boost 1.81's any_completion_executor does not offer.
+class ErasedHandler {
+ public:
+  using executor_type = asio::any_io_executor;
+  using cancellation_slot_type = asio::cancellation_slot;
+
+  template <class H>
+  ErasedHandler(H&& h, const executor_type& fallback)
+      : ex_(asio::get_associated_executor(h, fallback)), h_(std::forward<H>(h)) {}
+  executor_type get_executor() const noexcept { return ex_; }
+  cancellation_slot_type get_cancellation_slot() const noexcept { return h_.get_cancellation_slot(); }
+  void operator()(beast::error_code ec, std::size_t n) { std::move(h_)(ec, n); }
+
+ private:
+  executor_type ex_;
+  asio::any_completion_handler<void(beast::error_code, std::size_t)> h_;
+};
+
+class AnyStream {
+ public:
+  using executor_type = asio::any_io_executor;
+  using Handler = ErasedHandler;
+  using Tls = beast::ssl_stream<beast::tcp_stream>;
+
+  AnyStream(beast::tcp_stream* plain, Tls* tls) : plain_(plain), tls_(tls) {}
+  executor_type get_executor() noexcept { return tls_ ? tls_->get_executor() : plain_->get_executor(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    // A read may fill less than it is given: the first non-empty buffer is enough.
+    asio::mutable_buffer first;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
+      if (asio::mutable_buffer b(*it); b.size() > 0) {
+        first = b;
+        break;
+      }
+    return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
+        [this](auto handler, asio::mutable_buffer b) { start_read(b, Handler(std::move(handler), get_executor())); }, token, first);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    // A write may take less than it is given: the first few buffers (a
+    // serializer's header pieces and body) are enough.
+    Gather g;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && g.n < g.b.size();
+         ++it)
+      if (asio::const_buffer b(*it); b.size() > 0) g.b[g.n++] = b;
+    return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
+        [this](auto handler, const Gather& gather) { start_write(gather, Handler(std::move(handler), get_executor())); }, token, g);
+  }
+
+ private:
+  struct Gather {
+    using value_type = asio::const_buffer;
+    using const_iterator = const asio::const_buffer*;
+    std::array<asio::const_buffer, 8> b;
+    std::size_t n = 0;
+    const asio::const_buffer* begin() const { return b.data(); }
+    const asio::const_buffer* end() const { return b.data() + n; }
+  };
+  // Out of line: the only places the concrete streams' operations are instantiated.
+  void start_read(asio::mutable_buffer b, Handler h);
+  void start_write(const Gather& g, Handler h);
+
+  beast::tcp_stream* plain_;
+  Tls* tls_;
+};
+
+void AnyStream::start_read(asio::mutable_buffer b, Handler h) {
+  if (tls_)
+    tls_->async_read_some(b, std::move(h));
+  else
+    plain_->async_read_some(b, std::move(h));
+}
+
+void AnyStream::start_write(const Gather& g, Handler h) {
+  if (tls_)
+    tls_->async_write_some(g, std::move(h));
+  else
+    plain_->async_write_some(g, std::move(h));
+}
+
 struct Conn {
   std::string origin;
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  // Whichever stream the connection has, for Beast's HTTP operations.
+  AnyStream stream() { return AnyStream(plain.get(), tls.get()); }
 };
 
-template <class Msg>
-asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_msg(Conn& c, Msg& m) {
-  if (c.tls) co_return co_await bh::async_write(*c.tls, m, use_tuple);
-  co_return co_await bh::async_write(*c.plain, m, use_tuple);
+// Every HTTP write and read goes through these: one instantiation each.
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_msg(AnyStream s,
+                                                                      bh::request<bh::string_body>& m) {
+  co_return co_await bh::async_write(s, m, use_tuple);
 }
 
 template <class Parser>
-asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_header(Conn& c, Parser& p) {
-  if (c.tls) co_return co_await bh::async_read_header(*c.tls, c.buffer, p, use_tuple);
-  co_return co_await bh::async_read_header(*c.plain, c.buffer, p, use_tuple);
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_header(AnyStream s, beast::flat_buffer& buffer,
+                                                                        Parser& p) {
+  co_return co_await bh::async_read_header(s, buffer, p, use_tuple);
 }
 
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_raw(Conn& c, asio::mutable_buffer b) {
-  if (c.tls) co_return co_await c.tls->async_read_some(b, use_tuple);
-  co_return co_await c.plain->async_read_some(b, use_tuple);
+  AnyStream s = c.stream();
+  co_return co_await s.async_read_some(b, use_tuple);
 }
 
 template <class Parser>
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_some(Conn& c, Parser& p) {
-  if (c.tls) co_return co_await bh::async_read(*c.tls, c.buffer, p, use_tuple);
-  co_return co_await bh::async_read(*c.plain, c.buffer, p, use_tuple);
+  AnyStream s = c.stream();
+  co_return co_await bh::async_read(s, c.buffer, p, use_tuple);
 }
 
 // Bytes a server sends after a response that should have been its last
@@ -139,11 +233,7 @@ asio::awaitable<std::size_t> trailing_bytes(Conn& c, std::chrono::milliseconds w
   if (c.buffer.size() > 0) co_return c.buffer.size();
   std::array<char, 512> tmp;
   c.lowest().expires_after(wait);
-  if (c.tls) {
-    auto [ec, n] = co_await c.tls->async_read_some(asio::buffer(tmp), use_tuple);
-    co_return ec && n == 0 ? 0 : n;
-  }
-  auto [ec, n] = co_await c.plain->async_read_some(asio::buffer(tmp), use_tuple);
+  auto [ec, n] = co_await read_raw(c, asio::buffer(tmp));
   co_return ec && n == 0 ? 0 : n;
 }
 
@@ -331,15 +421,18 @@ struct Client::Impl {
   // sent to the proxy: it travels inside the TLS session that follows.
   asio::awaitable<Status> open_tunnel(Conn& c, const Url& u, const Url& proxy) {
     std::string authority = (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" + u.port;
-    bh::request<bh::empty_body> req{bh::verb::connect, authority, 11};
+    // The same message and parser types as every other request (one
+    // instantiation), on the TCP stream itself: TLS starts after the tunnel.
+    bh::request<bh::string_body> req{bh::verb::connect, authority, 11};
     req.set(bh::field::host, authority);
     req.set(bh::field::user_agent, opt.user_agent);
+    const AnyStream tcp_only(&c.lowest(), nullptr);
     c.lowest().expires_after(opt.connect_timeout);
-    auto [wec, wn] = co_await bh::async_write(c.lowest(), req, use_tuple);
+    auto [wec, wn] = co_await write_msg(tcp_only, req);
     if (wec) co_return net_error("proxy " + proxy.host + ":" + proxy.port + ": " + wec.message(), false);
-    bh::response_parser<bh::empty_body> parser;
+    bh::response_parser<bh::buffer_body> parser;
     parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel starts right after
-    auto [rec, rn] = co_await bh::async_read_header(c.lowest(), c.buffer, parser, use_tuple);
+    auto [rec, rn] = co_await read_header(tcp_only, c.buffer, parser);
     if (rec) co_return net_error("proxy " + proxy.host + ":" + proxy.port + " did not answer CONNECT: " + rec.message(), false);
     int status = parser.get().result_int();
     if (status / 100 != 2)
@@ -549,7 +642,7 @@ asio::awaitable<Result<Response>> Client::request(std::string method, Url url, s
     }
     req.keep_alive(reusable);
     c->lowest().expires_after(timeout);
-    auto [wec, wn] = co_await write_msg(*c, req);
+    auto [wec, wn] = co_await write_msg(c->stream(), req);
     if (wec) {
       if (reused && attempt == 0) continue;  // a stale pooled connection
       co_return net_error("sending to " + where + " failed: " + wec.message(), false);
@@ -609,14 +702,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     }
     req.keep_alive(false);
     c->lowest().expires_after(idle_timeout);
-    auto [wec, wn] = co_await write_msg(*c, req);
+    auto [wec, wn] = co_await write_msg(c->stream(), req);
     if (wec) co_return net_error("download request to " + url.host + " failed: " + wec.message(), false);
 
     bh::response_parser<bh::buffer_body> p;
     p.body_limit(cap);  // a larger Content-Length fails the header read
     p.header_limit(64 * 1024);
     c->lowest().expires_after(idle_timeout);
-    auto [hec, hn] = co_await read_header(*c, p);
+    auto [hec, hn] = co_await read_header(c->stream(), c->buffer, p);
     if (hec == bh::error::body_limit)
       co_return proto_error("download refused: " + url.host + " announced " +
                             std::string(p.get()[bh::field::content_length]) + " bytes, more than the " +
