@@ -253,12 +253,14 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     // an MP3 with no frame sequence is a failed download, retried, never a
     // complete song. Its real format names the file.
     Result<AudioCheck> audio = protocol_error_result("not downloaded");
+    std::string streamed_sha256;  // the downloaded bytes' digest, computed as they arrived ("" unknown)
     for (int attempt = 0;; ++attempt) {
       auto r = co_await download_with_retries(t, c.audio_url, part, http::Expect::audio);
       if (!r) {
         audio = r.error();
         break;
       }
+      streamed_sha256 = r->sha256;
       audio = co_await on_disk([&] { return check_audio_file(part); });
       if (audio || attempt + 1 >= s_.retry_max_attempts || stopping()) break;
       std::error_code ec;
@@ -315,12 +317,15 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
     // every take's decoding one after another.
     Finished measured = co_await on_analysis([&] {
       Finished f;
-      auto source = file_digest(part);
-      if (!source) {
-        f.error = source.error().message;
-        return f;
+      f.source_sha256 = streamed_sha256;
+      if (f.source_sha256.empty()) {  // not known from the download (a prefix that could not be read back)
+        auto source = file_digest(part);
+        if (!source) {
+          f.error = source.error().message;
+          return f;
+        }
+        f.source_sha256 = source->second;
       }
-      f.source_sha256 = source->second;
       if (auto an = analyze_take(part, s_, *t.song, t.key, c.id, f.source_sha256))
         f.analysis = std::move(*an);
       else
@@ -352,8 +357,13 @@ asio::awaitable<bool> Engine::download_song(SongTask& t) {
         f.error = pub.error().message;
         return f;
       }
-      if (have_cover)
-        if (auto cd = file_digest(cpart); cd && publish(cpart, cover_path)) f.cover = *cd;
+      if (have_cover) {
+        if (!cover_dl->sha256.empty()) {  // the cover is published as downloaded: its streamed digest holds
+          if (publish(cpart, cover_path)) f.cover = std::make_pair(cover_dl->bytes, cover_dl->sha256);
+        } else if (auto cd = file_digest(cpart); cd && publish(cpart, cover_path)) {
+          f.cover = *cd;
+        }
+      }
       return f;
     });
     mark(&t, "tag", unix_millis_now() - tag_start, label);

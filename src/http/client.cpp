@@ -1,5 +1,6 @@
 #include "http/client.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +23,7 @@
 #include <map>
 #include <set>
 
+#include "common/hash.hpp"
 #include "setlist/output.hpp"
 
 namespace setlist::http {
@@ -34,6 +36,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// A download's read buffer: each socket read (and file write) moves up to this much.
+constexpr std::size_t kDownloadBuffer = 64 * 1024;
 
 Error net_error(std::string msg, bool sent) {
   Error e;
@@ -97,30 +102,128 @@ std::string host_header(const Url& u) {
   return default_port ? h : h + ":" + u.port;
 }
 
+// One stream type for plain TCP and TLS alike: Beast's composed operations
+// (HTTP reads and writes, with their parsers and serializers) are
+// instantiated for it once, instead of once per stream type. Each
+// read_some/write_some goes to the stream underneath at run time, the
+// handler type-erased (any_completion_handler), the buffers flattened to a
+// few plain ones. A view: the streams belong to the connection.
+// A read or write's completion handler, type-erased. Its executor is kept
+// as an any_io_executor beside it: Beast posts completions with
+// blocking.never, which Boost 1.81's any_completion_executor does not offer.
+class ErasedHandler {
+ public:
+  using executor_type = asio::any_io_executor;
+  using cancellation_slot_type = asio::cancellation_slot;
+
+  template <class H>
+  ErasedHandler(H&& h, const executor_type& fallback)
+      : ex_(asio::get_associated_executor(h, fallback)), h_(std::forward<H>(h)) {}
+  executor_type get_executor() const noexcept { return ex_; }
+  cancellation_slot_type get_cancellation_slot() const noexcept { return h_.get_cancellation_slot(); }
+  void operator()(beast::error_code ec, std::size_t n) { std::move(h_)(ec, n); }
+
+ private:
+  executor_type ex_;
+  asio::any_completion_handler<void(beast::error_code, std::size_t)> h_;
+};
+
+class AnyStream {
+ public:
+  using executor_type = asio::any_io_executor;
+  using Handler = ErasedHandler;
+  using Tls = beast::ssl_stream<beast::tcp_stream>;
+
+  AnyStream(beast::tcp_stream* plain, Tls* tls) : plain_(plain), tls_(tls) {}
+  executor_type get_executor() noexcept { return tls_ ? tls_->get_executor() : plain_->get_executor(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    // A read may fill less than it is given: the first non-empty buffer is enough.
+    asio::mutable_buffer first;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
+      if (asio::mutable_buffer b(*it); b.size() > 0) {
+        first = b;
+        break;
+      }
+    return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
+        [this](auto handler, asio::mutable_buffer b) { start_read(b, Handler(std::move(handler), get_executor())); }, token, first);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    // A write may take less than it is given: the first few buffers (a
+    // serializer's header pieces and body) are enough.
+    Gather g;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && g.n < g.b.size();
+         ++it)
+      if (asio::const_buffer b(*it); b.size() > 0) g.b[g.n++] = b;
+    return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
+        [this](auto handler, const Gather& gather) { start_write(gather, Handler(std::move(handler), get_executor())); }, token, g);
+  }
+
+ private:
+  struct Gather {
+    using value_type = asio::const_buffer;
+    using const_iterator = const asio::const_buffer*;
+    std::array<asio::const_buffer, 8> b;
+    std::size_t n = 0;
+    const asio::const_buffer* begin() const { return b.data(); }
+    const asio::const_buffer* end() const { return b.data() + n; }
+  };
+  // Out of line: the only places the concrete streams' operations are instantiated.
+  void start_read(asio::mutable_buffer b, Handler h);
+  void start_write(const Gather& g, Handler h);
+
+  beast::tcp_stream* plain_;
+  Tls* tls_;
+};
+
+void AnyStream::start_read(asio::mutable_buffer b, Handler h) {
+  if (tls_)
+    tls_->async_read_some(b, std::move(h));
+  else
+    plain_->async_read_some(b, std::move(h));
+}
+
+void AnyStream::start_write(const Gather& g, Handler h) {
+  if (tls_)
+    tls_->async_write_some(g, std::move(h));
+  else
+    plain_->async_write_some(g, std::move(h));
+}
+
 struct Conn {
   std::string origin;
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  // Whichever stream the connection has, for Beast's HTTP operations.
+  AnyStream stream() { return AnyStream(plain.get(), tls.get()); }
 };
 
-template <class Msg>
-asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_msg(Conn& c, Msg& m) {
-  if (c.tls) co_return co_await bh::async_write(*c.tls, m, use_tuple);
-  co_return co_await bh::async_write(*c.plain, m, use_tuple);
+// Every HTTP write and read goes through these: one instantiation each.
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> write_msg(AnyStream s,
+                                                                      bh::request<bh::string_body>& m) {
+  co_return co_await bh::async_write(s, m, use_tuple);
 }
 
 template <class Parser>
-asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_header(Conn& c, Parser& p) {
-  if (c.tls) co_return co_await bh::async_read_header(*c.tls, c.buffer, p, use_tuple);
-  co_return co_await bh::async_read_header(*c.plain, c.buffer, p, use_tuple);
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_header(AnyStream s, beast::flat_buffer& buffer,
+                                                                        Parser& p) {
+  co_return co_await bh::async_read_header(s, buffer, p, use_tuple);
+}
+
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_raw(Conn& c, asio::mutable_buffer b) {
+  AnyStream s = c.stream();
+  co_return co_await s.async_read_some(b, use_tuple);
 }
 
 template <class Parser>
 asio::awaitable<std::tuple<beast::error_code, std::size_t>> read_some(Conn& c, Parser& p) {
-  if (c.tls) co_return co_await bh::async_read(*c.tls, c.buffer, p, use_tuple);
-  co_return co_await bh::async_read(*c.plain, c.buffer, p, use_tuple);
+  AnyStream s = c.stream();
+  co_return co_await bh::async_read(s, c.buffer, p, use_tuple);
 }
 
 // Bytes a server sends after a response that should have been its last
@@ -130,11 +233,7 @@ asio::awaitable<std::size_t> trailing_bytes(Conn& c, std::chrono::milliseconds w
   if (c.buffer.size() > 0) co_return c.buffer.size();
   std::array<char, 512> tmp;
   c.lowest().expires_after(wait);
-  if (c.tls) {
-    auto [ec, n] = co_await c.tls->async_read_some(asio::buffer(tmp), use_tuple);
-    co_return ec && n == 0 ? 0 : n;
-  }
-  auto [ec, n] = co_await c.plain->async_read_some(asio::buffer(tmp), use_tuple);
+  auto [ec, n] = co_await read_raw(c, asio::buffer(tmp));
   co_return ec && n == 0 ? 0 : n;
 }
 
@@ -213,7 +312,8 @@ Result<std::uint64_t> part_size(const std::filesystem::path& file) {
 
 // Opens it for writing without following a link, and checks what was opened.
 Result<int> open_part(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  // Read and write: a resumed download hashes the prefix already there.
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     if (errno == ELOOP)
       return io_error("refusing to download into " + file.string() + ": it is a symbolic link (remove it and run again)");
@@ -230,6 +330,22 @@ Result<int> open_part(const std::filesystem::path& file) {
     return *why;
   }
   return fd;
+}
+
+// Hashes the first `n` bytes of `fd` (a resumed download's prefix); false
+// when they cannot all be read.
+bool hash_prefix(int fd, std::uint64_t n, Sha256& hash) {
+  std::array<char, 65536> buf;
+  std::uint64_t at = 0;
+  while (at < n) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - at));
+    ssize_t r = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    hash.update(buf.data(), static_cast<std::size_t>(r));
+    at += static_cast<std::uint64_t>(r);
+  }
+  return true;
 }
 
 bool write_all(int fd, const char* p, std::size_t n) {
@@ -305,15 +421,18 @@ struct Client::Impl {
   // sent to the proxy: it travels inside the TLS session that follows.
   asio::awaitable<Status> open_tunnel(Conn& c, const Url& u, const Url& proxy) {
     std::string authority = (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" + u.port;
-    bh::request<bh::empty_body> req{bh::verb::connect, authority, 11};
+    // The same message and parser types as every other request (one
+    // instantiation), on the TCP stream itself: TLS starts after the tunnel.
+    bh::request<bh::string_body> req{bh::verb::connect, authority, 11};
     req.set(bh::field::host, authority);
     req.set(bh::field::user_agent, opt.user_agent);
+    const AnyStream tcp_only(&c.lowest(), nullptr);
     c.lowest().expires_after(opt.connect_timeout);
-    auto [wec, wn] = co_await bh::async_write(c.lowest(), req, use_tuple);
+    auto [wec, wn] = co_await write_msg(tcp_only, req);
     if (wec) co_return net_error("proxy " + proxy.host + ":" + proxy.port + ": " + wec.message(), false);
-    bh::response_parser<bh::empty_body> parser;
+    bh::response_parser<bh::buffer_body> parser;
     parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel starts right after
-    auto [rec, rn] = co_await bh::async_read_header(c.lowest(), c.buffer, parser, use_tuple);
+    auto [rec, rn] = co_await read_header(tcp_only, c.buffer, parser);
     if (rec) co_return net_error("proxy " + proxy.host + ":" + proxy.port + " did not answer CONNECT: " + rec.message(), false);
     int status = parser.get().result_int();
     if (status / 100 != 2)
@@ -523,7 +642,7 @@ asio::awaitable<Result<Response>> Client::request(std::string method, Url url, s
     }
     req.keep_alive(reusable);
     c->lowest().expires_after(timeout);
-    auto [wec, wn] = co_await write_msg(*c, req);
+    auto [wec, wn] = co_await write_msg(c->stream(), req);
     if (wec) {
       if (reused && attempt == 0) continue;  // a stale pooled connection
       co_return net_error("sending to " + where + " failed: " + wec.message(), false);
@@ -583,14 +702,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     }
     req.keep_alive(false);
     c->lowest().expires_after(idle_timeout);
-    auto [wec, wn] = co_await write_msg(*c, req);
+    auto [wec, wn] = co_await write_msg(c->stream(), req);
     if (wec) co_return net_error("download request to " + url.host + " failed: " + wec.message(), false);
 
     bh::response_parser<bh::buffer_body> p;
     p.body_limit(cap);  // a larger Content-Length fails the header read
     p.header_limit(64 * 1024);
     c->lowest().expires_after(idle_timeout);
-    auto [hec, hn] = co_await read_header(*c, p);
+    auto [hec, hn] = co_await read_header(c->stream(), c->buffer, p);
     if (hec == bh::error::body_limit)
       co_return proto_error("download refused: " + url.host + " announced " +
                             std::string(p.get()[bh::field::content_length]) + " bytes, more than the " +
@@ -662,10 +781,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       co_return io_error("cannot truncate " + file.string());
     }
 
-    std::array<char, 65536> buf;
-    // Beast sizes each socket read by the buffer's free capacity (at least
-    // 512 bytes): without room, a 5 MB file takes ten thousand reads.
-    c->buffer.reserve(buf.size());
+    // SHA-256 of the file as it will be: the resumed prefix read back once,
+    // then every byte as it passes on its way to the file.
+    std::optional<Sha256> hash;
+    if (I.opt.digest_downloads) {
+      hash.emplace();
+      if (append && !hash_prefix(fd.get(), existing, *hash)) hash.reset();  // unknown: the caller hashes the file
+    }
+    auto buf = std::make_unique<char[]>(kDownloadBuffer);
     bool checked = append || expect == Expect::any;
     std::string head;
     auto refused = [&] {
@@ -676,43 +799,80 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
                                                     : "a JPEG image") +
                          (ct.empty() ? "" : " (Content-Type " + ct + ")"));
     };
-    while (!p.is_done()) {
-      p.get().body().data = buf.data();
-      p.get().body().size = buf.size();
-      c->lowest().expires_after(idle_timeout);
-      auto [rec, rn] = co_await read_some(*c, p);
-      if (rec == bh::error::need_buffer) rec = {};
-      std::size_t got = buf.size() - p.get().body().size;
-      if (got > 0) {
-        if (!checked) {
-          head.append(buf.data(), std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
-          // "RIFF" <size> "WAVE" needs 12 bytes; the other signatures 4.
-          if (head.size() >= (expect == Expect::audio ? 12u : 4u) || p.is_done()) {
-            bool ok = expect == Expect::mp3     ? looks_like_mp3(head)
-                      : expect == Expect::audio ? detect_audio_format(head) != AudioFormat::unknown
-                                                : looks_like_jpeg(head);
-            if (!ok) {
-              (void)::ftruncate(fd.get(), 0);
-              co_return refused();
-            }
-            checked = true;
+    // Body bytes, in order: the signature checked once enough of them (or
+    // the whole body, `last`) are here, then written and hashed.
+    auto take = [&](const char* data, std::size_t got, bool last) -> std::optional<Error> {
+      if (!checked) {
+        head.append(data, std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
+        // "RIFF" <size> "WAVE" needs 12 bytes; the other signatures 4.
+        if (head.size() >= (expect == Expect::audio ? 12u : 4u) || last) {
+          bool ok = expect == Expect::mp3     ? looks_like_mp3(head)
+                    : expect == Expect::audio ? detect_audio_format(head) != AudioFormat::unknown
+                                              : looks_like_jpeg(head);
+          if (!ok) {
+            (void)::ftruncate(fd.get(), 0);
+            return refused();
           }
+          checked = true;
         }
-        if (!write_all(fd.get(), buf.data(), got))
-          co_return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
-        total += got;
       }
-      if (rec) {
-        if (rec == bh::error::body_limit) {
-          (void)::ftruncate(fd.get(), 0);
-          co_return proto_error("download stopped: " + url.host + " sent more than the " + size_text(cap) + " limit");
+      if (!write_all(fd.get(), data, got))
+        return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
+      if (hash) hash->update(data, got);
+      total += got;
+      return std::nullopt;
+    };
+    auto cut = [&](beast::error_code rec) {
+      std::string why = rec == beast::error::timeout ? "stalled (no data within the idle timeout)"
+                        : rec == bh::error::partial_message || rec == bh::error::end_of_stream ||
+                                rec == asio::error::eof || rec == asio::ssl::error::stream_truncated
+                            ? "cut short"
+                            : rec.message();
+      return net_error("download from " + url.host + " " + why + " after " + std::to_string(total) + " bytes", true);
+    };
+    if (const auto length = p.content_length(); length && !p.chunked()) {
+      // A known length: the bytes the header read already buffered, then
+      // straight from the socket into `buf`, never more than the length
+      // (what follows it is left for trailing_bytes below).
+      std::uint64_t left = *length;
+      if (const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(c->buffer.size(), left)); n > 0) {
+        if (auto e = take(static_cast<const char*>(c->buffer.data().data()), n, n == left)) co_return *e;
+        c->buffer.consume(n);
+        left -= n;
+      }
+      while (left > 0) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kDownloadBuffer, left));
+        c->lowest().expires_after(idle_timeout);
+        auto [rec, rn] = co_await read_raw(*c, asio::buffer(buf.get(), want));
+        if (rn > 0) {
+          if (auto e = take(buf.get(), rn, rn == left)) co_return *e;
+          left -= rn;
         }
-        std::string why = rec == beast::error::timeout ? "stalled (no data within the idle timeout)"
-                          : rec == bh::error::partial_message || rec == bh::error::end_of_stream
-                              ? "cut short"
-                              : rec.message();
-        co_return net_error("download from " + url.host + " " + why + " after " + std::to_string(total) + " bytes",
-                            true);
+        if (rec && left > 0) co_return cut(rec);
+      }
+    } else {
+      // Chunked, or ending when the connection closes: through the parser,
+      // which undoes the chunking and stops at the body limit.
+      // Beast sizes each socket read by the buffer's free capacity (at least
+      // 512 bytes): without room, a 5 MB file takes ten thousand reads.
+      c->buffer.reserve(kDownloadBuffer);
+      while (!p.is_done()) {
+        p.get().body().data = buf.get();
+        p.get().body().size = kDownloadBuffer;
+        c->lowest().expires_after(idle_timeout);
+        auto [rec, rn] = co_await read_some(*c, p);
+        if (rec == bh::error::need_buffer) rec = {};
+        std::size_t got = kDownloadBuffer - p.get().body().size;
+        if (got > 0)
+          if (auto e = take(buf.get(), got, p.is_done())) co_return *e;
+        if (rec) {
+          if (rec == bh::error::body_limit) {
+            (void)::ftruncate(fd.get(), 0);
+            co_return proto_error("download stopped: " + url.host + " sent more than the " + size_text(cap) +
+                                  " limit");
+          }
+          co_return cut(rec);
+        }
       }
     }
     if (!checked && head.empty()) co_return proto_error("download is empty");
@@ -734,6 +894,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     // version it publishes durable; a blocking fsync would stall every other
     // transfer on this thread.
     d.bytes = total;
+    if (hash) d.sha256 = hash->hex_digest();
     co_return d;
   }
   co_return proto_error("too many redirects (more than " + std::to_string(I.opt.max_redirects) + ")");

@@ -51,6 +51,9 @@ struct ClientOptions {
   // loopback, link-local or private address only when the API's own
   // address is of that kind too (docs/security.md). Empty: no such rule.
   std::string api_base;
+  // SHA-256 of every downloaded file, computed on the bytes as they pass
+  // (Download::sha256). Off only to measure what the digest costs.
+  bool digest_downloads = true;
 };
 
 // What a download did.
@@ -60,6 +63,10 @@ struct Download {
   bool resumed = false;        // appended to an existing prefix
   std::string etag;
   std::string final_url;
+  // SHA-256 (hex) of the whole file as it is now, resumed prefix included,
+  // computed while the bytes arrived. Empty when unknown (digest_downloads
+  // off, or the resumed prefix could not be read back): hash the file then.
+  std::string sha256;
 };
 
 // What a download's first bytes must be (checked before the file is kept):
@@ -88,10 +95,9 @@ class Client {
   boost::asio::awaitable<Result<Response>> request(std::string method, Url url, std::string body,
                                                    Millis timeout, std::size_t credential = 0);
 
-  // Streams a GET body into `file` (no digest: hashing 5 MB files on the
-  // network thread would slow every other transfer; the caller hashes the
-  // file where it has a core to spare), following up to max_redirects redirects
-  // (without credentials off-origin). When the file already holds bytes and
+  // Streams a GET body into `file`, hashing it on the way (Download::sha256;
+  // a resume hashes the prefix already there first), following up to
+  // max_redirects redirects (without credentials off-origin). When the file already holds bytes and
   // `if_range` (an ETag) is known, asks for the rest with Range/If-Range:
   // a 206 starting at the file's size is appended, a 200 replaces the file,
   // anything else leaves the file untouched. `idle_timeout` bounds each read.
