@@ -24,6 +24,8 @@ PACKAGES=(
   python3-mutagen ffmpeg
   # benchmarks (and their smoke test): the peers a user would script by hand
   curl jq
+  # bench/manifest_bench.sh: PyYAML's C loader as the yardstick, GNU time for peak RSS
+  python3-yaml time bc
   # the man page and package checks (tests/doc/): groff and man render setlist(1),
   # dpkg-dev has dpkg-shlibdeps for CPack
   groff-base man-db dpkg-dev

@@ -103,6 +103,10 @@ struct LoadOptions {
   std::string provider_origin;  // "--provider", "SETLIST_PROVIDER": named in messages
   std::string model;
   std::string model_origin;
+  // False: every song is checked, but Manifest::songs keeps only the first
+  // song of each model (what settings layering looks at), for `validate`,
+  // whose memory then stays flat however many songs there are.
+  bool keep_songs = true;
 };
 
 // The largest files a manifest may name (docs/manifest.md).

@@ -843,7 +843,9 @@ int main(int argc, char** argv) {
   }
 
   if (*validate) {
-    auto r = load_manifest(validate_path, load_options(validate, validate_c));
+    auto validate_options = load_options(validate, validate_c);
+    validate_options.keep_songs = false;  // checked as they are read, not kept: memory stays flat
+    auto r = load_manifest(validate_path, validate_options);
     // The settings as `run` would resolve them: a value that only fails once
     // layered (the naming template's placeholders) is an error here too.
     if (r.manifest) {

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <unordered_map>
 
 #include "manifest/confined.hpp"
 #include "manifest/text.hpp"
@@ -55,13 +56,43 @@ constexpr long long kMaxSeed = 4294967295LL;  // 2^32 - 1
 using Millis = std::chrono::milliseconds;
 
 // YAML 1.2 core schema: a plain scalar that reads as a number or a boolean
-// (what the JSON Schema and editors see) rather than text.
-bool core_number(const std::string& s) {
-  static const std::regex number(
-      "[-+]?([0-9]+|[0-9]*\\.[0-9]+|[0-9]+\\.[0-9]*)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
-  return std::regex_match(s, number);
+// (what the JSON Schema and editors see) rather than text. By hand, as the
+// regular expression
+//   [-+]?([0-9]+|[0-9]*\.[0-9]+|[0-9]+\.[0-9]*)([eE][-+]?[0-9]+)?
+//   | 0o[0-7]+ | 0x[0-9a-fA-F]+ | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+// (std::regex cost more than the parse on large manifests).
+bool core_number(std::string_view s) {
+  auto all = [](std::string_view t, auto pred) {
+    return !t.empty() && std::all_of(t.begin(), t.end(), [&](char c) { return pred(static_cast<unsigned char>(c)); });
+  };
+  if (s.starts_with("0o")) return all(s.substr(2), [](unsigned char c) { return c >= '0' && c <= '7'; });
+  if (s.starts_with("0x")) return all(s.substr(2), [](unsigned char c) { return std::isxdigit(c) != 0; });
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return true;
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  std::string_view rest = s.substr(i);
+  if (rest == ".inf" || rest == ".Inf" || rest == ".INF") return true;
+  auto digits = [&] {
+    std::size_t from = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  std::size_t whole = digits();
+  std::size_t frac = 0;
+  if (i < n && s[i] == '.') {
+    ++i;
+    frac = digits();
+  }
+  if (whole == 0 && frac == 0) return false;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == n;
 }
-bool core_bool(const std::string& s) {
+bool core_bool(std::string_view s) {
   return s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE";
 }
 
@@ -69,27 +100,278 @@ bool contains(const std::vector<std::string_view>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-SourcePos pos_of(const YAML::Node& n) {
-  if (!n.IsDefined()) return {};
-  YAML::Mark m = n.Mark();
-  if (m.is_null() || m.line < 0) return {};
-  return {m.line + 1, m.column + 1};
-}
+// ---------------------------------------------------------------------------
+// A light document tree of our own, built from yaml-cpp's parser events
+// (never yaml-cpp's node tree, about 4 KB a song): a node is 20 bytes, its
+// text sits in one arena. The songs list is not kept: each song is handed to
+// the loader as soon as its mapping ends, then its nodes are dropped.
+
+enum class Kind : std::uint8_t { null, scalar, seq, map, alias };
+// yaml-cpp's tag of a scalar: "?" plain and untagged, "!" quoted or block,
+// else an explicit tag.
+enum class TagKind : std::uint8_t { plain, nonplain, other };
+
+struct Item {
+  Kind kind = Kind::null;
+  TagKind tag = TagKind::plain;
+  std::int32_t line = -1;    // yaml-cpp's 0-based mark; -1 when unknown
+  std::int32_t column = -1;
+  // scalar: offset and length in the arena; seq/map: first kid and number of
+  // kids (a map's are key, value, key, value...); alias: node in the anchors.
+  std::uint32_t a = 0;
+  std::uint32_t b = 0;
+};
+
+struct Tree {
+  std::vector<Item> items;
+  std::string arena;
+  std::vector<std::uint32_t> kids;
+  const Tree* anchors = nullptr;  // where this tree's aliases point
+};
+
+constexpr std::uint32_t kStreamed = UINT32_MAX;  // a list whose items were handed out
+
+class Node {
+ public:
+  Node() = default;  // undefined
+  Node(const Tree* t, std::uint32_t i) : t_(t), i_(i) {
+    while (t_ && item().kind == Kind::alias) {
+      std::uint32_t to = item().a;
+      t_ = t_->anchors;
+      i_ = to;
+    }
+  }
+  bool IsDefined() const { return t_ != nullptr; }
+  bool IsNull() const { return !t_ || item().kind == Kind::null; }
+  bool IsScalar() const { return t_ && item().kind == Kind::scalar; }
+  bool IsSequence() const { return t_ && item().kind == Kind::seq; }
+  bool IsMap() const { return t_ && item().kind == Kind::map; }
+  bool streamed() const { return IsSequence() && item().a == kStreamed; }
+  TagKind tag() const { return t_ ? item().tag : TagKind::plain; }
+  std::string Scalar() const {
+    if (!IsScalar()) return {};
+    return t_->arena.substr(item().a, item().b);
+  }
+  SourcePos pos() const {
+    if (!t_ || item().line < 0) return {};
+    return {item().line + 1, item().column + 1};
+  }
+  // Items of a list, pairs of a mapping.
+  std::size_t size() const {
+    if (IsSequence()) return item().b;
+    if (IsMap()) return item().b / 2;
+    return 0;
+  }
+  Node at(std::size_t k) const { return Node(t_, t_->kids[item().a + k]); }  // list item
+  Node key(std::size_t k) const { return Node(t_, t_->kids[item().a + 2 * k]); }
+  Node value(std::size_t k) const { return Node(t_, t_->kids[item().a + 2 * k + 1]); }
+  bool same(const Node& o) const { return t_ == o.t_ && i_ == o.i_; }
+
+ private:
+  const Item& item() const { return t_->items[i_]; }
+  const Tree* t_ = nullptr;
+  std::uint32_t i_ = 0;
+};
+
+// Builds a Tree from the events of one document. When `stream` is set, the
+// list under the root's first `songs` key is not kept: `on_songs` is called
+// with the root's pairs so far when it starts, `on_song` with each item as
+// it ends, after which the item's nodes are dropped. An anchored node is
+// copied into `anchors` when it ends, so that aliases outlive their song.
+class Builder : public YAML::EventHandler {
+ public:
+  using Pairs = std::vector<std::pair<Node, Node>>;
+  Builder(bool stream, std::function<void(const Pairs&)> on_songs,
+          std::function<void(std::size_t, const Node&)> on_song)
+      : stream_(stream), on_songs_(std::move(on_songs)), on_song_(std::move(on_song)) {
+    tree_.anchors = &anchors_;
+    anchors_.anchors = &anchors_;
+  }
+
+  const Tree& tree() const { return tree_; }
+  std::optional<std::uint32_t> root() const { return root_; }
+  std::vector<YAML::Mark>& starts() { return starts_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    complete(begin(mark, Kind::null, TagKind::plain), anchor);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    std::uint32_t i = begin(mark, Kind::alias, TagKind::plain);
+    auto it = anchored_.find(anchor);
+    if (it != anchored_.end()) {
+      tree_.items[i].a = it->second;
+    } else {
+      // An alias of a node not yet ended (it holds itself): an empty node
+      // of its kind stands in for it.
+      auto open = open_anchors_.find(anchor);
+      Item stand_in;
+      if (open != open_anchors_.end()) stand_in = open->second;
+      stand_in.a = 0;
+      stand_in.b = 0;
+      anchors_.items.push_back(stand_in);
+      tree_.items[i].a = static_cast<std::uint32_t>(anchors_.items.size() - 1);
+    }
+    complete(i, 0);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    TagKind t = tag == "?" ? TagKind::plain : tag == "!" ? TagKind::nonplain : TagKind::other;
+    std::uint32_t i = begin(mark, Kind::scalar, t);
+    tree_.items[i].a = static_cast<std::uint32_t>(tree_.arena.size());
+    tree_.items[i].b = static_cast<std::uint32_t>(value.size());
+    tree_.arena += value;
+    complete(i, anchor);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, Kind::seq, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, Kind::map, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Frame {
+    std::uint32_t item;
+    std::size_t kids_from;  // in pending_
+    YAML::anchor_t anchor;
+    bool songs = false;     // the streamed songs list
+    std::uint32_t count = 0;
+  };
+  struct Sizes {
+    std::size_t items = 0, arena = 0, kids = 0;
+  };
+
+  std::uint32_t begin(const YAML::Mark& mark, Kind kind, TagKind tag) {
+    if (!frames_.empty() && frames_.back().songs) {
+      song_start_ = {tree_.items.size(), tree_.arena.size(), tree_.kids.size()};
+    }
+    // The value of the root's first `songs` key (a later one is a duplicate).
+    starting_songs_ = false;
+    if (frames_.size() == 1 && !songs_seen_ && tree_.items[frames_[0].item].kind == Kind::map &&
+        (pending_.size() - frames_[0].kids_from) % 2 == 1) {
+      Node key(&tree_, pending_.back());
+      if (key.IsScalar() && key.Scalar() == "songs") songs_seen_ = starting_songs_ = true;
+    }
+    Item it;
+    it.kind = kind;
+    it.tag = tag;
+    if (!mark.is_null()) {
+      it.line = mark.line;
+      it.column = mark.column;
+    }
+    tree_.items.push_back(it);
+    return static_cast<std::uint32_t>(tree_.items.size() - 1);
+  }
+
+  void open(const YAML::Mark& mark, Kind kind, YAML::anchor_t anchor) {
+    std::uint32_t i = begin(mark, kind, TagKind::plain);
+    bool songs = stream_ && starting_songs_ && kind == Kind::seq;
+    if (songs) {
+      Pairs pairs;
+      for (std::size_t k = frames_[0].kids_from; k + 1 < pending_.size(); k += 2)
+        pairs.emplace_back(Node(&tree_, pending_[k]), Node(&tree_, pending_[k + 1]));
+      on_songs_(pairs);
+    }
+    if (anchor != 0) open_anchors_[anchor] = tree_.items[i];
+    frames_.push_back(Frame{i, pending_.size(), anchor, songs});
+  }
+
+  void close() {
+    Frame f = frames_.back();
+    frames_.pop_back();
+    Item& it = tree_.items[f.item];
+    if (f.songs) {
+      it.a = kStreamed;
+      it.b = f.count;
+    } else {
+      it.a = static_cast<std::uint32_t>(tree_.kids.size());
+      it.b = static_cast<std::uint32_t>(pending_.size() - f.kids_from);
+      tree_.kids.insert(tree_.kids.end(), pending_.begin() + static_cast<std::ptrdiff_t>(f.kids_from),
+                        pending_.end());
+      pending_.resize(f.kids_from);
+    }
+    complete(f.item, f.anchor);
+  }
+
+  void complete(std::uint32_t i, YAML::anchor_t anchor) {
+    if (anchor != 0) {
+      anchored_[anchor] = copy(tree_, i);
+      open_anchors_.erase(anchor);
+    }
+    if (frames_.empty()) {
+      root_ = i;
+      return;
+    }
+    if (frames_.back().songs) {
+      on_song_(frames_.back().count++, Node(&tree_, i));
+      tree_.items.resize(song_start_.items);
+      tree_.arena.resize(song_start_.arena);
+      tree_.kids.resize(song_start_.kids);
+      return;
+    }
+    pending_.push_back(i);
+  }
+
+  // Copies node i of `from` (and what it holds) into the anchors.
+  std::uint32_t copy(const Tree& from, std::uint32_t i) {
+    Item it = from.items[i];
+    if (it.kind == Kind::scalar) {
+      it.a = static_cast<std::uint32_t>(anchors_.arena.size());
+      anchors_.arena.append(from.arena, from.items[i].a, from.items[i].b);
+    } else if ((it.kind == Kind::seq || it.kind == Kind::map) && it.a != kStreamed) {
+      std::vector<std::uint32_t> kids;
+      kids.reserve(it.b);
+      for (std::uint32_t k = 0; k < it.b; ++k) kids.push_back(copy(from, from.kids[it.a + k]));
+      it.a = static_cast<std::uint32_t>(anchors_.kids.size());
+      anchors_.kids.insert(anchors_.kids.end(), kids.begin(), kids.end());
+    } else if (it.kind == Kind::seq || it.kind == Kind::map) {
+      it.a = 0;
+      it.b = 0;  // the songs list itself: its items are gone
+    }
+    anchors_.items.push_back(it);
+    return static_cast<std::uint32_t>(anchors_.items.size() - 1);
+  }
+
+  bool stream_;
+  std::function<void(const Pairs&)> on_songs_;
+  std::function<void(std::size_t, const Node&)> on_song_;
+  Tree tree_;
+  Tree anchors_;
+  std::vector<Frame> frames_;
+  std::vector<std::uint32_t> pending_;  // kids of the open containers
+  Sizes song_start_;
+  bool songs_seen_ = false;
+  bool starting_songs_ = false;
+  std::optional<std::uint32_t> root_;
+  std::map<YAML::anchor_t, std::uint32_t> anchored_;  // in anchors_
+  std::map<YAML::anchor_t, Item> open_anchors_;
+  std::vector<YAML::Mark> starts_;
+};
+
+// A std::streambuf over text in memory (std::istringstream would copy it).
+class TextBuf : public std::streambuf {
+ public:
+  explicit TextBuf(const std::string& text) {
+    char* p = const_cast<char*>(text.data());
+    setg(p, p, p + text.size());
+  }
+};
+
+SourcePos pos_of(const Node& n) { return n.pos(); }
 
 std::string where(const SourcePos& p) { return "line " + std::to_string(p.line); }
 
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return text::quote(n.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-  }
+std::string describe(const Node& n) {
+  if (n.IsNull()) return "nothing";
+  if (n.IsScalar()) return text::quote(n.Scalar());
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
   return "something else";
 }
 
@@ -150,8 +432,8 @@ class DocumentStarts : public YAML::EventHandler {
 
 struct Entry {
   std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
+  Node key_node;
+  Node value;
   std::string path;
 };
 
@@ -172,7 +454,11 @@ class Loader {
   Loader(std::string file, fs::path base, LoadOptions options)
       : file_(std::move(file)), base_(std::move(base)), options_(std::move(options)) {}
 
-  LoadResult run(const std::string& yaml_text);
+  // `stream`: songs are checked as the parser hands them out. Unset when the
+  // manifest gives `settings:` or `defaults:` after its songs (they decide
+  // the songs' checks): then `restart` is set and nothing else is valid.
+  LoadResult run(const std::string& yaml_text, bool stream);
+  bool restart = false;
 
  private:
   void add(Severity sev, SourcePos pos, std::string path, std::string message,
@@ -187,7 +473,7 @@ class Loader {
     add(Severity::warning, pos, std::move(path), std::move(message), std::move(hint));
   }
 
-  std::vector<Entry> entries(const YAML::Node& map, const std::string& path,
+  std::vector<Entry> entries(const Node& map, const std::string& path,
                              const std::vector<std::string_view>& allowed, std::string_view what);
   std::optional<Val<std::string>> get_string(const Entry& e, bool text_only = true);
   std::optional<Val<std::string>> get_tags(const Entry& e);
@@ -195,12 +481,12 @@ class Loader {
   std::optional<Val<int>> get_int(const Entry& e, int min, int max);
   std::optional<Val<long long>> get_count(const Entry& e, long long max);
   std::optional<Val<Millis>> get_duration(const Entry& e);
-  bool not_text(const YAML::Node& value, const SourcePos& pos, const std::string& path,
+  bool not_text(const Node& value, const SourcePos& pos, const std::string& path,
                 const std::string& key);
 
-  void load_album(const YAML::Node& node, Album& album);
-  void load_settings(const YAML::Node& node, Manifest& m);
-  SongSpec load_song_fields(const YAML::Node& node, const std::string& path, bool is_defaults);
+  void load_album(const Node& node, Album& album);
+  void load_settings(const Node& node, Manifest& m);
+  SongSpec load_song_fields(const Node& node, const std::string& path, bool is_defaults);
   Content resolve_content(const SongSpec& spec);
   std::optional<std::string> read_lyrics_file(const Val<std::string>& v, fs::path& resolved);
   void check_placeholders(const std::string& value, const SourcePos& pos, const std::string& path,
@@ -215,11 +501,14 @@ class Loader {
   void check_model_rules(const SongView& v, const ModelLimits& m);
   std::string models_with(const std::function<bool(const ModelLimits&)>& has) const;
   std::string provider_words() const;
+  void setup(std::optional<Node> settings, std::optional<Node> defaults);
+  void load_song(std::size_t i, const Node& node);
 
   std::string file_;
   fs::path base_;
   std::vector<Diagnostic> diags_;
-  std::vector<std::string_view> lines_;  // of the manifest text
+  const std::string* text_ = nullptr;
+  mutable std::vector<std::size_t> line_starts_;  // of the text, built when first needed
   std::set<std::string> near_misses_;    // suggestions made by the last entries() call
   LoadOptions options_;
   const ProviderInfo* provider_ = nullptr;
@@ -227,19 +516,32 @@ class Loader {
   std::string default_model_;
   SourcePos default_model_pos_;     // where the run's model was set (settings.model), if in the file
   std::string default_model_path_;  // "settings.model", or "model" for --model/SETLIST_MODEL
+
+  Manifest m_;
+  bool setup_done_ = false;
+  std::optional<Node> setup_settings_, setup_defaults_;  // what setup() was given
+  SongSpec defaults_;
+  Content default_content_;
+  bool default_model_ok_ = true;
+  // Across songs: what later songs are compared with.
+  std::vector<SourcePos> song_pos_;
+  std::unordered_map<std::string, std::size_t> explicit_ids_;
+  std::unordered_map<std::string, std::size_t> titles_;
+  std::unordered_map<int, std::size_t> tracks_;
+  std::size_t after_setup_ = 0;  // diagnostics made by setup()
+  std::set<std::string> kept_models_;  // without keep_songs: one song of each model is kept
 };
 
-std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& path,
+std::vector<Entry> Loader::entries(const Node& map, const std::string& path,
                                    const std::vector<std::string_view>& allowed,
                                    std::string_view what) {
   std::vector<Entry> out;
   std::map<std::string, SourcePos> seen;
   near_misses_.clear();
   auto prefix = path.empty() ? std::string() : path + ".";
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    // Copies: the iterator hands out temporaries.
-    const YAML::Node k = it->first;
-    const YAML::Node value = it->second;
+  for (std::size_t pair = 0; pair < map.size(); ++pair) {
+    const Node k = map.key(pair);
+    const Node value = map.value(pair);
     if (!k.IsScalar()) {
       error(pos_of(k), path, "a key must be text, not " + describe(k));
       continue;
@@ -275,9 +577,9 @@ std::vector<Entry> Loader::entries(const YAML::Node& map, const std::string& pat
   return out;
 }
 
-bool Loader::not_text(const YAML::Node& value, const SourcePos& pos, const std::string& path,
+bool Loader::not_text(const Node& value, const SourcePos& pos, const std::string& path,
                       const std::string& key) {
-  if (!value.IsScalar() || value.Tag() != "?") return false;  // quoted, block or explicitly tagged: text
+  if (!value.IsScalar() || value.tag() != TagKind::plain) return false;  // quoted, block or explicitly tagged: text
   const std::string& s = value.Scalar();
   const bool number = core_number(s);
   if (!number && !core_bool(s)) return false;
@@ -313,14 +615,16 @@ std::optional<Val<std::string>> Loader::get_tags(const Entry& e) {
   std::string joined;
   bool ok = true;
   std::size_t i = 0;
-  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++i) {
+  for (; i < e.value.size(); ++i) {
+    const Node item = e.value.at(i);
+    const Node* it = &item;
     std::string p = e.path + "[" + std::to_string(i) + "]";
     if (!it->IsScalar()) {
       error(pos_of(*it), p, "expected text, got " + describe(*it));
       ok = false;
       continue;
     }
-    if (it->Tag() == "?" && (core_number(it->Scalar()) || core_bool(it->Scalar()))) {
+    if (it->tag() == TagKind::plain && (core_number(it->Scalar()) || core_bool(it->Scalar()))) {
       error(pos_of(*it), p,
             std::string("expected text, got the ") + (core_bool(it->Scalar()) ? "boolean " : "number ") +
                 it->Scalar(),
@@ -345,8 +649,8 @@ std::optional<Val<bool>> Loader::get_bool(const Entry& e) {
     for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool is_true = l == "true" || l == "yes" || l == "on";
     bool is_false = l == "false" || l == "no" || l == "off";
-    if (e.value.Tag() != "!" && (is_true || is_false)) return Val<bool>{is_true, pos, e.path};
-    if (e.value.Tag() == "!" && (is_true || is_false)) {
+    if (e.value.tag() != TagKind::nonplain && (is_true || is_false)) return Val<bool>{is_true, pos, e.path};
+    if (e.value.tag() == TagKind::nonplain && (is_true || is_false)) {
       error(pos, e.path, "expected true or false, got the quoted text " + text::quote(v),
             "remove the quotes: `" + e.key + ": " + l + "`");
       return std::nullopt;
@@ -358,7 +662,7 @@ std::optional<Val<bool>> Loader::get_bool(const Entry& e) {
 
 std::optional<Val<int>> Loader::get_int(const Entry& e, int min, int max) {
   SourcePos pos = e.value.IsNull() ? pos_of(e.key_node) : pos_of(e.value);
-  if (e.value.IsScalar() && e.value.Tag() != "!") {
+  if (e.value.IsScalar() && e.value.tag() != TagKind::nonplain) {
     const std::string& s = e.value.Scalar();
     bool digits = !s.empty() && s.size() <= 9 &&
                   std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -377,7 +681,7 @@ std::optional<Val<int>> Loader::get_int(const Entry& e, int min, int max) {
 
 std::optional<Val<long long>> Loader::get_count(const Entry& e, long long max) {
   SourcePos pos = e.value.IsNull() ? pos_of(e.key_node) : pos_of(e.value);
-  if (e.value.IsScalar() && e.value.Tag() != "!") {
+  if (e.value.IsScalar() && e.value.tag() != TagKind::nonplain) {
     const std::string& s = e.value.Scalar();
     bool digits = !s.empty() && s.size() <= 18 &&
                   std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -433,16 +737,29 @@ void Loader::check_placeholders(const std::string& value, const SourcePos& pos,
 std::optional<SourcePos> Loader::block_scalar_pos(const SourcePos& pos, int text_line,
                                                   std::string_view needle) const {
   // In a literal block (`|`), line k of the text is k lines below the `|`.
-  if (pos.line <= 0 || pos.line > static_cast<int>(lines_.size())) return std::nullopt;
-  std::string_view indicator = lines_[pos.line - 1];
+  if (line_starts_.empty() && text_) {
+    const std::string& t = *text_;
+    line_starts_.push_back(0);
+    for (std::size_t at = t.find('\n'); at != std::string::npos; at = t.find('\n', at + 1))
+      line_starts_.push_back(at + 1);
+  }
+  auto line_text = [&](int n) {  // 1-based
+    std::size_t b = line_starts_[static_cast<std::size_t>(n) - 1];
+    std::size_t e = static_cast<std::size_t>(n) < line_starts_.size() ? line_starts_[static_cast<std::size_t>(n)] - 1
+                                                                     : text_->size();
+    return std::string_view(*text_).substr(b, e - b);
+  };
+  const int lines = static_cast<int>(line_starts_.size());
+  if (pos.line <= 0 || pos.line > lines) return std::nullopt;
+  std::string_view indicator = line_text(pos.line);
   std::size_t col = 0;
   for (int c = 1; c < pos.column && col < indicator.size(); ++col) {
     if ((static_cast<unsigned char>(indicator[col]) & 0xC0) != 0x80) ++c;
   }
   if (col >= indicator.size() || indicator[col] != '|') return std::nullopt;
   int line = pos.line + text_line;
-  if (line > static_cast<int>(lines_.size())) return std::nullopt;
-  std::string_view l = lines_[line - 1];
+  if (line > lines) return std::nullopt;
+  std::string_view l = line_text(line);
   auto at = l.find(needle);
   if (at == std::string_view::npos) return std::nullopt;
   return SourcePos{line, static_cast<int>(text::utf8_length(l.substr(0, at))) + 1};
@@ -504,7 +821,7 @@ void Loader::check_min_length(const std::string& value, std::size_t min, const S
         "write at least " + std::to_string(min - n) + " more characters");
 }
 
-void Loader::load_album(const YAML::Node& node, Album& album) {
+void Loader::load_album(const Node& node, Album& album) {
   if (!node.IsMap()) {
     error(pos_of(node), "album", "expected a mapping, got " + describe(node),
           "write `album:` followed by indented `title:` and `artist:` lines");
@@ -556,7 +873,7 @@ void Loader::load_album(const YAML::Node& node, Album& album) {
   }
 }
 
-void Loader::load_settings(const YAML::Node& node, Manifest& m) {
+void Loader::load_settings(const Node& node, Manifest& m) {
   if (!node.IsMap()) {
     error(pos_of(node), "settings", "expected a mapping, got " + describe(node),
           "write `settings:` followed by indented `name: value` lines");
@@ -565,7 +882,7 @@ void Loader::load_settings(const YAML::Node& node, Manifest& m) {
   for (const auto& e : entries(node, "settings", setting_names(), "settings")) {
     auto v = get_string(e, contains(kTextSettings, e.key));
     if (!v) continue;
-    if (contains(kNumberSettings, e.key) && e.value.IsScalar() && e.value.Tag() == "!") {
+    if (contains(kNumberSettings, e.key) && e.value.IsScalar() && e.value.tag() == TagKind::nonplain) {
       error(v->pos, e.path, "expected a number, got the quoted text " + text::quote(v->value),
             "remove the quotes: `" + e.key + ": " + text::trim(v->value) + "`");
       continue;
@@ -583,7 +900,7 @@ void Loader::load_settings(const YAML::Node& node, Manifest& m) {
   }
 }
 
-SongSpec Loader::load_song_fields(const YAML::Node& node, const std::string& path,
+SongSpec Loader::load_song_fields(const Node& node, const std::string& path,
                                   bool is_defaults) {
   SongSpec s;
   s.pos = pos_of(node);
@@ -889,84 +1206,12 @@ std::string fold_case(std::string_view s) {
   return out;
 }
 
-LoadResult Loader::run(const std::string& yaml_text) {
-  LoadResult result;
-  Manifest m;
-  m.path = file_;
-  for (std::size_t b = 0; b <= yaml_text.size();) {
-    std::size_t e = yaml_text.find('\n', b);
-    if (e == std::string::npos) e = yaml_text.size();
-    lines_.push_back(std::string_view(yaml_text).substr(b, e - b));
-    b = e + 1;
-  }
-
-  for (const auto& bad : text::invalid_utf8(yaml_text)) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02x", bad.byte);
-    error({bad.line, bad.column}, "", std::string("invalid UTF-8 (byte ") + hex + ")",
-          "save the manifest as UTF-8");
-  }
-
-  // yaml-cpp 0.7's LoadAll loops forever, allocating, on a stray ',' at
-  // document level (jbeder/yaml-cpp#1040, fixed upstream by #1319): count the
-  // documents ourselves with a bounded loop, then Load only the first.
-  YAML::Node root;
-  std::vector<YAML::Mark> starts;
-  auto syntax_error = [&](const YAML::Mark& mark, const std::string& msg) {
-    SourcePos p;
-    if (!mark.is_null()) p = {mark.line + 1, mark.column + 1};
-    error(p, "", "YAML syntax error: " + msg, "check the indentation and quoting around this line");
-    result.diagnostics = std::move(diags_);
-    return result;
-  };
-  try {
-    std::istringstream stream(yaml_text);
-    YAML::Parser parser(stream);
-    DocumentStarts handler(starts);
-    for (int i = 0; i < 4 && parser.HandleNextDocument(handler); ++i) {
-    }
-    for (std::size_t i = 1; i < starts.size(); ++i) {
-      if (starts[i].pos == starts[i - 1].pos) {  // no progress: a token the parser cannot use
-        return syntax_error(starts[i], "unexpected character");
-      }
-    }
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return syntax_error(e.mark, e.msg);
-  }
-
-  if (starts.empty() || root.IsNull()) {
-    error({}, "", "the manifest is empty", "start from jobs/demo-album.yaml");
-    result.diagnostics = std::move(diags_);
-    return result;
-  }
-  if (starts.size() > 1) {
-    error({starts[1].line + 1, starts[1].column + 1}, "",
-          "more than one YAML document in the manifest",
-          "remove the `---` line and everything after it, or merge the documents");
-  }
-  if (!root.IsMap()) {
-    error(pos_of(root), "",
-          "expected a mapping with album, defaults, settings and songs, got " + describe(root));
-    result.diagnostics = std::move(diags_);
-    return result;
-  }
-
-  // A default-constructed YAML::Node is a defined null: track presence apart.
-  std::optional<YAML::Node> album_node, defaults_node, settings_node, songs_node;
-  SourcePos songs_key_pos;
-  for (const auto& e : entries(root, "", kTopKeys, "the manifest")) {
-    if (e.key == "album") album_node = e.value;
-    if (e.key == "defaults") defaults_node = e.value;
-    if (e.key == "settings") settings_node = e.value;
-    if (e.key == "songs") {
-      songs_node = e.value;
-      songs_key_pos = pos_of(e.key_node);
-    }
-  }
-
+void Loader::setup(std::optional<Node> settings, std::optional<Node> defaults_node) {
+  setup_done_ = true;
+  setup_settings_ = settings;
+  setup_defaults_ = defaults_node;
   // Settings first: the provider and model decide the limits.
-  if (settings_node && !settings_node->IsNull()) load_settings(*settings_node, m);
+  if (settings && !settings->IsNull()) load_settings(*settings, m_);
   // --provider / SETLIST_PROVIDER (options_) win over the manifest's own.
   if (!options_.provider.empty()) {
     provider_ = find_provider_info(options_.provider);
@@ -981,12 +1226,12 @@ LoadResult Loader::run(const std::string& yaml_text) {
     }
   }
   if (!provider_overridden_) {
-    provider_ = find_provider_info(m.settings.count("provider") ? m.settings["provider"].value
+    provider_ = find_provider_info(m_.settings.count("provider") ? m_.settings["provider"].value
                                                                 : std::string("aimlapi"));
   }
   default_model_ = provider_ ? provider_->default_model : std::string();
-  if (m.settings.count("model")) {
-    const auto& sv = m.settings["model"];
+  if (m_.settings.count("model")) {
+    const auto& sv = m_.settings["model"];
     if (check_model(Val<std::string>{sv.value, sv.pos, "settings.model"})) {
       default_model_ = sv.value;
       default_model_pos_ = sv.pos;
@@ -1010,25 +1255,275 @@ LoadResult Loader::run(const std::string& yaml_text) {
     }
   }
 
-  if (album_node) {
-    load_album(*album_node, m.album);
-  } else {
-    error({}, "album", "missing required key \"album\"", "add `album:` with at least a `title:`");
-  }
-
-  SongSpec defaults;
-  Content default_content;
-  bool default_model_ok = true;
   if (defaults_node) {
     if (defaults_node->IsMap()) {
-      defaults = load_song_fields(*defaults_node, "defaults", true);
-      default_content = resolve_content(defaults);
-      if (defaults.model) default_model_ok = check_model(*defaults.model);
+      defaults_ = load_song_fields(*defaults_node, "defaults", true);
+      default_content_ = resolve_content(defaults_);
+      if (defaults_.model) default_model_ok_ = check_model(*defaults_.model);
     } else if (!defaults_node->IsNull()) {
       error(pos_of(*defaults_node), "defaults",
             "expected a mapping, got " + describe(*defaults_node),
             "write `defaults:` followed by indented song fields such as `tags:`");
     }
+  }
+  after_setup_ = diags_.size();
+}
+
+void Loader::load_song(std::size_t i, const Node& node) {
+  std::string path = "songs[" + std::to_string(i) + "]";
+  Song song;
+  song.track = static_cast<int>(i) + 1;
+  if (!node.IsMap()) {
+    error(pos_of(node), path, "expected a mapping for a song, got " + describe(node),
+          "write a song as `- title: ...` with its fields indented below");
+    song_pos_.push_back({});
+    if (options_.keep_songs || kept_models_.insert(song.model).second) m_.songs.push_back(song);
+    return;
+  }
+  const SongSpec sp = load_song_fields(node, path, false);
+  song.pos = sp.pos;
+  song_pos_.push_back(sp.pos);
+
+  // Title.
+  if (!sp.title) {
+    error(sp.pos, sp.path, "missing required key \"title\"", "every song needs `title: ...`");
+  } else {
+    song.title = text::trim(sp.title->value);
+    if (song.title.empty()) {
+      if (!sp.title->bad) error(sp.title->pos, sp.title->path, "the title is empty");
+    } else {
+      check_placeholders(song.title, sp.title->pos, sp.title->path, "title");
+      auto key = fold_case(song.title);
+      auto [prev, inserted] = titles_.emplace(key, i);
+      if (!inserted) {
+        warning(sp.title->pos, sp.title->path,
+                "same title as songs[" + std::to_string(prev->second) + "] (" +
+                    where(song_pos_[prev->second]) + ")",
+                "both will be generated; rename one if that is not intended");
+      }
+    }
+  }
+
+  // Content: the song's own, or else the defaults'.
+  const bool own_content = sp.has_content();
+  Content content = own_content ? resolve_content(sp) : default_content_;
+  song.lyrics = content.lyrics;
+  song.description = content.description;
+  song.lyrics_file = content.lyrics_file;
+
+  // Plain fields, the song's own value winning.
+  auto pick_s = [&](const std::optional<Val<std::string>>& own,
+                    const std::optional<Val<std::string>>& dflt) { return own ? own : dflt; };
+  auto tags = pick_s(sp.tags, defaults_.tags);
+  auto negative = pick_s(sp.negative_tags, defaults_.negative_tags);
+  auto model = pick_s(sp.model, defaults_.model);
+  auto instrumental = sp.make_instrumental ? sp.make_instrumental : defaults_.make_instrumental;
+  auto wait = sp.wait_audio ? sp.wait_audio : defaults_.wait_audio;
+  if (tags) song.tags = tags->value;
+  if (negative) song.negative_tags = negative->value;
+  if (instrumental) song.make_instrumental = instrumental->value;
+  if (wait) song.wait_audio = wait->value;
+  if (sp.track) song.track = sp.track->value;
+
+  auto length = sp.length ? sp.length : defaults_.length;
+  auto seed = sp.seed ? sp.seed : defaults_.seed;
+  auto takes = sp.takes ? sp.takes : defaults_.takes;
+  if (length) song.length = length->value;
+  if (seed) song.seed = seed->value;
+  if (takes) song.takes = takes->value;
+
+  bool model_ok = true;
+  if (sp.model) {
+    model_ok = check_model(*sp.model);
+  } else if (defaults_.model) {
+    model_ok = default_model_ok_;
+  }
+  if (model) song.model = model->value;
+
+  // The model's rules decide what the song must and may hold.
+  const ModelLimits* limits = nullptr;
+  if (provider_) {
+    limits = provider_->find_model(model && model_ok ? song.model : default_model_);
+    if (!limits) limits = provider_->find_model(provider_->default_model);
+  }
+
+  if (!content.present && !sp.content_typo && (!limits || limits->needs_text) &&
+      !(limits && limits->style_prompt)) {
+    // The API requires a prompt even for an instrumental: describe it.
+    error(sp.pos, sp.path, "no lyrics, lyrics_file or description",
+          song.make_instrumental
+              ? "an instrumental still needs a prompt: describe the music with "
+                "`description: ...`"
+              : "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, "
+                "or `description:` to have the lyrics written");
+  }
+
+  if (limits && !limits->deprecated.empty()) {
+    // Once per place the model was chosen.
+    SourcePos at = model && model_ok ? model->pos : default_model_pos_;
+    std::string path = model && model_ok ? model->path : default_model_path_;
+    warning(at, path, "model " + limits->name + ": " + limits->deprecated,
+            "use one of its music models, e.g. `model: " + provider_->default_model +
+                "`, or a Suno proxy with `provider: sunoapi`");
+  }
+  // (A model that takes no lyrics, or cannot make an instrumental, says so itself.)
+  if (content.ok && song.lyrics && instrumental && instrumental->value &&
+      (!limits || (limits->lyrics_max > 0 && limits->has_instrumental))) {
+    warning(instrumental->pos, instrumental->path,
+            "make_instrumental is true, so the lyrics are not sung",
+            "remove the lyrics, or set make_instrumental: false");
+  }
+
+  if (limits) {
+    check_model_rules(SongView{sp, song, content, tags, negative, instrumental, length, seed}, *limits);
+  } else if (negative && !negative->value.empty() && provider_ && !provider_->supports_negative_tags) {
+    warning(negative->pos, negative->path,
+            "provider " + provider_->name + " does not support negative_tags; they are ignored",
+            "use provider suno-api, or remove negative_tags");
+  }
+  if (provider_ && content.ok && song.description && !provider_->supports_description) {
+    error(content.pos, content.path,
+          "provider " + provider_->name + " does not support description mode",
+          "write the lyrics instead");
+  }
+
+  // Explicit id.
+  if (sp.id) {
+    std::string id = text::trim(sp.id->value);
+    if (!valid_id(id)) {
+      std::string slug = text::slugify(id);
+      error(sp.id->pos, sp.id->path, "invalid id " + text::quote(id),
+            "use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit" +
+                (slug.empty() ? std::string() : ", e.g. " + text::quote(slug)));
+    } else {
+      auto [prev, inserted] = explicit_ids_.emplace(id, i);
+      if (!inserted) {
+        error(sp.id->pos, sp.id->path,
+              "duplicate id " + text::quote(id) + " (also songs[" + std::to_string(prev->second) +
+                  "], " + where(song_pos_[prev->second]) + ")",
+              "ids identify songs across runs: give each song its own");
+      }
+      song.id = id;
+    }
+  }
+
+  auto [prev_track, new_track] = tracks_.emplace(song.track, i);
+  if (!new_track && sp.track) {
+    warning(sp.track->pos, sp.track->path,
+            "track " + std::to_string(song.track) + " is also songs[" +
+                std::to_string(prev_track->second) + "]'s track number");
+  }
+
+  if (options_.keep_songs || kept_models_.insert(song.model).second) m_.songs.push_back(std::move(song));
+}
+
+LoadResult Loader::run(const std::string& yaml_text, bool stream) {
+  LoadResult result;
+  m_.path = file_;
+  text_ = &yaml_text;
+
+  for (const auto& bad : text::invalid_utf8(yaml_text)) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", bad.byte);
+    error({bad.line, bad.column}, "", std::string("invalid UTF-8 (byte ") + hex + ")",
+          "save the manifest as UTF-8");
+  }
+
+  // The first document goes through our Builder (songs checked as they end);
+  // yaml-cpp 0.7's LoadAll loops forever, allocating, on a stray ',' at
+  // document level (jbeder/yaml-cpp#1040, fixed upstream by #1319): the
+  // documents after it are counted with a bounded loop.
+  const std::size_t before_parse = diags_.size();
+  Builder builder(
+      stream,
+      [&](const Builder::Pairs& pairs) {
+        std::optional<Node> settings, defaults;
+        for (const auto& [k, v] : pairs) {
+          if (!k.IsScalar()) continue;
+          std::string key = k.Scalar();
+          if (key == "settings" && !settings) settings = v;
+          if (key == "defaults" && !defaults) defaults = v;
+        }
+        setup(settings, defaults);
+      },
+      [&](std::size_t i, const Node& song) { load_song(i, song); });
+  std::vector<YAML::Mark>& starts = builder.starts();
+  auto syntax_error = [&](const YAML::Mark& mark, const std::string& msg) {
+    diags_.resize(before_parse);  // what songs said before the error is moot
+    SourcePos p;
+    if (!mark.is_null()) p = {mark.line + 1, mark.column + 1};
+    error(p, "", "YAML syntax error: " + msg, "check the indentation and quoting around this line");
+    result.diagnostics = std::move(diags_);
+    return result;
+  };
+  try {
+    TextBuf buf(yaml_text);
+    std::istream stream_in(&buf);
+    YAML::Parser parser(stream_in);
+    if (parser.HandleNextDocument(builder)) {
+      DocumentStarts handler(starts);
+      for (int i = 1; i < 4 && parser.HandleNextDocument(handler); ++i) {
+      }
+    }
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      if (starts[i].pos == starts[i - 1].pos) {  // no progress: a token the parser cannot use
+        return syntax_error(starts[i], "unexpected character");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return syntax_error(e.mark, e.msg);
+  }
+
+  Node root = builder.root() ? Node(&builder.tree(), *builder.root()) : Node();
+  if (starts.empty() || root.IsNull()) {
+    error({}, "", "the manifest is empty", "start from jobs/demo-album.yaml");
+    result.diagnostics = std::move(diags_);
+    return result;
+  }
+  if (starts.size() > 1) {
+    error({starts[1].line + 1, starts[1].column + 1}, "",
+          "more than one YAML document in the manifest",
+          "remove the `---` line and everything after it, or merge the documents");
+  }
+  if (!root.IsMap()) {
+    error(pos_of(root), "",
+          "expected a mapping with album, defaults, settings and songs, got " + describe(root));
+    result.diagnostics = std::move(diags_);
+    return result;
+  }
+
+  std::optional<Node> album_node, defaults_node, settings_node, songs_node;
+  SourcePos songs_key_pos;
+  for (const auto& e : entries(root, "", kTopKeys, "the manifest")) {
+    if (e.key == "album") album_node = e.value;
+    if (e.key == "defaults") defaults_node = e.value;
+    if (e.key == "settings") settings_node = e.value;
+    if (e.key == "songs") {
+      songs_node = e.value;
+      songs_key_pos = pos_of(e.key_node);
+    }
+  }
+  if (setup_done_) {
+    // The songs were checked with what came before them: settings or
+    // defaults given after them mean checking again with everything.
+    auto same = [](const std::optional<Node>& a, const std::optional<Node>& b) {
+      return a.has_value() == b.has_value() && (!a || a->same(*b));
+    };
+    if (!same(setup_settings_, settings_node) || !same(setup_defaults_, defaults_node)) {
+      restart = true;
+      return result;
+    }
+  } else {
+    setup(settings_node, defaults_node);
+  }
+
+  if (album_node) {
+    load_album(*album_node, m_.album);
+  } else {
+    // Where it was before the songs were checked, among the problems without a position.
+    diags_.insert(diags_.begin() + static_cast<std::ptrdiff_t>(after_setup_),
+                  Diagnostic{Severity::error, file_, {}, "album", "missing required key \"album\"",
+                             "add `album:` with at least a `title:`"});
   }
 
   if (!songs_node || songs_node->IsNull()) {
@@ -1042,175 +1537,14 @@ LoadResult Loader::run(const std::string& yaml_text) {
     error(pos_of(*songs_node), "songs", "no songs",
           "add at least one `- title: ...` entry to the list");
   }
-
-  // Songs.
-  std::vector<SongSpec> specs;
-  if (songs_node && songs_node->IsSequence()) {
-    std::size_t i = 0;
-    for (auto it = songs_node->begin(); it != songs_node->end(); ++it, ++i) {
-      std::string path = "songs[" + std::to_string(i) + "]";
-      if (!it->IsMap()) {
-        error(pos_of(*it), path, "expected a mapping for a song, got " + describe(*it),
-              "write a song as `- title: ...` with its fields indented below");
-        SongSpec bad;
-        bad.path = path;
-        specs.push_back(bad);
-        continue;
-      }
-      specs.push_back(load_song_fields(*it, path, false));
-    }
-  }
-
-  std::map<std::string, std::size_t> explicit_ids;
-  std::map<std::string, std::size_t> titles;
-  std::map<int, std::size_t> tracks;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const SongSpec& sp = specs[i];
-    Song song;
-    song.pos = sp.pos;
-    song.track = static_cast<int>(i) + 1;
-    if (sp.pos.line == 0) {  // not a mapping: already reported
-      m.songs.push_back(song);
-      continue;
-    }
-
-    // Title.
-    if (!sp.title) {
-      error(sp.pos, sp.path, "missing required key \"title\"", "every song needs `title: ...`");
-    } else {
-      song.title = text::trim(sp.title->value);
-      if (song.title.empty()) {
-        if (!sp.title->bad) error(sp.title->pos, sp.title->path, "the title is empty");
-      } else {
-        check_placeholders(song.title, sp.title->pos, sp.title->path, "title");
-        auto key = fold_case(song.title);
-        auto [prev, inserted] = titles.emplace(key, i);
-        if (!inserted) {
-          warning(sp.title->pos, sp.title->path,
-                  "same title as songs[" + std::to_string(prev->second) + "] (" +
-                      where(specs[prev->second].pos) + ")",
-                  "both will be generated; rename one if that is not intended");
-        }
-      }
-    }
-
-    // Content: the song's own, or else the defaults'.
-    const bool own_content = sp.has_content();
-    Content content = own_content ? resolve_content(sp) : default_content;
-    song.lyrics = content.lyrics;
-    song.description = content.description;
-    song.lyrics_file = content.lyrics_file;
-
-    // Plain fields, the song's own value winning.
-    auto pick_s = [&](const std::optional<Val<std::string>>& own,
-                      const std::optional<Val<std::string>>& dflt) { return own ? own : dflt; };
-    auto tags = pick_s(sp.tags, defaults.tags);
-    auto negative = pick_s(sp.negative_tags, defaults.negative_tags);
-    auto model = pick_s(sp.model, defaults.model);
-    auto instrumental = sp.make_instrumental ? sp.make_instrumental : defaults.make_instrumental;
-    auto wait = sp.wait_audio ? sp.wait_audio : defaults.wait_audio;
-    if (tags) song.tags = tags->value;
-    if (negative) song.negative_tags = negative->value;
-    if (instrumental) song.make_instrumental = instrumental->value;
-    if (wait) song.wait_audio = wait->value;
-    if (sp.track) song.track = sp.track->value;
-
-    auto length = sp.length ? sp.length : defaults.length;
-    auto seed = sp.seed ? sp.seed : defaults.seed;
-    auto takes = sp.takes ? sp.takes : defaults.takes;
-    if (length) song.length = length->value;
-    if (seed) song.seed = seed->value;
-    if (takes) song.takes = takes->value;
-
-    bool model_ok = true;
-    if (sp.model) {
-      model_ok = check_model(*sp.model);
-    } else if (defaults.model) {
-      model_ok = default_model_ok;
-    }
-    if (model) song.model = model->value;
-
-    // The model's rules decide what the song must and may hold.
-    const ModelLimits* limits = nullptr;
-    if (provider_) {
-      limits = provider_->find_model(model && model_ok ? song.model : default_model_);
-      if (!limits) limits = provider_->find_model(provider_->default_model);
-    }
-
-    if (!content.present && !sp.content_typo && (!limits || limits->needs_text) &&
-        !(limits && limits->style_prompt)) {
-      // The API requires a prompt even for an instrumental: describe it.
-      error(sp.pos, sp.path, "no lyrics, lyrics_file or description",
-            song.make_instrumental
-                ? "an instrumental still needs a prompt: describe the music with "
-                  "`description: ...`"
-                : "give exactly one: `lyrics: |` with the text, `lyrics_file:` with a path, "
-                  "or `description:` to have the lyrics written");
-    }
-
-    if (limits && !limits->deprecated.empty()) {
-      // Once per place the model was chosen.
-      SourcePos at = model && model_ok ? model->pos : default_model_pos_;
-      std::string path = model && model_ok ? model->path : default_model_path_;
-      warning(at, path, "model " + limits->name + ": " + limits->deprecated,
-              "use one of its music models, e.g. `model: " + provider_->default_model +
-                  "`, or a Suno proxy with `provider: sunoapi`");
-    }
-    // (A model that takes no lyrics, or cannot make an instrumental, says so itself.)
-    if (content.ok && song.lyrics && instrumental && instrumental->value &&
-        (!limits || (limits->lyrics_max > 0 && limits->has_instrumental))) {
-      warning(instrumental->pos, instrumental->path,
-              "make_instrumental is true, so the lyrics are not sung",
-              "remove the lyrics, or set make_instrumental: false");
-    }
-
-    if (limits) {
-      check_model_rules(SongView{sp, song, content, tags, negative, instrumental, length, seed}, *limits);
-    } else if (negative && !negative->value.empty() && provider_ && !provider_->supports_negative_tags) {
-      warning(negative->pos, negative->path,
-              "provider " + provider_->name + " does not support negative_tags; they are ignored",
-              "use provider suno-api, or remove negative_tags");
-    }
-    if (provider_ && content.ok && song.description && !provider_->supports_description) {
-      error(content.pos, content.path,
-            "provider " + provider_->name + " does not support description mode",
-            "write the lyrics instead");
-    }
-
-    // Explicit id.
-    if (sp.id) {
-      std::string id = text::trim(sp.id->value);
-      if (!valid_id(id)) {
-        std::string slug = text::slugify(id);
-        error(sp.id->pos, sp.id->path, "invalid id " + text::quote(id),
-              "use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit" +
-                  (slug.empty() ? std::string() : ", e.g. " + text::quote(slug)));
-      } else {
-        auto [prev, inserted] = explicit_ids.emplace(id, i);
-        if (!inserted) {
-          error(sp.id->pos, sp.id->path,
-                "duplicate id " + text::quote(id) + " (also songs[" + std::to_string(prev->second) +
-                    "], " + where(specs[prev->second].pos) + ")",
-                "ids identify songs across runs: give each song its own");
-        }
-        song.id = id;
-      }
-    }
-
-    auto [prev_track, new_track] = tracks.emplace(song.track, i);
-    if (!new_track && sp.track) {
-      warning(sp.track->pos, sp.track->path,
-              "track " + std::to_string(song.track) + " is also songs[" +
-                  std::to_string(prev_track->second) + "]'s track number");
-    }
-
-    m.songs.push_back(std::move(song));
+  if (songs_node && songs_node->IsSequence() && !songs_node->streamed()) {
+    for (std::size_t i = 0; i < songs_node->size(); ++i) load_song(i, songs_node->at(i));
   }
 
   // Ids derived from titles, kept apart from every explicit id.
   std::set<std::string> used;
-  for (const auto& [id, idx] : explicit_ids) used.insert(id);
-  for (auto& song : m.songs) {
+  for (const auto& [id, idx] : explicit_ids_) used.insert(id);
+  for (auto& song : m_.songs) {
     if (!song.id.empty()) continue;
     std::string base = text::slugify(song.title);
     if (base.empty()) base = "track-" + std::to_string(song.track);
@@ -1231,7 +1565,7 @@ LoadResult Loader::run(const std::string& yaml_text) {
   for (auto& d : diags_) {
     if (seen_text.insert(d.format()).second) result.diagnostics.push_back(std::move(d));
   }
-  if (result.error_count() == 0) result.manifest = std::move(m);
+  if (result.error_count() == 0) result.manifest = std::move(m_);
   return result;
 }
 
@@ -1245,7 +1579,10 @@ LoadResult parse_manifest(const std::string& text, const std::string& file_name,
 LoadResult parse_manifest(const std::string& text, const std::string& file_name,
                           const std::filesystem::path& base_dir, const LoadOptions& options) {
   Loader loader(file_name, base_dir, options);
-  return loader.run(text);
+  auto r = loader.run(text, true);
+  if (!loader.restart) return r;
+  Loader again(file_name, base_dir, options);
+  return again.run(text, false);
 }
 
 LoadResult load_manifest(const std::filesystem::path& file) { return load_manifest(file, LoadOptions{}); }
@@ -1262,11 +1599,15 @@ LoadResult load_manifest(const std::filesystem::path& file, const LoadOptions& o
   if (fs::is_directory(file, ec)) return fail("is a directory, not a manifest file", "");
   std::ifstream in(file, std::ios::binary);
   if (!in) return fail("cannot read the file", "check the file's permissions");
-  std::ostringstream buf;
-  buf << in.rdbuf();
+  // Read in one piece (a string stream would hold the text twice).
+  std::string text;
+  auto size = fs::file_size(file, ec);
+  if (!ec) text.reserve(static_cast<std::size_t>(size));
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, static_cast<std::size_t>(in.gcount()));
   fs::path base = file.parent_path();
   if (base.empty()) base = ".";
-  return parse_manifest(buf.str(), file.string(), base, options);
+  return parse_manifest(text, file.string(), base, options);
 }
 
 }  // namespace setlist

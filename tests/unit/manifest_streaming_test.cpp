@@ -1,0 +1,183 @@
+// The manifest loader on large manifests, whose songs are checked as the
+// parser hands them out and then dropped: positions deep inside the file,
+// anchors and aliases that outlive the song that defined them, settings
+// given after the songs, and 20,000 songs at once (functional, not timed).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "setlist/manifest.hpp"
+
+namespace setlist {
+namespace {
+
+using Lines = std::vector<std::string>;
+
+Lines messages(const LoadResult& r) {
+  Lines out;
+  for (const auto& d : r.diagnostics) out.push_back(d.format());
+  return out;
+}
+
+// A manifest text that counts its own lines, so that a test knows where
+// each song it writes starts.
+struct Writer {
+  std::string text;
+  int line = 1;  // of the next line written
+  int add(const std::string& l) {
+    text += l;
+    text += '\n';
+    return line++;
+  }
+  // A song of block lyrics; returns the line of its `- title:`.
+  int song(int i, const std::string& extra = {}) {
+    int at = add("  - title: \"Song " + std::to_string(i) + "\"");
+    if (!extra.empty()) add(extra);
+    add("    lyrics: |");
+    add("      [Verse]");
+    add("      Line one of song " + std::to_string(i));
+    add("      [Chorus]");
+    add("      The chorus of song " + std::to_string(i));
+    return at;
+  }
+};
+
+Writer header() {
+  Writer w;
+  w.add("album:");
+  w.add("  title: Big");
+  w.add("songs:");
+  return w;
+}
+
+TEST(ManifestStreaming, DiagnosticsDeepInsideALargeManifestNameFileLineAndColumn) {
+  Writer w = header();
+  int first_id = 0, typo = 0, placeholder = 0, dup_id = 0, bad_bool = 0;
+  for (int i = 0; i < 20000; ++i) {
+    if (i == 3) {
+      first_id = w.song(i, "    id: same") + 1;
+    } else if (i == 12345) {
+      typo = w.song(i, "    tagz: pop") + 1;
+    } else if (i == 15000) {
+      bad_bool = w.song(i, "    make_instrumental: maybe") + 1;
+    } else if (i == 17000) {
+      placeholder = w.add("  - title: \"Song 17000\"");
+      w.add("    lyrics: |");
+      w.add("      [Verse]");
+      w.add("      All of <CHORUS HERE> again");
+    } else if (i == 19999) {
+      dup_id = w.song(i, "    id: same") + 1;
+    } else {
+      w.song(i);
+    }
+  }
+  auto r = parse_manifest(w.text, "big.yaml", ".");
+  auto pos = [](int l, int c) { return "big.yaml:" + std::to_string(l) + ":" + std::to_string(c); };
+  EXPECT_EQ(messages(r),
+            (Lines{pos(typo, 5) + ": error: songs[12345].tagz: unknown key \"tagz\" (hint: did you mean \"tags\"?)",
+                   pos(bad_bool, 24) + ": error: songs[15000].make_instrumental: expected true or false, got "
+                                       "\"maybe\"",
+                   pos(placeholder + 3, 14) + ": error: songs[17000].lyrics: unfilled placeholder \"<CHORUS HERE>\" "
+                                              "(hint: replace it with the real text before generating)",
+                   pos(dup_id, 9) + ": error: songs[19999].id: duplicate id \"same\" (also songs[3], line " +
+                       std::to_string(first_id - 1) +
+                       ") (hint: ids identify songs across runs: give each song its own)"}));
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(ManifestStreaming, AnchorsOutliveTheSongThatDefinedThem) {
+  Writer w = header();
+  w.add("  - title: First");
+  w.add("    tags: &style [dream pop, shoegaze]");
+  w.add("    lyrics: &words |");
+  w.add("      [Verse]");
+  w.add("      Shared words");
+  for (int i = 1; i < 3000; ++i) w.song(i);
+  w.add("  - title: Last");
+  w.add("    tags: *style");
+  w.add("    lyrics: *words");
+  auto r = parse_manifest(w.text, "a.yaml", ".");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  const auto& last = r.manifest->songs.back();
+  EXPECT_EQ(last.title, "Last");
+  EXPECT_EQ(last.tags, "dream pop, shoegaze");
+  ASSERT_TRUE(last.lyrics);
+  EXPECT_EQ(*last.lyrics, "[Verse]\nShared words");
+}
+
+TEST(ManifestStreaming, AnAliasedMistakeIsReportedWhereItWasWritten) {
+  // yaml-cpp's node tree made an alias the very node it names: its position
+  // is the anchor's. The streamed loader says the same.
+  const std::string yaml =
+      "album: {title: A}\n"
+      "songs:\n"
+      "  - {title: A, lyrics: x, make_instrumental: &m maybe}\n"
+      "  - {title: B, lyrics: y, make_instrumental: *m}\n"
+      "  - &whole {title: C, lyrics: z}\n"
+      "  - *whole\n"
+      "  - <<: *whole\n"
+      "    title: D\n";
+  EXPECT_EQ(messages(parse_manifest(yaml, "a.yaml", ".")),
+            (Lines{"a.yaml:3:46: error: songs[0].make_instrumental: expected true or false, got \"maybe\"",
+                   "a.yaml:3:46: error: songs[1].make_instrumental: expected true or false, got \"maybe\"",
+                   "a.yaml:5:20: warning: songs[3].title: same title as songs[2] (line 5) (hint: both will be "
+                   "generated; rename one if that is not intended)",
+                   "a.yaml:7:5: error: songs[4].<<: unknown key \"<<\" (hint: YAML merge keys are not supported; "
+                   "put shared song fields under `defaults:`)"}));
+}
+
+TEST(ManifestStreaming, SettingsAndDefaultsAfterTheSongsStillApply) {
+  const std::string songs =
+      "songs:\n"
+      "  - {title: A, lyrics: \"[Verse] hi\"}\n"
+      "  - {title: B, lyrics: \"[Verse] ho\", model: V4}\n";
+  const std::string rest = "settings: {provider: sunoapi, model: V4}\ndefaults: {tags: rock}\n";
+  auto before = parse_manifest("album: {title: A}\n" + rest + songs, "a.yaml", ".");
+  auto after = parse_manifest("album: {title: A}\n" + songs + rest, "a.yaml", ".");
+  ASSERT_TRUE(before.ok()) << ::testing::PrintToString(messages(before));
+  ASSERT_TRUE(after.ok()) << ::testing::PrintToString(messages(after));
+  ASSERT_EQ(after.manifest->songs.size(), 2u);
+  EXPECT_EQ(after.manifest->songs[0].tags, "rock");
+  EXPECT_EQ(after.manifest->settings.at("provider").value, "sunoapi");
+  // The same model checked against the provider given after the songs.
+  auto bad = parse_manifest("album: {title: A}\nsongs:\n  - {title: A, lyrics: x, model: V9}\n"
+                            "settings: {provider: sunoapi}\n",
+                            "a.yaml", ".");
+  EXPECT_EQ(messages(bad),
+            (Lines{"a.yaml:3:5: error: songs[0]: \"A\": model V4_5 needs a style in custom mode (lyrics) (hint: add "
+                   "`tags:` (sent as the style))",
+                   "a.yaml:3:34: error: songs[0].model: unknown model \"V9\" for provider sunoapi (hint: did you mean "
+                   "\"V4\"? provider sunoapi knows: V4, V4_5, V4_5PLUS, V4_5ALL, V5)"}));
+}
+
+TEST(ManifestStreaming, TwentyThousandSongsValidate) {
+  Writer w = header();
+  for (int i = 0; i < 20000; ++i) w.song(i);
+  auto r = parse_manifest(w.text, "big.yaml", ".");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  ASSERT_EQ(r.manifest->songs.size(), 20000u);
+  const auto& s = r.manifest->songs[19999];
+  EXPECT_EQ(s.title, "Song 19999");
+  EXPECT_EQ(s.id, "song-19999");
+  EXPECT_EQ(s.track, 20000);
+  ASSERT_TRUE(s.lyrics);
+  EXPECT_EQ(*s.lyrics, "[Verse]\nLine one of song 19999\n[Chorus]\nThe chorus of song 19999");
+  EXPECT_EQ(s.pos.line, 3 + 1 + 19999 * 6);
+
+  // validate's way: every song checked, one kept per model.
+  LoadOptions o;
+  o.keep_songs = false;
+  auto lean = parse_manifest(w.text, "big.yaml", ".", o);
+  ASSERT_TRUE(lean.ok());
+  EXPECT_EQ(lean.manifest->songs.size(), 1u);
+  EXPECT_EQ(w.song(0), 120004);
+  auto dup = parse_manifest(w.text, "big.yaml", ".", o);
+  ASSERT_EQ(dup.diagnostics.size(), 1u) << ::testing::PrintToString(messages(dup));
+  EXPECT_EQ(dup.diagnostics[0].format(),
+            "big.yaml:120004:12: warning: songs[20000].title: same title as songs[0] (line 4) (hint: both will be "
+            "generated; rename one if that is not intended)");
+}
+
+}  // namespace
+}  // namespace setlist
