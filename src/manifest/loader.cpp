@@ -106,13 +106,13 @@ bool contains(const std::vector<std::string_view>& v, std::string_view s) {
 // text sits in one arena. The songs list is not kept: each song is handed to
 // the loader as soon as its mapping ends, then its nodes are dropped.
 
-enum class Kind : std::uint8_t { null, scalar, seq, map, alias };
+enum class NodeKind : std::uint8_t { null, scalar, seq, map, alias };
 // yaml-cpp's tag of a scalar: "?" plain and untagged, "!" quoted or block,
 // else an explicit tag.
 enum class TagKind : std::uint8_t { plain, nonplain, other };
 
 struct Item {
-  Kind kind = Kind::null;
+  NodeKind kind = NodeKind::null;
   TagKind tag = TagKind::plain;
   std::int32_t line = -1;    // yaml-cpp's 0-based mark; -1 when unknown
   std::int32_t column = -1;
@@ -135,17 +135,17 @@ class Node {
  public:
   Node() = default;  // undefined
   Node(const Tree* t, std::uint32_t i) : t_(t), i_(i) {
-    while (t_ && item().kind == Kind::alias) {
+    while (t_ && item().kind == NodeKind::alias) {
       std::uint32_t to = item().a;
       t_ = t_->anchors;
       i_ = to;
     }
   }
   bool IsDefined() const { return t_ != nullptr; }
-  bool IsNull() const { return !t_ || item().kind == Kind::null; }
-  bool IsScalar() const { return t_ && item().kind == Kind::scalar; }
-  bool IsSequence() const { return t_ && item().kind == Kind::seq; }
-  bool IsMap() const { return t_ && item().kind == Kind::map; }
+  bool IsNull() const { return !t_ || item().kind == NodeKind::null; }
+  bool IsScalar() const { return t_ && item().kind == NodeKind::scalar; }
+  bool IsSequence() const { return t_ && item().kind == NodeKind::seq; }
+  bool IsMap() const { return t_ && item().kind == NodeKind::map; }
   bool streamed() const { return IsSequence() && item().a == kStreamed; }
   TagKind tag() const { return t_ ? item().tag : TagKind::plain; }
   std::string Scalar() const {
@@ -195,10 +195,10 @@ class Builder : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    complete(begin(mark, Kind::null, TagKind::plain), anchor);
+    complete(begin(mark, NodeKind::null, TagKind::plain), anchor);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    std::uint32_t i = begin(mark, Kind::alias, TagKind::plain);
+    std::uint32_t i = begin(mark, NodeKind::alias, TagKind::plain);
     auto it = anchored_.find(anchor);
     if (it != anchored_.end()) {
       tree_.items[i].a = it->second;
@@ -218,7 +218,7 @@ class Builder : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     TagKind t = tag == "?" ? TagKind::plain : tag == "!" ? TagKind::nonplain : TagKind::other;
-    std::uint32_t i = begin(mark, Kind::scalar, t);
+    std::uint32_t i = begin(mark, NodeKind::scalar, t);
     tree_.items[i].a = static_cast<std::uint32_t>(tree_.arena.size());
     tree_.items[i].b = static_cast<std::uint32_t>(value.size());
     tree_.arena += value;
@@ -226,12 +226,12 @@ class Builder : public YAML::EventHandler {
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
-    open(mark, Kind::seq, anchor);
+    open(mark, NodeKind::seq, anchor);
   }
   void OnSequenceEnd() override { close(); }
   void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
-    open(mark, Kind::map, anchor);
+    open(mark, NodeKind::map, anchor);
   }
   void OnMapEnd() override { close(); }
 
@@ -247,13 +247,13 @@ class Builder : public YAML::EventHandler {
     std::size_t items = 0, arena = 0, kids = 0;
   };
 
-  std::uint32_t begin(const YAML::Mark& mark, Kind kind, TagKind tag) {
+  std::uint32_t begin(const YAML::Mark& mark, NodeKind kind, TagKind tag) {
     if (!frames_.empty() && frames_.back().songs) {
       song_start_ = {tree_.items.size(), tree_.arena.size(), tree_.kids.size()};
     }
     // The value of the root's first `songs` key (a later one is a duplicate).
     starting_songs_ = false;
-    if (frames_.size() == 1 && !songs_seen_ && tree_.items[frames_[0].item].kind == Kind::map &&
+    if (frames_.size() == 1 && !songs_seen_ && tree_.items[frames_[0].item].kind == NodeKind::map &&
         (pending_.size() - frames_[0].kids_from) % 2 == 1) {
       Node key(&tree_, pending_.back());
       if (key.IsScalar() && key.Scalar() == "songs") songs_seen_ = starting_songs_ = true;
@@ -269,9 +269,9 @@ class Builder : public YAML::EventHandler {
     return static_cast<std::uint32_t>(tree_.items.size() - 1);
   }
 
-  void open(const YAML::Mark& mark, Kind kind, YAML::anchor_t anchor) {
+  void open(const YAML::Mark& mark, NodeKind kind, YAML::anchor_t anchor) {
     std::uint32_t i = begin(mark, kind, TagKind::plain);
-    bool songs = stream_ && starting_songs_ && kind == Kind::seq;
+    bool songs = stream_ && starting_songs_ && kind == NodeKind::seq;
     if (songs) {
       Pairs pairs;
       for (std::size_t k = frames_[0].kids_from; k + 1 < pending_.size(); k += 2)
@@ -321,16 +321,16 @@ class Builder : public YAML::EventHandler {
   // Copies node i of `from` (and what it holds) into the anchors.
   std::uint32_t copy(const Tree& from, std::uint32_t i) {
     Item it = from.items[i];
-    if (it.kind == Kind::scalar) {
+    if (it.kind == NodeKind::scalar) {
       it.a = static_cast<std::uint32_t>(anchors_.arena.size());
       anchors_.arena.append(from.arena, from.items[i].a, from.items[i].b);
-    } else if ((it.kind == Kind::seq || it.kind == Kind::map) && it.a != kStreamed) {
+    } else if ((it.kind == NodeKind::seq || it.kind == NodeKind::map) && it.a != kStreamed) {
       std::vector<std::uint32_t> kids;
       kids.reserve(it.b);
       for (std::uint32_t k = 0; k < it.b; ++k) kids.push_back(copy(from, from.kids[it.a + k]));
       it.a = static_cast<std::uint32_t>(anchors_.kids.size());
       anchors_.kids.insert(anchors_.kids.end(), kids.begin(), kids.end());
-    } else if (it.kind == Kind::seq || it.kind == Kind::map) {
+    } else if (it.kind == NodeKind::seq || it.kind == NodeKind::map) {
       it.a = 0;
       it.b = 0;  // the songs list itself: its items are gone
     }
