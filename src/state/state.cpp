@@ -275,16 +275,16 @@ struct Snapshot {
   std::uint64_t generation = 0;
   std::unordered_map<std::string, SongRow> songs;
   std::unordered_map<std::string, std::vector<SubmissionRow>> submissions;
-  std::unordered_map<std::string, std::vector<ClipRow>> attempt_clips;
   std::unordered_map<std::string, std::vector<FileRow>> files;
-  std::unordered_map<std::string, std::vector<AnalysisRow>> analyses;
+  // Not clips (their raw JSON) nor analyses (their waveforms): the memory
+  // they would hold is worth more than the queries they would save.
 };
 constexpr int kSnapshotAfter = 64;
 std::unique_ptr<Snapshot> load_snapshot(sqlite3* db);
 
 struct StateStore::Impl {
   sqlite3* db = nullptr;
-  // Changes to the snapshot's tables (songs, submissions, clips, files, analysis).
+  // Changes to the rows the snapshot holds (songs, submissions, files), and to clips and analyses.
   std::atomic<std::uint64_t> generation{0};
   std::mutex snap_mu;
   std::unique_ptr<Snapshot> snap;
@@ -567,9 +567,6 @@ AnalysisRow read_analysis_row(Stmt& st) {
   return r;
 }
 
-// The clips of each song's current attempt (StateStore::attempt_clips).
-constexpr const char* kAttemptFilter =
-    "SELECT s.id FROM submissions s JOIN songs g ON g.song_key=s.song_key WHERE s.attempt=g.attempt";
 }  // namespace
 
 // Each table read once, in the order the per-song readers give (grouping by
@@ -600,27 +597,10 @@ std::unique_ptr<Snapshot> load_snapshot(sqlite3* db) {
     }
   }
   {
-    Stmt st(db, (std::string("SELECT ") + kClipCols +
-                 " FROM clips c WHERE submission_id IN (" + kAttemptFilter +
-                 " AND s.song_key=c.song_key) ORDER BY song_key, submission_id, take")
-                    .c_str());
-    while (st.step()) {
-      auto r = read_clip(st);
-      snap->attempt_clips[r.song_key].push_back(std::move(r));
-    }
-  }
-  {
     Stmt st(db, (std::string("SELECT ") + kFileCols + " FROM files ORDER BY path").c_str());
     while (st.step()) {
       auto r = read_file_row(st);
       snap->files[r.song_key].push_back(std::move(r));
-    }
-  }
-  {
-    Stmt st(db, (std::string("SELECT ") + kAnalysisCols + " FROM analysis ORDER BY song_key, clip_id").c_str());
-    while (st.step()) {
-      auto r = read_analysis_row(st);
-      snap->analyses[r.song_key].push_back(std::move(r));
     }
   }
   return snap;
@@ -825,7 +805,6 @@ std::vector<SubmissionRow> StateStore::dangling_intents() {
 }
 
 std::vector<ClipRow> StateStore::attempt_clips(const std::string& song_key) {
-  if (auto got = impl_->cached(song_key, &Snapshot::attempt_clips)) return *got;
   Stmt st(impl_->db, (std::string("SELECT ") + kClipCols +
                       " FROM clips WHERE song_key=? AND submission_id IN (SELECT s.id FROM submissions s JOIN songs g "
                       "ON g.song_key=s.song_key WHERE s.song_key=? AND s.attempt=g.attempt) "
@@ -965,8 +944,6 @@ void StateStore::record_analysis(const AnalysisRow& row) {
 }
 
 std::vector<AnalysisRow> StateStore::analyses(const std::string& song_key) {
-  if (!song_key.empty())
-    if (auto got = impl_->cached(song_key, &Snapshot::analyses)) return *got;
   std::string sql = std::string("SELECT ") + kAnalysisCols + " FROM analysis" +
                     std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY song_key, clip_id";
   Stmt st(impl_->db, sql.c_str());
