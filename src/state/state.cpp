@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -264,62 +263,8 @@ JournalEntry receipt_of(JournalEntry::Kind kind, std::string song_key, std::int6
 
 }  // namespace
 
-// Every song's rows at once (#20): a finished album of 10,000 songs asked
-// fifteen indexed queries per song when it started (plans, resume facts,
-// renames, album gain, reports). After kSnapshotAfter per-song reads with no
-// change in between, the per-song readers answer from one load of each table
-// instead, until a row of one of those tables changes on this connection
-// (an update hook counts them). Other connections do not write meanwhile:
-// every writer of an album's state holds its run lock (RunLock).
-struct Snapshot {
-  std::uint64_t generation = 0;
-  std::unordered_map<std::string, SongRow> songs;
-  std::unordered_map<std::string, std::vector<SubmissionRow>> submissions;
-  std::unordered_map<std::string, std::vector<FileRow>> files;
-  // Not clips (their raw JSON) nor analyses (their waveforms): the memory
-  // they would hold is worth more than the queries they would save.
-};
-constexpr int kSnapshotAfter = 64;
-std::unique_ptr<Snapshot> load_snapshot(sqlite3* db);
-
 struct StateStore::Impl {
   sqlite3* db = nullptr;
-  // Changes to the rows the snapshot holds (songs, submissions, files), and to clips and analyses.
-  std::atomic<std::uint64_t> generation{0};
-  std::mutex snap_mu;
-  std::unique_ptr<Snapshot> snap;
-  std::uint64_t snap_counted = ~0ull;  // the generation the reads below were counted at
-  int snap_reads = 0;
-  static void on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
-    const std::string_view t(table);
-    if (t == "songs" || t == "submissions" || t == "clips" || t == "files" || t == "analysis")
-      static_cast<Impl*>(self)->generation.fetch_add(1, std::memory_order_relaxed);
-  }
-  // The snapshot, loaded when the per-song reads since the last change make
-  // it worth it; null: ask SQLite. Call with snap_mu held.
-  const Snapshot* snapshot() {
-    const std::uint64_t gen = generation.load(std::memory_order_relaxed);
-    if (snap && snap->generation == gen) return snap.get();
-    snap.reset();
-    if (gen != snap_counted) {
-      snap_counted = gen;
-      snap_reads = 0;
-    }
-    if (++snap_reads < kSnapshotAfter) return nullptr;
-    snap = load_snapshot(db);
-    snap->generation = gen;
-    if (generation.load(std::memory_order_relaxed) != gen) snap.reset();  // changed while loading
-    return snap.get();
-  }
-  template <class T>
-  std::optional<T> cached(const std::string& key, std::unordered_map<std::string, T> Snapshot::*member) {
-    std::lock_guard lock(snap_mu);
-    const Snapshot* s = snapshot();
-    if (!s) return std::nullopt;
-    auto& m = s->*member;
-    auto it = m.find(key);
-    return it == m.end() ? T{} : it->second;
-  }
   std::unique_ptr<journal::Writer> journal;
   ~Impl() {
     if (db) {
@@ -379,7 +324,6 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
     return e;
   }
   StmtCache::attach(s->impl_->db);
-  sqlite3_update_hook(s->impl_->db, &StateStore::Impl::on_update, s->impl_.get());
   try {
     sqlite3_busy_timeout(s->impl_->db, 5000);
     s->impl_->exec("PRAGMA journal_mode=WAL");
@@ -569,52 +513,8 @@ AnalysisRow read_analysis_row(Stmt& st) {
 
 }  // namespace
 
-// Each table read once, in the order the per-song readers give (grouping by
-// song keeps it). A read transaction of its own when none is open.
-std::unique_ptr<Snapshot> load_snapshot(sqlite3* db) {
-  const bool own = sqlite3_get_autocommit(db) != 0 &&
-                   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK;
-  struct End {
-    sqlite3* db;
-    bool own;
-    ~End() {
-      if (own) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-    }
-  } end{db, own};
-  auto snap = std::make_unique<Snapshot>();
-  {
-    Stmt st(db, (std::string("SELECT ") + kSongCols + " FROM songs").c_str());
-    while (st.step()) {
-      auto r = read_song(st);
-      snap->songs.emplace(r.key, std::move(r));
-    }
-  }
-  {
-    Stmt st(db, (std::string("SELECT ") + kSubCols + " FROM submissions ORDER BY id").c_str());
-    while (st.step()) {
-      auto r = read_submission(st);
-      snap->submissions[r.song_key].push_back(std::move(r));
-    }
-  }
-  {
-    Stmt st(db, (std::string("SELECT ") + kFileCols + " FROM files ORDER BY path").c_str());
-    while (st.step()) {
-      auto r = read_file_row(st);
-      snap->files[r.song_key].push_back(std::move(r));
-    }
-  }
-  return snap;
-}
 
 std::optional<SongRow> StateStore::song(const std::string& key) {
-  {
-    std::lock_guard lock(impl_->snap_mu);
-    if (const Snapshot* snap = impl_->snapshot()) {
-      auto it = snap->songs.find(key);
-      if (it == snap->songs.end()) return std::nullopt;
-      return it->second;
-    }
-  }
   Stmt st(impl_->db, (std::string("SELECT ") + kSongCols + " FROM songs WHERE song_key=?").c_str());
   st.bind(1, key);
   if (st.step()) return read_song(st);
@@ -789,7 +689,6 @@ void StateStore::close_submission(std::int64_t submission_id, const char* state,
 }
 
 std::vector<SubmissionRow> StateStore::submissions(const std::string& song_key) {
-  if (auto got = impl_->cached(song_key, &Snapshot::submissions)) return *got;
   Stmt st(impl_->db, (std::string("SELECT ") + kSubCols + " FROM submissions WHERE song_key=? ORDER BY id").c_str());
   st.bind(1, song_key);
   std::vector<SubmissionRow> out;
@@ -881,8 +780,6 @@ void StateStore::record_file(const FileRow& row) {
 }
 
 std::vector<FileRow> StateStore::files(const std::string& song_key) {
-  if (!song_key.empty())
-    if (auto got = impl_->cached(song_key, &Snapshot::files)) return *got;
   std::string sql = std::string("SELECT ") + kFileCols + " FROM files" +
                     std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY path";
   Stmt st(impl_->db, sql.c_str());
