@@ -4,6 +4,7 @@
 // provider/model given on the command line (LoadOptions).
 #include <gtest/gtest.h>
 
+#include "manifest_messages.hpp"
 #include "setlist/manifest.hpp"
 #include "setlist/settings.hpp"
 #include "test_support.hpp"
@@ -11,13 +12,8 @@
 namespace setlist {
 namespace {
 
-using Lines = std::vector<std::string>;
-
-Lines messages(const LoadResult& r) {
-  Lines out;
-  for (const auto& d : r.diagnostics) out.push_back(d.format());
-  return out;
-}
+using test_manifest::Lines;
+using test_manifest::messages;
 
 Lines check(const std::string& yaml, const LoadOptions& o = {}) {
   return messages(parse_manifest(yaml, "album.yaml", ".", o));

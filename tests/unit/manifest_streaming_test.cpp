@@ -7,18 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "manifest_messages.hpp"
 #include "setlist/manifest.hpp"
 
 namespace setlist {
 namespace {
 
-using Lines = std::vector<std::string>;
-
-Lines messages(const LoadResult& r) {
-  Lines out;
-  for (const auto& d : r.diagnostics) out.push_back(d.format());
-  return out;
-}
+using test_manifest::Lines;
+using test_manifest::messages;
 
 // A manifest text that counts its own lines, so that a test knows where
 // each song it writes starts.

@@ -4,19 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "manifest_messages.hpp"
 #include "setlist/manifest.hpp"
 #include "test_support.hpp"
 
 namespace setlist {
 namespace {
 
-using Lines = std::vector<std::string>;
-
-Lines messages(const LoadResult& r) {
-  Lines out;
-  for (const auto& d : r.diagnostics) out.push_back(d.format());
-  return out;
-}
+using test_manifest::Lines;
+using test_manifest::messages;
 
 // Diagnostics for `yaml` loaded as "album.yaml" from `base`.
 Lines check(const std::string& yaml, const std::filesystem::path& base = ".") {
