@@ -59,8 +59,16 @@ struct RunOptions {
   // counts them from the start of `run`): each is handled as soon as it can be.
   std::function<int()> early_signals;
   // Called once the run has ended and every song row is final, while the run
-  // still holds OUT's lock (the CLI writes the reports here).
-  std::function<void(StateStore&, const RunSummary&)> before_unlock;
+  // still holds OUT's lock (the CLI writes the reports here, and says so with
+  // RunSummary::reports_written and the flagged takes).
+  std::function<void(StateStore&, RunSummary&)> before_unlock;
+  // #20: a finished album whose inputs did not change since the run that
+  // finished it is not read song by song again (engine/settled.hpp). False:
+  // every run looks at every song (the CLI's choice when it must render
+  // something each run, e.g. $GITHUB_STEP_SUMMARY).
+  bool settled_shortcut = true;
+  // The program's name and version: another version looks at everything.
+  std::string program;
 };
 
 struct Event {
@@ -124,6 +132,16 @@ struct RunSummary {
   std::string abort_reason;
   std::vector<SongResult> song_results;  // every song of the manifest, in its order
   std::vector<KeyUse> keys;              // the key pool, in the order the keys were given
+  // Set by before_unlock: the reports were written; the takes the analysis
+  // flagged ("07 Title (A): silent"), the first of them at least, and how many.
+  bool reports_written = false;
+  std::vector<std::string> flagged;
+  std::size_t flagged_total = 0;
+  // #20: nothing to do. Every selected song was complete and nothing had
+  // changed since the run that ended at `unchanged_since` (unix ms): this run
+  // read no song, sent nothing, and left that run's reports as they were.
+  bool unchanged = false;
+  std::int64_t unchanged_since = 0;
 };
 
 // A key's public name: "k-" and the first 8 hex digits of its SHA-256. It

@@ -75,6 +75,7 @@ struct SettingValue {
 
 struct Manifest {
   std::filesystem::path path;  // the file loaded
+  std::string source_sha256;   // of the file's bytes as loaded (load_manifest); empty when parsed from text
   Album album;
   std::vector<Song> songs;
   std::map<std::string, SettingValue> settings;

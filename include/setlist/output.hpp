@@ -83,7 +83,11 @@ Result<std::pair<std::uint64_t, std::string>> file_digest(const std::filesystem:
 // "." or ".." components, and no folder on its way inside OUT may be a
 // symbolic link or anything but a folder. The last component is not looked
 // at: readers open it with O_NOFOLLOW, movers move the link itself.
-std::optional<std::string> state_path_problem(const std::filesystem::path& out_dir, std::string_view rel);
+// `real_folders`: folders (relative, as in `rel`) already found real in this
+// pass; they are not examined again, and those found real are added. Only
+// for many paths checked in a row (a folder replaced meanwhile is not seen).
+std::optional<std::string> state_path_problem(const std::filesystem::path& out_dir, std::string_view rel,
+                                              std::set<std::string>* real_folders = nullptr);
 // The message for a state row whose path failed: "damaged state: ...".
 std::string damaged_state_message(std::string_view rel, std::string_view problem);
 // The bytes of a file inside OUT named by state: only when state_path_problem

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -136,8 +137,10 @@ struct JournalEntry {
 struct Journal {
   std::vector<JournalEntry> entries;
   int bad_lines = 0;  // lines that are not receipts (a torn last line after a crash counts here)
+  std::uint64_t end = 0;  // the byte just past the last complete line read
 };
-Journal read_journal(const std::filesystem::path& file);
+// The receipts from byte `from` on (`from` must start a line; 0: all).
+Journal read_journal(const std::filesystem::path& file, std::uint64_t from = 0);
 std::filesystem::path journal_path(const std::filesystem::path& out_dir);
 
 class StateStore {
@@ -146,7 +149,7 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& db_file);
   ~StateStore();
 
-  static constexpr int schema_version = 5;
+  static constexpr int schema_version = 6;
   static constexpr int application_id = 0x53544c53;  // "STLS": PRAGMA application_id of setlist's databases
 
   std::optional<SongRow> song(const std::string& key);
@@ -182,6 +185,9 @@ class StateStore {
 
   void record_file(const FileRow& row);
   std::vector<FileRow> files(const std::string& song_key = {});
+  // Every file row, in no particular order, one at a time (a large album's
+  // rows are never all in memory).
+  void each_file(const std::function<void(const FileRow&)>& fn);
   void forget_files(const std::string& song_key);
 
   // Audio analysis (schema v3's own table; nothing else reads it).
@@ -217,6 +223,10 @@ class StateStore {
   // Free-form key/value (run history, provider name).
   void set_meta(const std::string& key, const std::string& value);
   std::optional<std::string> meta(const std::string& key);
+  // How many times a row of songs, submissions, clips, files or analysis
+  // was inserted, updated or deleted, by anyone (schema v6 triggers); -1
+  // when unknown. Equal counts: none of those tables changed in between.
+  std::int64_t changes();
 
  private:
   friend class StateReadBatch;
@@ -239,7 +249,17 @@ class StateStore {
 // Each refusal's message says what was found and what to do (`setlist recover OUT`).
 // `create`: a missing database (with no evidence) is created; otherwise the
 // result holds no store.
+// The journal is checked from where the last check that passed ended (state
+// meta `journal_checked`: that offset and a digest of the 64 KiB before it),
+// so a start costs the receipts added since, not the whole album's. When
+// that part of the file is not the one checked (rewritten, truncated, another
+// album's), every receipt is checked again.
 Result<std::unique_ptr<StateStore>> open_album_state(const std::filesystem::path& out_dir, bool create);
+
+// At the end of a run (under OUT's lock): checks the receipts this run added
+// against state and, when state holds them all, moves the check's starting
+// point past them. False when state lacks one (the next start refuses).
+bool check_new_receipts(StateStore& store, const std::filesystem::path& out_dir);
 
 struct RecoverySummary {
   int receipts = 0;       // journal lines read
@@ -290,6 +310,9 @@ std::int64_t unix_millis_now();
 // Whether a published file is on disk as recorded: a regular file (not a
 // link) of the recorded size and, when known, modification time. A stat, no read.
 bool file_intact(const std::filesystem::path& out_dir, const FileRow& f);
+// The same for many rows in a row: folders on the way are examined once
+// (state_path_problem's `real_folders`).
+bool file_intact(const std::filesystem::path& out_dir, const FileRow& f, std::set<std::string>& real_folders);
 
 // What state and OUT say about a song's current attempt, for decide_resume().
 // `requests_needed`: the generate requests the song needs (its takes).

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -242,6 +243,16 @@ std::string song_time(std::int64_t ms) {
 
 // The per-song table at the end of a run: every song of the album, the ones
 // --only left alone included.
+// "at 2026-11-30 05:10 UTC"
+std::string utc_minute(std::int64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "at %Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
 void print_song_table(const RunSummary& s, std::ostream& out) {
   if (s.song_results.empty()) return;
   std::size_t width = 5;
@@ -707,7 +718,7 @@ int main(int argc, char** argv) {
                 "submit again songs whose earlier request may have been accepted (may pay twice)");
   run->add_flag("--retry-failed", retry_failed, "submit again songs that failed in an earlier run");
   std::string run_only, run_regenerate;
-  bool keep_attempts = false, dry_run = false;
+  bool keep_attempts = false, dry_run = false, check_all = false;
   run->add_option("--only", run_only,
                   std::string("work only on these songs: ") + kSelectorHelp +
                       "; the others are left alone (not sent, not polled, files kept) and still listed in the reports")
@@ -723,6 +734,9 @@ int main(int argc, char** argv) {
   run->add_flag("--keep-attempts", keep_attempts,
                 "a new attempt (--regenerate, --retry-failed, regenerate_on_error) leaves the earlier takes in the "
                 "album folder; the new takes are named \"... (attempt N)\"");
+  run->add_flag("--check-all", check_all,
+                "look at every song and write the reports again even when the album is finished and nothing changed "
+                "since the run that finished it (by default such a run says so and stops)");
   run->add_flag("--dry-run", dry_run, "print what the run would send and cost (as `setlist plan`); send nothing, "
                                       "no key needed");
   run->add_flag("--explain-config", explain, "print each setting's effective value and origin, then exit");
@@ -1126,12 +1140,17 @@ int main(int argc, char** argv) {
   opt.tick = std::chrono::seconds(1);
   // Reports are written while the run still holds OUT's lock, whenever it got
   // as far as its state (even when aborted); never when another run holds OUT.
-  std::vector<std::string> flagged;  // #19: takes the analysis flagged, for the summary
-  opt.before_unlock = [&](StateStore& st, const RunSummary& s) {
+  opt.before_unlock = [&](StateStore& st, RunSummary& s) {
     auto w = write_reports(out_dir, st, &*manifest, &s);
     if (!w) std::cerr << "setlist: could not write reports: " << w.error().message << "\n";
-    flagged = flagged_takes(st);
+    s.reports_written = static_cast<bool>(w);
+    s.flagged = flagged_takes(st);  // #19: takes the analysis flagged, for the summary
+    s.flagged_total = s.flagged.size();
   };
+  opt.program = version_text();
+  // A CI step's summary is written by every run: no shortcut there.
+  if (const char* v = std::getenv("GITHUB_STEP_SUMMARY"); v && *v) opt.settled_shortcut = false;
+  if (check_all) opt.settled_shortcut = false;
   RunSummary summary;
   {
     int selected = 0;
@@ -1154,11 +1173,21 @@ int main(int argc, char** argv) {
     std::cerr << boost::json::serialize(song_table_json(summary)) << "\n";
     boost::json::object o = boost::json::parse(run_summary_json(summary)).as_object();
     o["event"] = "summary";
+    if (summary.unchanged) {
+      o["unchanged"] = true;  // nothing to do (settled.hpp); the reports stand
+      o["unchanged_since"] = summary.unchanged_since;
+    }
     if (fs::exists(report_json)) o["report"] = report_json.string();
     if (fs::exists(report_html)) o["report_html"] = report_html.string();
     std::cerr << boost::json::serialize(o) << "\n";
   } else {
     if (!quiet) print_song_table(summary, std::cerr);
+    if (summary.unchanged)
+      std::cerr << fmt::format(
+          "nothing to do: every song is complete and nothing changed since the run that ended {} (manifest, the "
+          "files it names, settings, state and the album's files); that run's reports stand (--check-all looks at "
+          "every song and writes them again)\n",
+          summary.unchanged_since > 0 ? utc_minute(summary.unchanged_since) : std::string("earlier"));
     std::cerr << fmt::format(
         "{} songs: {} complete, {} failed, {} skipped, {} uncertain, {} unfinished; {} tokens charged by this run, {} "
         "by every run of this album{}\n",
@@ -1176,10 +1205,13 @@ int main(int argc, char** argv) {
         std::cerr << fmt::format("  {}  {} generate, {} poll, {} throttled, {} tokens{}\n", k.fingerprint, k.generate,
                                  k.poll, k.throttled, k.tokens, k.retired.empty() ? "" : "; retired: " + k.retired);
     }
-    if (!flagged.empty()) {
-      std::cerr << flagged.size() << " take(s) flagged:\n";
-      for (std::size_t i = 0; i < flagged.size() && i < 20; ++i) std::cerr << "  " << flagged[i] << "\n";
-      if (flagged.size() > 20) std::cerr << "  ... and " << flagged.size() - 20 << " more (report.json: flags)\n";
+    if (summary.flagged_total > 0) {
+      const auto& flagged = summary.flagged;
+      std::cerr << summary.flagged_total << " take(s) flagged:\n";
+      std::size_t shown = 0;
+      for (; shown < flagged.size() && shown < 20; ++shown) std::cerr << "  " << flagged[shown] << "\n";
+      if (summary.flagged_total > shown)
+        std::cerr << "  ... and " << summary.flagged_total - shown << " more (report.json: flags)\n";
     }
     if (summary.interrupted) std::cerr << "interrupted: run the same command again to resume\n";
     if (fs::exists(report_html)) std::cerr << "report: " << report_html.string() << " (open it in a browser)\n";

@@ -22,6 +22,7 @@
 
 #include "common/hash.hpp"
 #include "engine/engine_impl.hpp"
+#include "engine/settled.hpp"
 #include "http/url.hpp"
 #include "setlist/output.hpp"
 
@@ -462,6 +463,22 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
       return fail(options.out_dir.string() + " holds shard " + *recorded + " of this album; run shard " +
                   options.shard->label() + " in a folder of its own (each shard has its own OUT, state and lock)");
 
+  // #20: a finished album with nothing changed since is not read song by song.
+  const auto fingerprint = options.settled_shortcut ? engine::settled_fingerprint(manifest, options) : std::string();
+  try {
+    if (auto settled = engine::settled_summary(*state.value(), options.out_dir, fingerprint)) {
+      settled->ran = true;
+      settled->started_at = failed.started_at;
+      settled->ended_at = unix_millis_now();
+      return *settled;
+    }
+    // This run may change anything: the record of the last one goes until
+    // this one settles the album again.
+    engine::record_settled(*state.value(), options.out_dir, {}, RunSummary{});
+  } catch (const StateError& e) {
+    return fail(std::string("state database error: ") + e.what());
+  }
+
   RunSummary s;
   // The engine stays until the reports are written: its signal set keeps a
   // Ctrl-C meanwhile from killing the process half-way. When it goes, Asio
@@ -501,6 +518,15 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   sigaddset(&stop_signals, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   engine.reset();  // joins the disk and analysis threads: it may take a moment
+  // Every writer is done: the receipts this run added are checked against
+  // state (the next start checks from here), and a run that finished the
+  // album leaves the record that lets the next one skip reading it.
+  try {
+    const bool receipts_held = check_new_receipts(*state.value(), options.out_dir);
+    engine::record_settled(*state.value(), options.out_dir, receipts_held ? fingerprint : std::string(), s);
+  } catch (const StateError& e) {
+    events.on_event(Event{Event::Kind::warning, 0, {}, std::string("state database error: ") + e.what()});
+  }
   // A Ctrl-C that came meanwhile finds the run over, its state and reports
   // written: it is taken here, not left pending to kill the process with
   // the default action once the old disposition is back.

@@ -15,6 +15,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "common/hash.hpp"
 #include "manifest/confined.hpp"
 #include "manifest/text.hpp"
 #include "setlist/manifest.hpp"
@@ -1607,7 +1608,9 @@ LoadResult load_manifest(const std::filesystem::path& file, const LoadOptions& o
   while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, static_cast<std::size_t>(in.gcount()));
   fs::path base = file.parent_path();
   if (base.empty()) base = ".";
-  return parse_manifest(text, file.string(), base, options);
+  auto loaded = parse_manifest(text, file.string(), base, options);
+  if (loaded.manifest) loaded.manifest->source_sha256 = sha256_hex(text);
+  return loaded;
 }
 
 }  // namespace setlist

@@ -12,7 +12,8 @@ namespace setlist {
 
 namespace fs = std::filesystem;
 
-std::optional<std::string> state_path_problem(const fs::path& out_dir, std::string_view rel) {
+std::optional<std::string> state_path_problem(const fs::path& out_dir, std::string_view rel,
+                                              std::set<std::string>* real_folders) {
   if (rel.empty()) return "an empty path";
   if (rel.find('\0') != std::string_view::npos) return "a path with a NUL byte";
   if (rel.find('\\') != std::string_view::npos) return "a path with a backslash";
@@ -32,6 +33,9 @@ std::optional<std::string> state_path_problem(const fs::path& out_dir, std::stri
   }
   // Every folder on the way, inside OUT, must be a real folder: a link
   // there would lead outside OUT.
+  if (real_folders && parts.size() > 1) {
+    if (real_folders->count(std::string(rel.substr(0, rel.rfind('/'))))) return std::nullopt;
+  }
   fs::path dir = out_dir;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     dir /= std::string(parts[i]);
@@ -44,6 +48,7 @@ std::optional<std::string> state_path_problem(const fs::path& out_dir, std::stri
       return "a path through " + dir.string() + ", a symbolic link (it may lead outside OUT)";
     if (!S_ISDIR(st.st_mode)) return "a path through " + dir.string() + ", which is not a folder";
   }
+  if (real_folders && parts.size() > 1) real_folders->insert(std::string(rel.substr(0, rel.rfind('/'))));
   return std::nullopt;
 }
 

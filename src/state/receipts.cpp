@@ -1,10 +1,12 @@
 // The receipts journal beside the state database, the checks that decide
 // whether a database can be trusted with money, and recovery from the journal.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <boost/json.hpp>
 #include <tuple>
 #include <cerrno>
@@ -15,6 +17,7 @@
 
 #include "setlist/output.hpp"
 #include "state/journal.hpp"
+#include "common/hash.hpp"
 
 namespace setlist {
 
@@ -214,19 +217,22 @@ void Writer::append(const JournalEntry& e, bool sync) {
 
 fs::path journal_path(const fs::path& out_dir) { return out_dir / ".setlist" / "receipts.jsonl"; }
 
-Journal read_journal(const fs::path& file) {
+Journal read_journal(const fs::path& file, std::uint64_t from) {
   Journal j;
+  j.end = from;
   int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return j;
   std::string data;
   char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+  for (auto at = static_cast<off_t>(from);;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     data.append(buf, static_cast<std::size_t>(n));
+    at += n;
   }
   ::close(fd);
+  if (auto last = data.rfind('\n'); last != std::string::npos) j.end = from + last + 1;
   std::size_t pos = 0;
   while (pos < data.size()) {
     auto nl = data.find('\n', pos);
@@ -272,24 +278,46 @@ struct TaggedTake {
 
 // Audio in OUT (outside .setlist, links not followed) tagged by setlist;
 // files at the paths in `skip` are not read.
-std::vector<TaggedTake> tagged_takes(const fs::path& out_dir, const std::set<std::string>& skip = {}) {
-  std::vector<TaggedTake> out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(out_dir, fs::directory_options::skip_permission_denied, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    auto st = it->symlink_status(ec);
-    if (ec) break;
-    if (fs::is_directory(st)) {
-      if (it.depth() == 0 && it->path().filename() == ".setlist") it.disable_recursion_pending();
+// Walks `dir` (relative `rel` inside OUT) by its entries' types as the
+// folder lists them (no stat per file; one only where the type is not
+// given); links are never followed.
+void walk_takes(const fs::path& out_dir, const std::string& rel, const std::set<std::string>& skip,
+                std::vector<TaggedTake>& out) {
+  const fs::path dir = rel.empty() ? out_dir : out_dir / rel;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> folders;
+  while (auto* e = ::readdir(d)) {
+    std::string_view name(e->d_name);
+    if (name == "." || name == "..") continue;
+    unsigned char type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st {};
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
+    }
+    std::string path = rel.empty() ? std::string(name) : rel + "/" + std::string(name);
+    if (type == DT_DIR) {
+      if (!(rel.empty() && name == ".setlist")) folders.push_back(std::move(path));
       continue;
     }
-    if (!fs::is_regular_file(st)) continue;
-    auto ext = it->path().extension().string();
+    if (type != DT_REG) continue;
+    auto dot = name.rfind('.');
+    if (dot == std::string_view::npos) continue;
+    auto ext = name.substr(dot);
     if (ext != ".mp3" && ext != ".wav") continue;
-    auto rel = it->path().lexically_relative(out_dir);
-    if (skip.count(rel.string())) continue;
-    if (auto ids = read_take_ids(it->path())) out.push_back({std::move(rel), std::move(*ids)});
+    if (skip.count(path)) continue;
+    if (auto ids = read_take_ids(out_dir / path)) out.push_back({fs::path(path), std::move(*ids)});
   }
+  ::closedir(d);
+  for (auto& f : folders) walk_takes(out_dir, f, skip, out);
+}
+
+// Audio in OUT (outside .setlist, links not followed) tagged by setlist;
+// files at the paths in `skip` are not read.
+std::vector<TaggedTake> tagged_takes(const fs::path& out_dir, const std::set<std::string>& skip = {}) {
+  std::vector<TaggedTake> out;
+  walk_takes(out_dir, "", skip, out);
   return out;
 }
 
@@ -328,55 +356,108 @@ std::string with_out(std::string text, const fs::path& out_dir) {
 }
 
 // Whether `store` knows everything the journal and the clip files show.
-std::optional<std::string> behind(StateStore& store, const Journal& j, const std::set<std::string>& clip_file_ids,
-                                  const fs::path& out_dir) {
-  std::map<std::int64_t, SubmissionRow> subs;
-  for (auto& s : store.all_submissions()) subs[s.id] = s;
-  std::set<std::string> known;
-  for (auto& c : store.clip_ids()) known.insert(safe_component(c));
+// What state lacks that the receipts, the clip files or the takes record.
+struct Lag {
   std::size_t missing_subs = 0, missing_answers = 0, mismatched = 0;
   std::set<std::string> missing_clips;
+  std::optional<std::set<std::string>> known;  // state's clip ids (safe_component), read once
+
+  const std::set<std::string>& known_clips(StateStore& store) {
+    if (!known) {
+      known.emplace();
+      for (auto& c : store.clip_ids()) known->insert(safe_component(c));
+    }
+    return *known;
+  }
+  bool any() const { return mismatched || missing_subs || missing_answers || !missing_clips.empty(); }
+};
+
+void journal_lag(StateStore& store, const Journal& j, Lag& lag) {
+  if (j.entries.empty()) return;
+  std::map<std::int64_t, SubmissionRow> subs;
+  for (auto& s : store.all_submissions()) subs[s.id] = s;
   using K = JournalEntry::Kind;
   for (auto& e : j.entries) {
     if (e.kind != K::intent && e.kind != K::ack && e.kind != K::rejected && e.kind != K::uncertain) continue;
     auto it = subs.find(e.submission);
     if (it == subs.end()) {
-      ++(e.kind == K::intent ? missing_subs : missing_answers);
+      ++(e.kind == K::intent ? lag.missing_subs : lag.missing_answers);
       continue;
     }
     if (it->second.song_key != e.song_key) {
-      ++mismatched;
+      ++lag.mismatched;
       continue;
     }
-    if (e.kind != K::intent && it->second.state == "intent") ++missing_answers;
-    if (e.kind == K::ack && it->second.state != "acked") ++missing_answers;
+    if (e.kind != K::intent && it->second.state == "intent") ++lag.missing_answers;
+    if (e.kind == K::ack && it->second.state != "acked") ++lag.missing_answers;
     if (e.kind == K::ack)
       for (auto& id : e.clip_ids)
-        if (!known.count(safe_component(id))) missing_clips.insert(id);
+        if (!lag.known_clips(store).count(safe_component(id))) lag.missing_clips.insert(id);
   }
-  for (auto& id : clip_file_ids)
-    if (!known.count(id)) missing_clips.insert(id);
-  // Takes in OUT that no file row names (a database restored from before
-  // they were made): read their tags; a clip the database does not know
-  // would be bought again. Recorded files are not read, so this costs a
-  // directory walk when all is well.
-  std::set<std::string> recorded;
-  for (auto& f : store.files()) recorded.insert(f.path);
-  for (auto& t : tagged_takes(out_dir, recorded))
-    if (!store.has_clip(t.ids.clip_id)) missing_clips.insert(t.ids.clip_id);
-  if (mismatched)
-    return "state.db does not match the receipts journal: " + plural(mismatched, "submission belongs", "submissions belong") +
+}
+
+std::optional<std::string> lag_message(const Lag& lag) {
+  if (lag.mismatched)
+    return "state.db does not match the receipts journal: " +
+           plural(lag.mismatched, "submission belongs", "submissions belong") +
            " to other songs there (was the database replaced by another album's?)";
-  if (!missing_subs && !missing_answers && missing_clips.empty()) return std::nullopt;
+  if (!lag.any()) return std::nullopt;
   std::vector<std::string> parts;
-  if (missing_subs) parts.push_back(plural(missing_subs, "submission", "submissions"));
-  if (missing_answers) parts.push_back(plural(missing_answers, "answer", "answers"));
-  if (!missing_clips.empty()) parts.push_back(plural(missing_clips.size(), "clip", "clips"));
+  if (lag.missing_subs) parts.push_back(plural(lag.missing_subs, "submission", "submissions"));
+  if (lag.missing_answers) parts.push_back(plural(lag.missing_answers, "answer", "answers"));
+  if (!lag.missing_clips.empty()) parts.push_back(plural(lag.missing_clips.size(), "clip", "clips"));
   std::string list;
   for (std::size_t i = 0; i < parts.size(); ++i) list += (i ? (i + 1 == parts.size() ? " and " : ", ") : "") + parts[i];
   return "state.db is behind OUT: it lacks " + list +
          " that the receipts journal, .setlist/clips/ or the takes' tags record (was its -wal file lost, or an "
          "older copy restored?)";
+}
+
+std::optional<std::string> behind(StateStore& store, const Journal& j, const std::set<std::string>& clip_file_ids,
+                                  const fs::path& out_dir) {
+  Lag lag;
+  journal_lag(store, j, lag);
+  for (auto& id : clip_file_ids)
+    if (!lag.known_clips(store).count(id)) lag.missing_clips.insert(id);
+  // Takes in OUT that no file row names (a database restored from before
+  // they were made): read their tags; a clip the database does not know
+  // would be bought again. Recorded files are not read, so this costs a
+  // directory walk when all is well.
+  std::set<std::string> recorded;
+  store.each_file([&](const FileRow& f) { recorded.insert(f.path); });
+  for (auto& t : tagged_takes(out_dir, recorded))
+    if (!store.has_clip(t.ids.clip_id)) lag.missing_clips.insert(t.ids.clip_id);
+  return lag_message(lag);
+}
+
+// Where the journal check may start: meta `journal_checked` holds the offset
+// the last passing check reached and a digest of the 64 KiB before it.
+constexpr std::uint64_t kCheckedWindow = 64 << 10;
+
+std::string journal_mark(const fs::path& file, std::uint64_t end) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return {};
+  const std::uint64_t from = end > kCheckedWindow ? end - kCheckedWindow : 0;
+  std::string window(static_cast<std::size_t>(end - from), '\0');
+  std::size_t got = 0;
+  while (got < window.size()) {
+    ssize_t n = ::pread(fd, window.data() + got, window.size() - got, static_cast<off_t>(from + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got != window.size()) return {};
+  return std::to_string(end) + " " + sha256_hex(window);
+}
+
+std::uint64_t checked_until(StateStore& store, const fs::path& file) {
+  auto mark = store.meta("journal_checked");
+  if (!mark) return 0;
+  std::uint64_t end = 0;
+  auto [p, ec] = std::from_chars(mark->data(), mark->data() + mark->size(), end);
+  if (ec != std::errc() || p == mark->data() || end == 0) return 0;
+  return journal_mark(file, end) == *mark ? end : 0;
 }
 
 }  // namespace
@@ -429,17 +510,33 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
   if (auto damage = store.value()->quick_check())
     return refusal(with_out(db.string() + " is damaged (SQLite: " + *damage + "). Nothing was sent" + kRecoverHint,
                             out_dir));
-  auto j = read_journal(journal_path(out_dir));
+  const auto jp = journal_path(out_dir);
+  const auto from = checked_until(*store.value(), jp);
+  auto j = read_journal(jp, from);
   if (auto lag = behind(*store.value(), j, clip_files(out_dir), out_dir))
     return refusal(with_out(*lag + ". Nothing was sent" + kRecoverHint, out_dir));
   if (create) {
     try {
       store.value()->open_journal();
+      if (j.end != from)
+        if (auto mark = journal_mark(jp, j.end); !mark.empty()) store.value()->set_meta("journal_checked", mark);
     } catch (const StateError& e) {
       return refusal(std::string(e.what()) + ". Nothing was sent");
     }
   }
   return store;
+}
+
+bool check_new_receipts(StateStore& store, const fs::path& out_dir) {
+  const auto jp = journal_path(out_dir);
+  const auto from = checked_until(store, jp);
+  auto j = read_journal(jp, from);
+  if (j.end == from) return true;
+  Lag lag;
+  journal_lag(store, j, lag);
+  if (lag.any()) return false;
+  if (auto mark = journal_mark(jp, j.end); !mark.empty()) store.set_meta("journal_checked", mark);
+  return true;
 }
 
 Result<RecoverySummary> recover_state(const fs::path& out_dir) {

@@ -252,6 +252,21 @@ const char* kSchemaKeys = R"sql(
 ALTER TABLE submissions ADD COLUMN key_fp TEXT NOT NULL DEFAULT '';
 )sql";
 
+// v6 (#20): a count of every change to what a run bought and made (songs,
+// submissions, clips, files, analysis), kept by triggers so that every
+// writer counts, this setlist's other commands and SQL by hand included.
+// A run that found nothing to do compares it with the count its last
+// finished run left (run.cpp: the settled record), instead of reading every
+// song. Timeline and meta rows are not counted: they describe runs.
+std::string schema_changes_sql() {
+  std::string sql = "INSERT OR IGNORE INTO meta(key, value) VALUES('changes', '0');\n";
+  for (const char* table : {"songs", "submissions", "clips", "files", "analysis"})
+    for (const char* op : {"INSERT", "UPDATE", "DELETE"})
+      sql += std::string("CREATE TRIGGER IF NOT EXISTS count_") + table + "_" + op + " AFTER " + op + " ON " + table +
+             " BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'changes'; END;\n";
+  return sql;
+}
+
 JournalEntry receipt_of(JournalEntry::Kind kind, std::string song_key, std::int64_t submission = 0) {
   JournalEntry e;
   e.kind = kind;
@@ -398,6 +413,12 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
       s->impl_->durable([&] {
         s->impl_->exec(kSchemaTimeline);
         s->impl_->exec("PRAGMA user_version=5");
+      });
+    }
+    if (version < 6) {
+      s->impl_->durable([&] {
+        s->impl_->exec(schema_changes_sql().c_str());
+        s->impl_->exec("PRAGMA user_version=6");
       });
     }
     if (app_id == 0)  // a new database, or one made before setlist marked its own
@@ -780,13 +801,20 @@ void StateStore::record_file(const FileRow& row) {
 }
 
 std::vector<FileRow> StateStore::files(const std::string& song_key) {
+  // Every row: one pass over the table and a sort, not the path index's
+  // order (a page read for each row of a large album).
   std::string sql = std::string("SELECT ") + kFileCols + " FROM files" +
-                    std::string(song_key.empty() ? "" : " WHERE song_key=?") + " ORDER BY path";
+                    std::string(song_key.empty() ? " NOT INDEXED" : " WHERE song_key=?") + " ORDER BY path";
   Stmt st(impl_->db, sql.c_str());
   if (!song_key.empty()) st.bind(1, song_key);
   std::vector<FileRow> out;
   while (st.step()) out.push_back(read_file_row(st));
   return out;
+}
+
+void StateStore::each_file(const std::function<void(const FileRow&)>& fn) {
+  Stmt st(impl_->db, (std::string("SELECT ") + kFileCols + " FROM files").c_str());
+  while (st.step()) fn(read_file_row(st));
 }
 
 namespace {
@@ -1121,6 +1149,11 @@ void StateStore::set_meta(const std::string& key, const std::string& value) {
   st.run();
 }
 
+std::int64_t StateStore::changes() {
+  Stmt st(impl_->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='changes'");
+  return st.step() ? st.i64(0) : -1;
+}
+
 std::optional<std::string> StateStore::meta(const std::string& key) {
   Stmt st(impl_->db, "SELECT value FROM meta WHERE key=?");
   st.bind(1, key);
@@ -1157,7 +1190,12 @@ Result<std::unique_ptr<RunLock>> RunLock::acquire(const std::filesystem::path& d
 }
 
 bool file_intact(const std::filesystem::path& out_dir, const FileRow& f) {
-  if (state_path_problem(out_dir, f.path)) return false;  // damaged state: never stat'ed
+  std::set<std::string> once;
+  return file_intact(out_dir, f, once);
+}
+
+bool file_intact(const std::filesystem::path& out_dir, const FileRow& f, std::set<std::string>& real_folders) {
+  if (state_path_problem(out_dir, f.path, &real_folders)) return false;  // damaged state: never stat'ed
   struct stat st {};
   if (::lstat((out_dir / f.path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   if (static_cast<std::uint64_t>(st.st_size) != f.bytes) return false;

@@ -224,8 +224,20 @@ TEST(Summary, ARerunThatSendsNothingNeedsNoKeyAndKeepsTheAlbumsCost) {
   const auto generated = stat(sim, "generate_requests");
   const auto polls = stat(sim, "get_requests");
 
-  auto again = run_setlist(fast_run_args(sim, dir / "album.yaml", out), {{"AIML_API_KEY", kUnset}});
+  // Finished and unchanged: the run says so and keeps the reports of the
+  // run that finished the album (settled_test.cpp).
+  auto unchanged = run_setlist(fast_run_args(sim, dir / "album.yaml", out), {{"AIML_API_KEY", kUnset}});
+  ASSERT_EQ(unchanged.exit_code, 0) << unchanged.err;
+  EXPECT_NE(unchanged.err.find("0 tokens charged by this run, " + std::to_string(charged) + " by every run"),
+            std::string::npos)
+      << unchanged.err;
+  EXPECT_NE(unchanged.err.find("nothing to do"), std::string::npos) << unchanged.err;
+  EXPECT_EQ(read_json(out / "report.json").as_object().at("run").at("tokens_charged").as_int64(), charged);
+
+  // --check-all looks at every song and writes the reports of this run.
+  auto again = run_setlist(fast_run_args(sim, dir / "album.yaml", out, {"--check-all"}), {{"AIML_API_KEY", kUnset}});
   ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.err.find("nothing to do"), std::string::npos) << again.err;
   EXPECT_NE(again.err.find("0 tokens charged by this run, " + std::to_string(charged) + " by every run"),
             std::string::npos)
       << again.err;
