@@ -254,7 +254,16 @@ class StateStore {
 // so a start costs the receipts added since, not the whole album's. When
 // that part of the file is not the one checked (rewritten, truncated, another
 // album's), every receipt is checked again.
-Result<std::unique_ptr<StateStore>> open_album_state(const std::filesystem::path& out_dir, bool create);
+//
+// `check_pages` false: the SQLite quick_check (which reads every page) is
+// left to the caller, who must call album_state_damage before it sends or
+// writes anything (run: after it found a finished album with nothing to do).
+Result<std::unique_ptr<StateStore>> open_album_state(const std::filesystem::path& out_dir, bool create,
+                                                     bool check_pages = true);
+
+// The refusal open_album_state gives for a database that fails SQLite's
+// quick_check, or nothing.
+std::optional<std::string> album_state_damage(StateStore& store, const std::filesystem::path& out_dir);
 
 // At the end of a run (under OUT's lock): checks the receipts this run added
 // against state and, when state holds them all, moves the check's starting

@@ -462,7 +462,15 @@ std::uint64_t checked_until(StateStore& store, const fs::path& file) {
 
 }  // namespace
 
-Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bool create) {
+std::optional<std::string> album_state_damage(StateStore& store, const fs::path& out_dir) {
+  if (auto damage = store.quick_check())
+    return with_out((out_dir / ".setlist" / "state.db").string() + " is damaged (SQLite: " + *damage +
+                        "). Nothing was sent" + kRecoverHint,
+                    out_dir);
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bool create, bool check_pages) {
   const auto db = out_dir / ".setlist" / "state.db";
   struct stat st {};
   const bool exists = ::lstat(db.c_str(), &st) == 0;
@@ -507,25 +515,27 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
       why = db.string() + " is damaged (" + why + ")";
     return refusal(with_out(why + ". Nothing was sent" + kRecoverHint, out_dir));
   }
-  if (auto damage = store.value()->quick_check())
-    return refusal(with_out(db.string() + " is damaged (SQLite: " + *damage + "). Nothing was sent" + kRecoverHint,
-                            out_dir));
-  const auto jp = journal_path(out_dir);
-  const auto from = checked_until(*store.value(), jp);
-  auto j = read_journal(jp, from);
-  if (auto lag = behind(*store.value(), j, clip_files(out_dir), out_dir))
-    return refusal(with_out(*lag + ". Nothing was sent" + kRecoverHint, out_dir));
-  if (create) {
-    try {
+  if (check_pages)
+    if (auto damage = album_state_damage(*store.value(), out_dir)) return refusal(*damage);
+  try {
+    const auto jp = journal_path(out_dir);
+    const auto from = checked_until(*store.value(), jp);
+    auto j = read_journal(jp, from);
+    if (auto lag = behind(*store.value(), j, clip_files(out_dir), out_dir))
+      return refusal(with_out(*lag + ". Nothing was sent" + kRecoverHint, out_dir));
+    if (create) {
       store.value()->open_journal();
       if (j.end != from)
         if (auto mark = journal_mark(jp, j.end); !mark.empty()) store.value()->set_meta("journal_checked", mark);
-    } catch (const StateError& e) {
-      return refusal(std::string(e.what()) + ". Nothing was sent");
     }
+  } catch (const StateError& e) {
+    // Pages not checked yet may be what failed: say so as quick_check does.
+    if (auto damage = album_state_damage(*store.value(), out_dir)) return refusal(*damage);
+    return refusal(std::string(e.what()) + ". Nothing was sent");
   }
   return store;
 }
+
 
 bool check_new_receipts(StateStore& store, const fs::path& out_dir) {
   const auto jp = journal_path(out_dir);
