@@ -4,8 +4,10 @@
 # of three each, the wall time and peak RSS of
 #   - `setlist validate` on it,
 #   - PyYAML's C loader (yaml.CSafeLoader) reading the same file,
-#   - `setlist plan` on it (nothing sent, no key read),
-#   - `setlist validate` on a 10,000-song manifest (the load alone).
+#   - `setlist plan` on it (nothing sent, no key read), and when its first
+#     table row reaches the pipe beside when plan ends (the rows stream:
+#     printed as planned, once the manifest has been checked),
+#   - `setlist validate` and `setlist plan` on a 10,000-song manifest.
 # Usage: bench/manifest_bench.sh [BUILD_DIR] [SONGS]
 # Needs python3 with python3-yaml (scripts/install-deps.sh) and GNU time's
 # numbers, read here from /usr/bin/time -f.
@@ -70,6 +72,33 @@ measure() {  # measure LABEL CMD...: prints "LABEL wall_s peak_MiB" (median of t
   printf '%-34s %8.2f s %8.1f MiB\n' "$label" "$mw" "$(echo "$mr / 1024" | bc -l)"
 }
 
+first_row() {  # first_row LABEL CMD...: seconds to the first row on stdout and to the end (median of three)
+  local label="$1"
+  shift
+  local firsts=() ends=() f e
+  for _ in 1 2 3; do
+    read -r f e < <(/usr/bin/python3 - "$@" <<'EOF'
+import subprocess, sys, time
+t0 = time.monotonic()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+first = None
+for n, line in enumerate(p.stdout):
+    if n == 1:  # the line after the header: the first song's row
+        first = time.monotonic() - t0
+rc = p.wait()
+end = time.monotonic() - t0
+if rc != 0 or first is None:
+    sys.exit(f"manifest_bench: {sys.argv[1:]} failed ({rc})")
+print(f"{first:.2f} {end:.2f}")
+EOF
+)
+    firsts+=("$f")
+    ends+=("$e")
+  done
+  printf '%-34s first row %6.2f s, end %6.2f s\n' "$label" \
+    "$(printf '%s\n' "${firsts[@]}" | sort -g | sed -n 2p)" "$(printf '%s\n' "${ends[@]}" | sort -g | sed -n 2p)"
+}
+
 gen "$songs" "$work/big.yaml"
 gen 10000 "$work/ten.yaml"
 bytes=$(stat -c %s "$work/big.yaml")
@@ -78,5 +107,6 @@ measure "setlist validate ($songs)" "$setlist" validate "$work/big.yaml"
 measure "python3 yaml.CSafeLoader ($songs)" /usr/bin/python3 -c \
   'import sys, yaml; yaml.load(open(sys.argv[1]), Loader=yaml.CSafeLoader)' "$work/big.yaml"
 measure "setlist plan ($songs)" "$setlist" plan "$work/big.yaml" -o "$work/out"
+first_row "setlist plan ($songs), streamed" "$setlist" plan "$work/big.yaml" -o "$work/out"
 measure "setlist validate (10000)" "$setlist" validate "$work/ten.yaml"
 measure "setlist plan (10000)" "$setlist" plan "$work/ten.yaml" -o "$work/out10"

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -81,9 +82,22 @@ struct Manifest {
   std::map<std::string, SettingValue> settings;
 };
 
+// Hands each song to `each`, in manifest order; the song lives during the call only.
+using SongVisitor = std::function<void(const Song&)>;
+
+// The songs of a manifest loaded without LoadOptions::keep_songs, read again
+// one at a time from the text that was validated (the file is not read
+// again; a lyrics_file is): each song exactly as Manifest::songs would hold
+// it, id included. Memory stays that of the load, however many songs. Gives
+// the first error met when the second read differs from the first (a
+// lyrics_file changed meanwhile); the songs before it were handed out.
+using SongReplay = std::function<std::optional<Diagnostic>(const SongVisitor& each)>;
+
 struct LoadResult {
   std::optional<Manifest> manifest;  // set when there is no error
   std::vector<Diagnostic> diagnostics;
+  // Set when there is no error and the songs were not kept (keep_songs false).
+  SongReplay songs;
 
   bool ok() const { return manifest.has_value(); }
   std::size_t error_count() const;
@@ -105,8 +119,9 @@ struct LoadOptions {
   std::string model;
   std::string model_origin;
   // False: every song is checked, but Manifest::songs keeps only the first
-  // song of each model (what settings layering looks at), for `validate`,
-  // whose memory then stays flat however many songs there are.
+  // song of each model (what settings layering looks at), for `validate`
+  // and `plan`, whose memory then stays flat however many songs there are;
+  // LoadResult::songs reads them all again, one at a time.
   bool keep_songs = true;
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -80,5 +81,20 @@ std::optional<std::string> take_to_reject(StateStore& state, const std::string& 
 // Reads OUT/.setlist/state.db when it exists (never creates it).
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,
                        const PlanOptions& options);
+
+// The songs of a manifest, each handed to `each` in manifest order (valid
+// during the call only), as often as it is called; an error when they cannot
+// be read (LoadResult::songs, or a Manifest's vector).
+using SongSource = std::function<Status(const std::function<void(const Song&)>& each)>;
+
+// make_plan one song at a time, for manifests too large to hold: `each` gets
+// every PlannedSong in manifest order as soon as it is planned (its `song`
+// valid during the call only), the same as make_plan's Plan::songs; the Plan
+// returned holds the totals and no songs. Memory does not grow with the
+// number of songs. The songs are read twice when OUT's state knows songs
+// (whether the song a state row's track had is still in the manifest decides
+// "changed" from "new"), once otherwise.
+Result<Plan> plan_each(const SongSource& songs, const Settings& settings, const std::filesystem::path& out_dir,
+                       const PlanOptions& options, const std::function<void(const PlannedSong&)>& each);
 
 }  // namespace setlist

@@ -601,9 +601,8 @@ const char* kSelectorHelp =
 
 // --only / --regenerate on the manifest's songs: the ids selected, or an
 // error naming what matched nothing.
-std::optional<std::set<std::string>> select_ids(const Manifest& m, const std::string& spec, const std::string& flag) {
-  std::vector<SongRef> refs;
-  for (auto& song : m.songs) refs.push_back({song.track, song.id, song.title});
+std::optional<std::set<std::string>> select_ids(const std::vector<SongRef>& refs, const std::string& spec,
+                                                const std::string& flag) {
   auto sel = select_songs(refs, spec, flag);
   if (!sel) {
     std::cerr << "setlist: " << sel.error().message << "\n";
@@ -613,6 +612,12 @@ std::optional<std::set<std::string>> select_ids(const Manifest& m, const std::st
   for (std::size_t i = 0; i < refs.size(); ++i)
     if ((*sel)[i]) ids.insert(refs[i].id);
   return ids;
+}
+
+std::optional<std::set<std::string>> select_ids(const Manifest& m, const std::string& spec, const std::string& flag) {
+  std::vector<SongRef> refs;
+  for (auto& song : m.songs) refs.push_back({song.track, song.id, song.title});
+  return select_ids(refs, spec, flag);
 }
 
 const char* kShardHelp =
@@ -631,43 +636,65 @@ std::optional<std::optional<Shard>> shard_option(const std::string& spec) {
   return std::optional<Shard>(*s);
 }
 
-// `setlist plan` (and `run --dry-run`): what a run would send and cost.
-// Exit 2 when a --regenerate would be refused.
-int print_plan(const Plan& p, bool keep_attempts) {
-  std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", "track", "action", "request", "tokens", "title");
-  int refused = 0;
-  for (auto& s : p.songs) {
+// `setlist plan` (and `run --dry-run`): what a run would send and cost,
+// each song's row printed as soon as it is planned (plan_each), the lines
+// about particular songs after the total. Exit 2 when a --regenerate would
+// be refused.
+class PlanPrinter {
+ public:
+  explicit PlanPrinter(bool keep_attempts) : keep_attempts_(keep_attempts) {}
+
+  void song(const PlannedSong& s) {
+    header();
     std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", s.song->track, s.action,
                              s.generate_requests ? "POST " + s.route : "-", s.tokens, s.song->title);
-    if (!s.refusal.empty()) ++refused;
-  }
-  std::cout << fmt::format("total: {} generate request(s), {} tokens\n", p.generate_requests, p.tokens);
-  for (auto& s : p.songs)
     if (s.regenerate && s.refusal.empty())
-      std::cout << fmt::format("regenerate: [{:02}] {} is bought again on purpose: {} request(s), {} tokens; {}\n",
-                               s.song->track, s.song->title, s.generate_requests, s.tokens,
-                               keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
-                                             : "its earlier takes, if any, move to .setlist/superseded/");
-  for (auto& s : p.songs)
+      regenerated_.push_back(fmt::format(
+          "regenerate: [{:02}] {} is bought again on purpose: {} request(s), {} tokens; {}\n", s.song->track,
+          s.song->title, s.generate_requests, s.tokens,
+          keep_attempts_ ? "its earlier takes stay in the album folder (--keep-attempts)"
+                         : "its earlier takes, if any, move to .setlist/superseded/"));
     if (!s.rejected.empty())
-      std::cout << fmt::format("reject_bad_takes: [{:02}] {}: {}; bought again: {} request(s), {} tokens; {}\n",
-                               s.song->track, s.song->title, s.rejected, s.generate_requests, s.tokens,
-                               keep_attempts ? "its earlier takes stay in the album folder (--keep-attempts)"
-                                             : "its earlier takes move to .setlist/superseded/");
-  if (p.reject_requests_max > 0)
-    std::cout << fmt::format(
-        "reject_bad_takes: a take flagged once analysed is bought again: at most {} more request(s), {} tokens, "
-        "beyond the total\n",
-        p.reject_requests_max, p.reject_tokens_max);
-  if (p.budget)
-    std::cout << fmt::format("budget: {} tokens: {}\n", *p.budget,
-                             p.fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
-  for (auto& s : p.songs)
+      rejected_.push_back(fmt::format(
+          "reject_bad_takes: [{:02}] {}: {}; bought again: {} request(s), {} tokens; {}\n", s.song->track,
+          s.song->title, s.rejected, s.generate_requests, s.tokens,
+          keep_attempts_ ? "its earlier takes stay in the album folder (--keep-attempts)"
+                         : "its earlier takes move to .setlist/superseded/"));
     if (!s.refusal.empty())
-      std::cerr << fmt::format("setlist: --regenerate refused for [{:02}] {}: {}\n", s.song->track, s.song->title,
-                               s.refusal);
-  return refused ? exit_code::usage : exit_code::ok;
-}
+      refused_.push_back(
+          fmt::format("setlist: --regenerate refused for [{:02}] {}: {}\n", s.song->track, s.song->title, s.refusal));
+  }
+
+  int finish(const Plan& p) {
+    header();
+    std::cout << fmt::format("total: {} generate request(s), {} tokens\n", p.generate_requests, p.tokens);
+    for (auto& line : regenerated_) std::cout << line;
+    for (auto& line : rejected_) std::cout << line;
+    if (p.reject_requests_max > 0)
+      std::cout << fmt::format(
+          "reject_bad_takes: a take flagged once analysed is bought again: at most {} more request(s), {} tokens, "
+          "beyond the total\n",
+          p.reject_requests_max, p.reject_tokens_max);
+    if (p.budget)
+      std::cout << fmt::format("budget: {} tokens: {}\n", *p.budget,
+                               p.fits_budget ? "fits" : "does NOT fit; the run would skip songs once it is spent");
+    std::cout.flush();
+    for (auto& line : refused_) std::cerr << line;
+    return refused_.empty() ? exit_code::ok : exit_code::usage;
+  }
+
+ private:
+  void header() {
+    if (started_) return;
+    started_ = true;
+    std::cout << fmt::format("{:>5}  {:<18} {:<24} {:>12}  {}\n", "track", "action", "request", "tokens", "title");
+  }
+
+  bool keep_attempts_;
+  bool started_ = false;
+  // The lines about particular songs (few: those --regenerate names, those rejected).
+  std::vector<std::string> regenerated_, rejected_, refused_;
+};
 
 // `setlist verify OUT`: 0 when every recorded file is there with its size and hash.
 int verify_files(const fs::path& out, StateStore& state) {
@@ -912,19 +939,44 @@ int main(int argc, char** argv) {
     auto sh = shard_option(shard);
     if (!sh) return exit_code::usage;
     po.shard = *sh;
-    auto m = load_or_report(manifest_file, load_options(cmd, c));
-    if (!m) return exit_code::usage;
-    auto rs = settings_or_report(&*m, cmd, c);
-    if (!rs) return exit_code::usage;
-    if (!only.empty()) {
-      auto ids = select_ids(*m, only, "--only");
-      if (!ids) return exit_code::usage;
-      po.only = std::move(*ids);
+    // The songs are checked, then read again one at a time as they are
+    // planned and printed: memory stays that of `validate` however many.
+    auto lo = load_options(cmd, c);
+    lo.keep_songs = false;
+    auto loaded = load_manifest(manifest_file, lo);
+    print_diagnostics(loaded.diagnostics);
+    if (!loaded.ok()) {
+      std::cerr << fmt::format("{}: {} error(s); nothing was sent\n", manifest_file, loaded.error_count());
+      return exit_code::usage;
     }
-    if (!regenerate.empty()) {
-      auto ids = select_ids(*m, regenerate, "--regenerate");
-      if (!ids) return exit_code::usage;
-      po.regenerate = std::move(*ids);
+    SongSource songs = [&loaded](const std::function<void(const Song&)>& each) -> Status {
+      if (auto d = loaded.songs(each)) {
+        Error e;
+        e.kind = ErrorKind::io;
+        e.message = "the manifest read differently the second time (a file it names changed?): " + d->format();
+        return e;
+      }
+      return Ok{};
+    };
+    auto rs = settings_or_report(&*loaded.manifest, cmd, c);
+    if (!rs) return exit_code::usage;
+    if (!only.empty() || !regenerate.empty()) {
+      std::vector<SongRef> refs;
+      auto read = songs([&](const Song& song) { refs.push_back({song.track, song.id, song.title}); });
+      if (!read) {
+        std::cerr << "setlist: " << read.error().message << "\n";
+        return exit_code::cannot_run;
+      }
+      if (!only.empty()) {
+        auto ids = select_ids(refs, only, "--only");
+        if (!ids) return exit_code::usage;
+        po.only = std::move(*ids);
+      }
+      if (!regenerate.empty()) {
+        auto ids = select_ids(refs, regenerate, "--regenerate");
+        if (!ids) return exit_code::usage;
+        po.regenerate = std::move(*ids);
+      }
     }
     for (auto& id : po.regenerate) {
       if (!po.only.empty() && !po.only.count(id)) {
@@ -939,12 +991,14 @@ int main(int argc, char** argv) {
       }
     }
     po.cost_per_request_given = cost_given(*rs);
-    auto p = make_plan(*m, rs->values, out, po);
+    PlanPrinter printer(keep);
+    auto p = plan_each(songs, rs->values, out, po, [&](const PlannedSong& s) { printer.song(s); });
     if (!p) {
+      std::cout.flush();
       std::cerr << "setlist: " << p.error().message << "\n";
       return exit_code::cannot_run;
     }
-    return print_plan(*p, keep);
+    return printer.finish(*p);
   };
   if (*plan)
     return do_plan(plan_manifest, plan_out, plan, plan_c, plan_options(plan_retry_failed, plan_resubmit),

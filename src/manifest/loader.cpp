@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -192,6 +193,9 @@ class Builder : public YAML::EventHandler {
   const Tree& tree() const { return tree_; }
   std::optional<std::uint32_t> root() const { return root_; }
   std::vector<YAML::Mark>& starts() { return starts_; }
+  // Where an alias names the songs list itself (by its anchor, `songs: &x`):
+  // streamed, its items are gone by then; inside it, it is not complete.
+  const std::vector<YAML::Mark>& songs_aliases() const { return songs_aliases_; }
 
   void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
   void OnDocumentEnd() override {}
@@ -200,6 +204,7 @@ class Builder : public YAML::EventHandler {
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     std::uint32_t i = begin(mark, NodeKind::alias, TagKind::plain);
+    if (songs_anchor_ != 0 && anchor == songs_anchor_) songs_aliases_.push_back(mark);
     auto it = anchored_.find(anchor);
     if (it != anchored_.end()) {
       tree_.items[i].a = it->second;
@@ -272,6 +277,7 @@ class Builder : public YAML::EventHandler {
 
   void open(const YAML::Mark& mark, NodeKind kind, YAML::anchor_t anchor) {
     std::uint32_t i = begin(mark, kind, TagKind::plain);
+    if (starting_songs_ && kind == NodeKind::seq) songs_anchor_ = anchor;
     bool songs = stream_ && starting_songs_ && kind == NodeKind::seq;
     if (songs) {
       Pairs pairs;
@@ -353,6 +359,8 @@ class Builder : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::uint32_t> anchored_;  // in anchors_
   std::map<YAML::anchor_t, Item> open_anchors_;
   std::vector<YAML::Mark> starts_;
+  YAML::anchor_t songs_anchor_ = 0;  // the songs list's own anchor (0: none)
+  std::vector<YAML::Mark> songs_aliases_;
 };
 
 // A std::streambuf over text in memory (std::istringstream would copy it).
@@ -461,9 +469,24 @@ class Loader {
   LoadResult run(const std::string& yaml_text, bool stream);
   bool restart = false;
 
+  // The second read of a manifest already validated (LoadResult::songs):
+  // each song goes to `each` as it is checked, its id derived on the spot,
+  // none is kept; `explicit_ids` are every id the manifest gives (a derived
+  // id steers clear of them, even of those further down).
+  void emit_to(const SongVisitor& each, const std::set<std::string>& explicit_ids) {
+    emit_ = &each;
+    used_ids_ = explicit_ids;
+  }
+  std::set<std::string> explicit_ids() const {
+    std::set<std::string> out;
+    for (const auto& [id, idx] : explicit_ids_) out.insert(id);
+    return out;
+  }
+
  private:
   void add(Severity sev, SourcePos pos, std::string path, std::string message,
            std::string hint = {}) {
+    if (sev == Severity::error) ++error_count_;
     diags_.push_back(
         Diagnostic{sev, file_, pos, std::move(path), std::move(message), std::move(hint)});
   }
@@ -531,7 +554,14 @@ class Loader {
   std::unordered_map<int, std::size_t> tracks_;
   std::size_t after_setup_ = 0;  // diagnostics made by setup()
   std::set<std::string> kept_models_;  // without keep_songs: one song of each model is kept
+  const SongVisitor* emit_ = nullptr;  // emit_to()
+  std::set<std::string> used_ids_;     // emit_to(): explicit ids and the ids derived so far
+  std::size_t error_count_ = 0;        // errors added (diags_ may drop some: a syntax error)
 };
+
+// A song without an id of its own takes its title's slug, kept apart from
+// every explicit id and from the ids derived before it.
+std::string derive_id(const Song& song, std::set<std::string>& used);
 
 std::vector<Entry> Loader::entries(const Node& map, const std::string& path,
                                    const std::vector<std::string_view>& allowed,
@@ -1278,7 +1308,7 @@ void Loader::load_song(std::size_t i, const Node& node) {
     error(pos_of(node), path, "expected a mapping for a song, got " + describe(node),
           "write a song as `- title: ...` with its fields indented below");
     song_pos_.push_back({});
-    if (options_.keep_songs || kept_models_.insert(song.model).second) m_.songs.push_back(song);
+    if (!emit_ && (options_.keep_songs || kept_models_.insert(song.model).second)) m_.songs.push_back(song);
     return;
   }
   const SongSpec sp = load_song_fields(node, path, false);
@@ -1415,6 +1445,13 @@ void Loader::load_song(std::size_t i, const Node& node) {
                 std::to_string(prev_track->second) + "]'s track number");
   }
 
+  if (emit_) {
+    // A song found wrong on the second read is not handed out, nor any after it.
+    if (error_count_ > 0) return;
+    if (song.id.empty()) song.id = derive_id(song, used_ids_);
+    (*emit_)(song);
+    return;
+  }
   if (options_.keep_songs || kept_models_.insert(song.model).second) m_.songs.push_back(std::move(song));
 }
 
@@ -1475,6 +1512,16 @@ LoadResult Loader::run(const std::string& yaml_text, bool stream) {
     return syntax_error(e.mark, e.msg);
   }
 
+  for (const auto& mark : builder.songs_aliases()) {
+    // yaml-cpp's mark is the alias's '*': its name follows.
+    std::string name = "*";
+    for (std::size_t k = static_cast<std::size_t>(mark.pos) + 1;
+         k < yaml_text.size() && std::string_view(" \t\r\n,[]{}").find(yaml_text[k]) == std::string_view::npos; ++k)
+      name += yaml_text[k];
+    error({mark.line + 1, mark.column + 1}, "",
+          "the alias " + name + " names the whole songs list, which cannot be used again elsewhere",
+          "write the value out here; an alias may name one song or one field of a song");
+  }
   Node root = builder.root() ? Node(&builder.tree(), *builder.root()) : Node();
   if (starts.empty() || root.IsNull()) {
     error({}, "", "the manifest is empty", "start from jobs/demo-album.yaml");
@@ -1518,7 +1565,9 @@ LoadResult Loader::run(const std::string& yaml_text, bool stream) {
     setup(settings_node, defaults_node);
   }
 
-  if (album_node) {
+  if (emit_) {
+    // The album was checked by the first read (its cover read then).
+  } else if (album_node) {
     load_album(*album_node, m_.album);
   } else {
     // Where it was before the songs were checked, among the problems without a position.
@@ -1545,15 +1594,8 @@ LoadResult Loader::run(const std::string& yaml_text, bool stream) {
   // Ids derived from titles, kept apart from every explicit id.
   std::set<std::string> used;
   for (const auto& [id, idx] : explicit_ids_) used.insert(id);
-  for (auto& song : m_.songs) {
-    if (!song.id.empty()) continue;
-    std::string base = text::slugify(song.title);
-    if (base.empty()) base = "track-" + std::to_string(song.track);
-    std::string id = base;
-    for (int n = 2; used.count(id); ++n) id = base + "-" + std::to_string(n);
-    used.insert(id);
-    song.id = id;
-  }
+  for (auto& song : m_.songs)
+    if (song.id.empty()) song.id = derive_id(song, used);
 
   // Report in file order (problems without a position last), each once.
   std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
@@ -1570,6 +1612,47 @@ LoadResult Loader::run(const std::string& yaml_text, bool stream) {
   return result;
 }
 
+std::string derive_id(const Song& song, std::set<std::string>& used) {
+  std::string base = text::slugify(song.title);
+  if (base.empty()) base = "track-" + std::to_string(song.track);
+  std::string id = base;
+  for (int n = 2; used.count(id); ++n) id = base + "-" + std::to_string(n);
+  used.insert(id);
+  return id;
+}
+
+// parse_manifest on text shared with LoadResult::songs, which reads it again.
+LoadResult parse_shared(std::shared_ptr<const std::string> text, const std::string& file_name,
+                        const fs::path& base_dir, const LoadOptions& options) {
+  bool stream = true;
+  auto loader = std::make_unique<Loader>(file_name, base_dir, options);
+  auto r = loader->run(*text, stream);
+  if (loader->restart) {
+    stream = false;
+    loader = std::make_unique<Loader>(file_name, base_dir, options);
+    r = loader->run(*text, stream);
+  }
+  if (!r.ok() || options.keep_songs) return r;
+  // The second read takes the path the first one ended on (streamed, or the
+  // whole tree when settings or defaults follow the songs).
+  auto ids = std::make_shared<const std::set<std::string>>(loader->explicit_ids());
+  r.songs = [text, file_name, base_dir, options, ids, stream](const SongVisitor& each) -> std::optional<Diagnostic> {
+    Loader again(file_name, base_dir, options);
+    again.emit_to(each, *ids);
+    auto second = again.run(*text, stream);
+    for (auto& d : second.diagnostics)
+      if (d.severity == Diagnostic::Severity::error) return d;
+    if (again.restart) {  // cannot happen on the same text: said rather than ignored
+      Diagnostic d;
+      d.file = file_name;
+      d.message = "the manifest read differently the second time";
+      return d;
+    }
+    return std::nullopt;
+  };
+  return r;
+}
+
 }  // namespace
 
 LoadResult parse_manifest(const std::string& text, const std::string& file_name,
@@ -1579,11 +1662,15 @@ LoadResult parse_manifest(const std::string& text, const std::string& file_name,
 
 LoadResult parse_manifest(const std::string& text, const std::string& file_name,
                           const std::filesystem::path& base_dir, const LoadOptions& options) {
-  Loader loader(file_name, base_dir, options);
-  auto r = loader.run(text, true);
-  if (!loader.restart) return r;
-  Loader again(file_name, base_dir, options);
-  return again.run(text, false);
+  // The songs read again later need the text: a copy only then.
+  if (options.keep_songs) {
+    Loader loader(file_name, base_dir, options);
+    auto r = loader.run(text, true);
+    if (!loader.restart) return r;
+    Loader again(file_name, base_dir, options);
+    return again.run(text, false);
+  }
+  return parse_shared(std::make_shared<const std::string>(text), file_name, base_dir, options);
 }
 
 LoadResult load_manifest(const std::filesystem::path& file) { return load_manifest(file, LoadOptions{}); }
@@ -1601,15 +1688,17 @@ LoadResult load_manifest(const std::filesystem::path& file, const LoadOptions& o
   std::ifstream in(file, std::ios::binary);
   if (!in) return fail("cannot read the file", "check the file's permissions");
   // Read in one piece (a string stream would hold the text twice).
-  std::string text;
+  auto shared = std::make_shared<std::string>();
+  std::string& text = *shared;
   auto size = fs::file_size(file, ec);
   if (!ec) text.reserve(static_cast<std::size_t>(size));
   char chunk[1 << 16];
   while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, static_cast<std::size_t>(in.gcount()));
   fs::path base = file.parent_path();
   if (base.empty()) base = ".";
-  auto loaded = parse_manifest(text, file.string(), base, options);
-  if (loaded.manifest) loaded.manifest->source_sha256 = sha256_hex(text);
+  const auto digest = sha256_hex(text);
+  auto loaded = parse_shared(std::move(shared), file.string(), base, options);
+  if (loaded.manifest) loaded.manifest->source_sha256 = digest;
   return loaded;
 }
 

@@ -109,6 +109,19 @@ std::optional<std::string> take_to_reject(StateStore& state, const std::string& 
 
 Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const std::filesystem::path& out_dir,
                        const PlanOptions& options) {
+  SongSource songs = [&manifest](const std::function<void(const Song&)>& each) -> Status {
+    for (const auto& song : manifest.songs) each(song);
+    return Ok{};
+  };
+  std::vector<PlannedSong> planned;
+  planned.reserve(manifest.songs.size());
+  auto plan = plan_each(songs, settings, out_dir, options, [&](const PlannedSong& p) { planned.push_back(p); });
+  if (plan) plan->songs = std::move(planned);
+  return plan;
+}
+
+Result<Plan> plan_each(const SongSource& songs, const Settings& settings, const std::filesystem::path& out_dir,
+                       const PlanOptions& options, const std::function<void(const PlannedSong&)>& each) {
   auto provider = make_provider(settings.provider, provider_options(settings));
   if (!provider) {
     Error e;
@@ -129,12 +142,22 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
         key_by_track[row.track] = row.key;
       }
   }
+  // The keys of the state's songs (by track) that the manifest still has:
+  // a new key at the track of one it has dropped replaces it. Read first,
+  // since a later song may hold an earlier track's key.
   std::set<std::string> current_keys;
-  for (auto& song : manifest.songs)
-    current_keys.insert(song_key(provider->info().name, provider->payload(song, settings.model)));
+  if (!key_by_track.empty()) {
+    std::set<std::string> state_keys;
+    for (const auto& [track, key] : key_by_track) state_keys.insert(key);
+    auto read = songs([&](const Song& song) {
+      auto key = song_key(provider->info().name, provider->payload(song, settings.model));
+      if (state_keys.count(key)) current_keys.insert(std::move(key));
+    });
+    if (!read) return read.error();
+  }
   Plan plan;
   plan.budget = settings.budget_tokens;
-  for (auto& song : manifest.songs) {
+  auto read = songs([&](const Song& song) {
     PlannedSong p;
     p.song = &song;
     p.selected = (options.only.empty() || options.only.count(song.id) > 0) &&
@@ -201,8 +224,9 @@ Result<Plan> make_plan(const Manifest& manifest, const Settings& settings, const
                                 request_cost(settings, options.cost_per_request_given,
                                              provider->model_limits(song, settings.model));
     }
-    plan.songs.push_back(std::move(p));
-  }
+    each(p);
+  });
+  if (!read) return read.error();
   plan.fits_budget = !plan.budget || plan.tokens <= *plan.budget;
   return plan;
 }

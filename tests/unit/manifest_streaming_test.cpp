@@ -4,11 +4,13 @@
 // given after the songs, and 20,000 songs at once (functional, not timed).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "manifest_messages.hpp"
 #include "setlist/manifest.hpp"
+#include "test_support.hpp"
 
 namespace setlist {
 namespace {
@@ -173,6 +175,129 @@ TEST(ManifestStreaming, TwentyThousandSongsValidate) {
   EXPECT_EQ(dup.diagnostics[0].format(),
             "big.yaml:120004:12: warning: songs[20000].title: same title as songs[0] (line 4) (hint: both will be "
             "generated; rename one if that is not intended)");
+}
+
+// Every field of a song, to compare the songs kept with the songs read again.
+std::string describe_song(const Song& s) {
+  auto opt = [](const auto& o) { return o ? ::testing::PrintToString(*o) : std::string("-"); };
+  return s.id + "|" + s.title + "|" + opt(s.lyrics) + "|" + opt(s.description) + "|" + s.lyrics_file.string() + "|" +
+         s.tags + "|" + s.negative_tags + "|" + std::to_string(s.make_instrumental) + "|" + std::to_string(s.takes) +
+         "|" + (s.length ? std::to_string(s.length->count()) : "-") + "|" + opt(s.seed) + "|" + s.model + "|" +
+         std::to_string(s.wait_audio) + "|" + std::to_string(s.track) + "|" + std::to_string(s.pos.line) + ":" +
+         std::to_string(s.pos.column);
+}
+
+std::vector<std::string> replayed(const LoadResult& r) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(r.songs);
+  if (!r.songs) return out;
+  auto d = r.songs([&](const Song& s) { out.push_back(describe_song(s)); });
+  EXPECT_FALSE(d) << d->format();
+  return out;
+}
+
+TEST(ManifestStreaming, TheSongsReadAgainAreTheSongsAWholeLoadKeeps) {
+  // Ids derived from titles around explicit ids given further down, tracks
+  // out of order, anchors, a lyrics_file, defaults; then the same with the
+  // settings and defaults after the songs (the loader's second, unstreamed read).
+  const std::string songs =
+      "songs:\n"
+      "  - {title: Night Drive, lyrics: &words \"[Verse] one\"}\n"
+      "  - {title: Night Drive, lyrics: *words, track: 9, seed: 7}\n"
+      "  - {title: Words, lyrics_file: words.txt, length: 90s}\n"
+      "  - {title: Last Call, lyrics: \"[Verse] three\", id: night-drive, tags: [a, b]}\n"
+      "  - {title: Night Drive 2, lyrics: \"[Verse] four\", id: night-drive-3, model: chirp-v3-5}\n";
+  const std::string rest = "settings: {provider: aimlapi}\ndefaults: {tags: [dream pop], takes: 2}\n";
+  test::TempDir dir;
+  test::write_file(dir / "words.txt", "[Verse]\nFrom a file\n");
+  for (const auto& text : {"album: {title: A}\n" + rest + songs, "album: {title: A}\n" + songs + rest}) {
+    auto whole = parse_manifest(text, "a.yaml", dir.path());
+    ASSERT_TRUE(whole.ok()) << ::testing::PrintToString(messages(whole));
+    std::vector<std::string> kept;
+    for (const auto& s : whole.manifest->songs) kept.push_back(describe_song(s));
+    ASSERT_EQ(kept.size(), 5u);
+    EXPECT_EQ(kept[0].substr(0, kept[0].find('|')), "night-drive-2");
+    EXPECT_EQ(kept[1].substr(0, kept[1].find('|')), "night-drive-4");
+    LoadOptions lean;
+    lean.keep_songs = false;
+    auto streamed = parse_manifest(text, "a.yaml", dir.path(), lean);
+    ASSERT_TRUE(streamed.ok());
+    EXPECT_EQ(messages(streamed), messages(whole));
+    EXPECT_EQ(replayed(streamed), kept);
+    EXPECT_EQ(replayed(streamed), kept) << "a second reading differs";
+  }
+  // From the file too (load_manifest shares its text with the reading again).
+  test::write_file(dir / "a.yaml", "album: {title: A}\n" + rest + songs);
+  LoadOptions lean;
+  lean.keep_songs = false;
+  auto from_file = load_manifest(dir / "a.yaml", lean);
+  auto whole = load_manifest(dir / "a.yaml");
+  ASSERT_TRUE(from_file.ok() && whole.ok());
+  std::vector<std::string> kept;
+  for (const auto& s : whole.manifest->songs) kept.push_back(describe_song(s));
+  EXPECT_EQ(replayed(from_file), kept);
+}
+
+TEST(ManifestStreaming, ALyricsFileChangedBeforeTheSecondReadingIsAnError) {
+  test::TempDir dir;
+  test::write_file(dir / "words.txt", "[Verse]\nFrom a file\n");
+  test::write_file(dir / "a.yaml",
+                   "album: {title: A}\nsongs:\n  - {title: One, lyrics: x}\n  - {title: Two, lyrics_file: words.txt}\n");
+  LoadOptions lean;
+  lean.keep_songs = false;
+  auto r = load_manifest(dir / "a.yaml", lean);
+  ASSERT_TRUE(r.ok());
+  std::filesystem::remove(dir / "words.txt");
+  std::vector<std::string> titles;
+  auto d = r.songs([&](const Song& s) { titles.push_back(s.title); });
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->pos.line, 4);
+  EXPECT_EQ(titles, (std::vector<std::string>{"One"}));
+}
+
+TEST(ManifestStreaming, AnAliasOfTheWholeSongsListIsAnErrorWhereItIsWritten) {
+  // Streamed, the list's items are gone when an alias after it is read, and
+  // inside it the list is not complete: each read as an empty list before
+  // (tags: *all gave a song no tags, silently).
+  const std::string inside =
+      "album: {title: A}\n"
+      "songs: &all\n"
+      "  - {title: One, lyrics: x}\n"
+      "  - {title: Two, lyrics: y, tags: *all}\n";
+  const Lines error = {
+      "a.yaml:4:35: error: the alias *all names the whole songs list, which cannot be used again elsewhere (hint: "
+      "write the value out here; an alias may name one song or one field of a song)"};
+  EXPECT_EQ(messages(parse_manifest(inside, "a.yaml", ".")), error);
+  // The same when settings after the songs make the loader read the whole tree.
+  EXPECT_EQ(messages(parse_manifest(inside + "settings: {provider: aimlapi}\n", "a.yaml", ".")), error);
+  auto after = parse_manifest(
+      "album: {title: A}\nsongs: &all\n  - {title: One, lyrics: x}\n"
+      "defaults: {tags: *all}\n",
+      "a.yaml", ".");
+  EXPECT_FALSE(after.ok());
+  auto said = messages(after);
+  EXPECT_NE(std::find(said.begin(), said.end(),
+                      "a.yaml:4:18: error: the alias *all names the whole songs list, which cannot be used again "
+                      "elsewhere (hint: write the value out here; an alias may name one song or one field of a song)"),
+            said.end())
+      << ::testing::PrintToString(said);
+}
+
+TEST(ManifestStreaming, SongsGivenByAnAliasOfAListAnchoredBeforeAreAllChecked) {
+  // `songs: *x`: the list comes whole from the anchors, every song checked
+  // (a top-level `x:` is an unknown key, so such a manifest never loads).
+  const std::string yaml =
+      "x: &x\n"
+      "  - {title: One, lyrics: a}\n"
+      "  - {title: One, lyrics: b, tagz: pop}\n"
+      "album: {title: A}\n"
+      "songs: *x\n";
+  EXPECT_EQ(messages(parse_manifest(yaml, "a.yaml", ".")),
+            (Lines{"a.yaml:1:1: error: x: unknown key \"x\" (hint: allowed keys in the manifest: album, defaults, "
+                   "settings, songs)",
+                   "a.yaml:3:13: warning: songs[1].title: same title as songs[0] (line 2) (hint: both will be "
+                   "generated; rename one if that is not intended)",
+                   "a.yaml:3:29: error: songs[1].tagz: unknown key \"tagz\" (hint: did you mean \"tags\"?)"}));
 }
 
 }  // namespace
