@@ -283,13 +283,22 @@ Status write_files_atomic(const std::vector<fs::path>& paths,
       for (auto* o : outs) o->flush();
       return;
     }
+    bool entered = false;
     auto st = write_file_atomic(paths[i], [&](const TextEmit& emit) {
+      entered = true;
       report::TextOut out(emit);
       outs.push_back(&out);
       level(i + 1);
       outs.pop_back();
     });
     if (!st && !first_error) first_error = st.error();
+    if (!entered) {  // refused before it began (a link at its name): the others are still written
+      const TextEmit discard([](std::string_view) {});
+      report::TextOut out(discard);
+      outs.push_back(&out);
+      level(i + 1);
+      outs.pop_back();
+    }
   };
   level(0);
   if (first_error) return *first_error;
@@ -358,7 +367,7 @@ Status write_all(const fs::path& out_dir, StateStore& state, const Manifest* man
   report::TextOut md_out(md_emit);
   report::StepSummary step;
   keep(write_files_atomic(paths, [&](std::vector<report::TextOut*>& o) {
-    const bool files = o.size() == 4;
+    const bool files = !paths.empty();
     if (files) {
       report::json_begin(d, tally, *o[0]);
       report::html_begin(d, tally, paged, *o[1]);
