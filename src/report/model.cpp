@@ -223,8 +223,9 @@ bool SongCursor::next(std::size_t n, std::vector<SongInfo>& out) {
       files.push_back(&*f);
     }
     // Without details only the audio is looked at on disk.
+    // A clip's JSON is only named by the reports, never linked to: not looked at either.
     auto info = [&](const FileRow& f) {
-      if (details_ || f.kind == "audio") return file_info(out_dir_, f);
+      if ((details_ && f.kind != "clip_json") || f.kind == "audio") return file_info(out_dir_, f);
       FileInfo fi;
       fi.path = f.path;
       fi.bytes = f.bytes;
