@@ -194,6 +194,21 @@ class StateStore {
   void record_analysis(const AnalysisRow& row);
   std::vector<AnalysisRow> analyses(const std::string& song_key = {});
 
+  // #20, for the reports: the rows of a group of songs in four statements
+  // (not four per song). Songs in no particular order; clips of each song's
+  // current attempt (as attempt_clips, without raw_json and URLs), files and
+  // analyses by song key. `waveforms` / `blocks`: false leaves
+  // AnalysisRow::audio.waveform / .blocks empty (not parsed).
+  struct SongGroupRows {
+    std::vector<SongRow> songs;
+    std::vector<ClipRow> clips;
+    std::vector<FileRow> files;
+    std::vector<AnalysisRow> analyses;
+  };
+  SongGroupRows song_group_rows(const std::vector<std::string>& keys, bool waveforms, bool blocks);
+  // The timeline rows one at a time, in run and insertion order (never all in memory).
+  void for_each_timeline(const std::function<void(const TimelineRow&)>& f);
+
   // The run timeline (schema v5's own table), in run and insertion order.
   void record_timeline(const TimelineRow& row);
   void record_timeline(const std::vector<TimelineRow>& rows);  // in one transaction

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "report/model.hpp"
 
@@ -49,6 +50,9 @@ svg .wf-bg { fill:var(--bg); } svg .wf { stroke:var(--ok); } svg .wf-bad { strok
 section.sound { margin-bottom:24px; } svg.album-loudness .bar { fill:var(--ok); } svg.album-loudness .bar-bad { fill:var(--bad); }
 svg.album-loudness .axis { font-size:10px; fill:var(--muted); } svg.album-loudness line.ref { stroke:var(--muted); stroke-dasharray:4 3; }
 svg.album-loudness line.album { stroke:var(--fg); }
+svg.album-loudness .bars { stroke:var(--ok); } svg.album-loudness .bars-bad { stroke:var(--bad); }
+table.index { border-collapse:collapse; width:100%; font-size:13px; } table.index td, table.index th { padding:2px 8px; text-align:left; border-bottom:1px solid var(--line); }
+nav.pages { margin:6px 0 14px; } a.page { display:inline-block; min-width:2.2em; }
 svg.timeline { display:block; max-width:100%; height:auto; margin:6px 0 14px; }
 svg.timeline .tl-axis, svg.timeline .tl-label { font-size:10px; fill:var(--muted); } svg.timeline .tl-grid { stroke:var(--line); }
 svg.timeline .tl-submit { fill:#8a5a00; } svg.timeline .tl-generate { fill:#9db7d6; } svg.timeline .tl-download { fill:#1f7a3a; }
@@ -90,8 +94,21 @@ std::string render_html(const ReportData& d) {
 }
 
 void render_html(const ReportData& d, const TextEmit& emit) {
-  std::string title = d.album.title.empty() ? "setlist album" : d.album.title;
   TextOut h(emit);
+  Tally t = tally_of(d.songs);
+  const bool paged = d.songs.size() > kPageSongs;
+  html_begin(d, t, paged, h);
+  for (std::size_t i = 0; i < d.songs.size(); ++i)
+    if (paged)
+      html_index_row(d.songs[i], i / kPageSongs + 1, h);
+    else
+      html_song_card(d.songs[i], "", h);
+  html_end(d, paged, paged ? (d.songs.size() + kPageSongs - 1) / kPageSongs : 0, h);
+}
+
+namespace {
+
+void page_head(TextOut& h, const std::string& title) {
   h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   // Nothing may be loaded from elsewhere: local media only, no scripts.
@@ -99,6 +116,26 @@ void render_html(const ReportData& d, const TextEmit& emit) {
        "media-src 'self' file:; style-src 'unsafe-inline'\">\n";
   h += "<meta name=\"generator\" content=\"setlist\">\n";
   h += "<title>" + e(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
+}
+
+std::string album_title(const ReportData& d) { return d.album.title.empty() ? "setlist album" : d.album.title; }
+
+// "Songs 101-200 · ‹ page 1 · page 3 ›" with links; `prefix` leads to OUT.
+std::string page_nav(std::size_t page, std::size_t pages, std::size_t songs) {
+  std::string n = "<nav class=\"pages\"><a href=\"../report.html#songs\">Album</a>";
+  const std::size_t from = (page - 1) * kPageSongs + 1, to = std::min(songs, page * kPageSongs);
+  n += " · page " + std::to_string(page) + " of " + std::to_string(pages) + " (songs " + std::to_string(from) +
+       "\u2013" + std::to_string(to) + ")";
+  if (page > 1) n += " · <a rel=\"prev\" href=\"" + page_name(page - 1) + "\">\u2039 previous</a>";
+  if (page < pages) n += " · <a rel=\"next\" href=\"" + page_name(page + 1) + "\">next \u203A</a>";
+  return n + "</nav>\n";
+}
+
+}  // namespace
+
+void html_begin(const ReportData& d, const Tally& t, bool paged, TextOut& h) {
+  std::string title = album_title(d);
+  page_head(h, title);
 
   // Album header.
   h += "<header class=\"album\">\n";
@@ -112,7 +149,7 @@ void render_html(const ReportData& d, const TextEmit& emit) {
   if (!d.album.genre.empty()) sub += (sub.empty() ? "" : " · ") + d.album.genre;
   if (!sub.empty()) h += "<div class=\"muted artist\">" + e(sub) + "</div>\n";
   h += "<div class=\"totals\" id=\"totals\">";
-  h += "<span class=\"badge\">" + std::to_string(d.songs.size()) + " songs</span>";
+  h += "<span class=\"badge\">" + std::to_string(t.songs) + " songs</span>";
   for (auto& [status, n] : d.totals)
     h += "<span class=\"badge " + e(status) + "\">" + std::to_string(n) + " " + e(status) + "</span>";
   h += "</div>\n</div>\n</header>\n";
@@ -124,10 +161,9 @@ void render_html(const ReportData& d, const TextEmit& emit) {
   }
 
   // The album's loudness per track (#19).
-  if (auto chart = album_chart_svg(d); !chart.empty()) {
+  if (auto chart = album_chart_svg(d, t); !chart.empty()) {
     h += "<section class=\"sound\" id=\"album-loudness\"><h3>Loudness per track</h3>";
-    if (d.album_loudness.lufs)
-    {
+    if (d.album_loudness.lufs) {
       char buf[96];
       std::snprintf(buf, sizeof buf, "Album %.1f LUFS over the first take of %zu songs", *d.album_loudness.lufs,
                     d.album_loudness.takes);
@@ -136,64 +172,105 @@ void render_html(const ReportData& d, const TextEmit& emit) {
     h += chart + "</section>\n";
   }
 
-  // Songs.
-  h += "<ol class=\"songs\">\n";
-  for (auto& s : d.songs) {
-    h += "<li class=\"song\" id=\"song-" + e(s.key.substr(0, 16)) + "\" data-status=\"" + e(s.status) + "\">\n";
-    h += "<div class=\"song-head\"><span class=\"track\">" + std::to_string(s.track) + "</span><h2>" + e(s.title) +
-         "</h2><span class=\"badge " + e(s.status) + "\">" + e(s.status) + "</span></div>\n";
-    if (!s.reason.empty()) h += "<p class=\"reason\">" + e(s.reason) + "</p>\n";
-    bool any_take = false;
-    std::string takes = "<div class=\"takes\">\n";
-    for (auto& c : s.clips) {
-      if (!c.audio || !c.audio->exists) continue;
-      any_take = true;
-      takes += "<div class=\"take\">";
-      if (c.cover && c.cover->exists)
-        takes += "<img src=\"" + e(url_path_escape(c.cover->path)) + "\" alt=\"Cover of take " + take_letter(c.take) +
-                 "\" loading=\"lazy\">";
-      takes += "<div class=\"info\"><div><span class=\"label\">Take " + take_letter(c.take) + "</span> <span class=\"muted\">" +
-               e(duration_text(c.duration)) + "</span></div>";
-      takes += "<audio controls preload=\"metadata\" src=\"" + e(url_path_escape(c.audio->path)) + "\" title=\"" +
-               e(take_title(s, c)) + "\"></audio>" + waveform_svg(c, take_title(s, c)) + loudness_line(c) +
-               "</div></div>\n";
-    }
-    takes += "</div>\n";
-    if (any_take) h += takes;
-    for (auto& c : s.clips)
-      if (!c.lyrics_text.empty())
-        h += "<details><summary>Lyrics of take " + take_letter(c.take) +
-             " (written by the API)</summary><pre class=\"lyrics\">" + e(c.lyrics_text) + "</pre></details>\n";
-    // Earlier attempts' takes: kept beside the album (--keep-attempts) or moved aside.
-    std::string earlier;
-    std::size_t n_earlier = 0;
-    auto item = [&](const FileInfo& f, const char* where) {
-      ++n_earlier;
-      earlier += "<li><a href=\"" + e(url_path_escape(f.path)) + "\">" + e(f.path) + "</a> <span class=\"muted\">" +
-                 where + "</span></li>\n";
-    };
-    for (auto& f : s.earlier_takes)
-      if (f.exists) item(f, "kept in the album folder (--keep-attempts)");
-    for (auto& f : s.superseded_takes) item(f, "moved aside");
-    if (n_earlier > 0)
-      h += "<details class=\"earlier\"><summary>Earlier takes (" + std::to_string(n_earlier) +
-           ")</summary><ul class=\"earlier\">\n" + earlier + "</ul></details>\n";
-    if (!s.lyrics_text.empty())
-      h += "<details><summary>Lyrics</summary><pre class=\"lyrics\">" + e(s.lyrics_text) + "</pre></details>\n";
-    h += "</li>\n";
+  if (paged) {
+    // #20: the songs on pages of kPageSongs; here one row each.
+    const std::size_t pages = (t.songs + kPageSongs - 1) / kPageSongs;
+    h += "<section id=\"songs\"><h3>Songs</h3><p class=\"muted\">" + std::to_string(t.songs) + " songs on " +
+         std::to_string(pages) + " pages of " + std::to_string(kPageSongs) +
+         " (players, waveforms, lyrics and each song's run timeline): ";
+    for (std::size_t p = 1; p <= pages; ++p)
+      h += std::string(p > 1 ? " " : "") + "<a class=\"page\" href=\"" + kPagesDir + "/" + page_name(p) + "\">" +
+           std::to_string(p) + "</a>";
+    h += "</p>\n<table class=\"index\">\n<tr><th>#</th><th>song</th><th>status</th><th>takes</th><th>loudness</th>"
+         "<th>flags</th><th>reason</th></tr>\n";
+  } else {
+    h += "<ol class=\"songs\" id=\"songs\">\n";
   }
-  h += "</ol>\n";
+}
 
-  // The run timeline (#19): one picture per run that recorded one.
+void html_index_row(const SongInfo& s, std::size_t page, TextOut& h) {
+  const std::string anchor = "song-" + s.key.substr(0, 16);
+  std::string takes, loud, flags;
+  int on_disk = 0;
+  for (auto& c : s.clips) {
+    if (!c.audio || !c.audio->exists) continue;
+    ++on_disk;
+    if (c.analysis)
+      loud += (loud.empty() ? "" : " ") + (c.analysis->integrated_lufs ? num(*c.analysis->integrated_lufs) : "silent");
+    for (auto& f : c.flags)
+      flags += "<span class=\"badge flag flag-" + e(f) + "\">" + e(f) + " " + take_letter(c.take) + "</span>";
+  }
+  h += "<tr class=\"song\" data-status=\"" + e(s.status) + "\"><td class=\"track\">" + std::to_string(s.track) +
+       "</td><td><a href=\"" + std::string(kPagesDir) + "/" + page_name(page) + "#" + e(anchor) + "\">" + e(s.title) +
+       "</a></td><td><span class=\"badge " + e(s.status) + "\">" + e(s.status) + "</span></td><td>" +
+       std::to_string(on_disk) + "</td><td>" + loud + "</td><td>" + flags + "</td><td class=\"reason\">" +
+       e(s.reason) + "</td></tr>\n";
+}
+
+void html_song_card(const SongInfo& s, std::string_view prefix, TextOut& h) {
+  auto href = [&](const std::string& path) { return e(std::string(prefix) + url_path_escape(path)); };
+  h += "<li class=\"song\" id=\"song-" + e(s.key.substr(0, 16)) + "\" data-status=\"" + e(s.status) + "\">\n";
+  h += "<div class=\"song-head\"><span class=\"track\">" + std::to_string(s.track) + "</span><h2>" + e(s.title) +
+       "</h2><span class=\"badge " + e(s.status) + "\">" + e(s.status) + "</span></div>\n";
+  if (!s.reason.empty()) h += "<p class=\"reason\">" + e(s.reason) + "</p>\n";
+  bool any_take = false;
+  std::string takes = "<div class=\"takes\">\n";
+  for (auto& c : s.clips) {
+    if (!c.audio || !c.audio->exists) continue;
+    any_take = true;
+    takes += "<div class=\"take\">";
+    if (c.cover && c.cover->exists)
+      takes += "<img src=\"" + href(c.cover->path) + "\" alt=\"Cover of take " + take_letter(c.take) +
+               "\" loading=\"lazy\">";
+    takes += "<div class=\"info\"><div><span class=\"label\">Take " + take_letter(c.take) + "</span> <span class=\"muted\">" +
+             e(duration_text(c.duration)) + "</span></div>";
+    takes += "<audio controls preload=\"" + std::string(prefix.empty() ? "metadata" : "none") + "\" src=\"" +
+             href(c.audio->path) + "\" title=\"" + e(take_title(s, c)) + "\"></audio>" +
+             waveform_svg(c, take_title(s, c)) + loudness_line(c) + "</div></div>\n";
+  }
+  takes += "</div>\n";
+  if (any_take) h += takes;
+  for (auto& c : s.clips)
+    if (!c.lyrics_text.empty())
+      h += "<details><summary>Lyrics of take " + take_letter(c.take) +
+           " (written by the API)</summary><pre class=\"lyrics\">" + e(c.lyrics_text) + "</pre></details>\n";
+  // Earlier attempts' takes: kept beside the album (--keep-attempts) or moved aside.
+  std::string earlier;
+  std::size_t n_earlier = 0;
+  auto item = [&](const FileInfo& f, const char* where) {
+    ++n_earlier;
+    earlier += "<li><a href=\"" + href(f.path) + "\">" + e(f.path) + "</a> <span class=\"muted\">" + where +
+               "</span></li>\n";
+  };
+  for (auto& f : s.earlier_takes)
+    if (f.exists) item(f, "kept in the album folder (--keep-attempts)");
+  for (auto& f : s.superseded_takes) item(f, "moved aside");
+  if (n_earlier > 0)
+    h += "<details class=\"earlier\"><summary>Earlier takes (" + std::to_string(n_earlier) +
+         ")</summary><ul class=\"earlier\">\n" + earlier + "</ul></details>\n";
+  if (!s.lyrics_text.empty())
+    h += "<details><summary>Lyrics</summary><pre class=\"lyrics\">" + e(s.lyrics_text) + "</pre></details>\n";
+  h += "</li>\n";
+}
+
+void html_end(const ReportData& d, bool paged, std::size_t pages, TextOut& h) {
+  h += paged ? "</table>\n</section>\n" : "</ol>\n";
+  (void)pages;
+
+  // The run timeline (#19): one picture per run that recorded one. A run of
+  // more songs than a page (#20): songs per phase over time here, each
+  // song's row on its page.
   if (!d.timeline.empty()) {
     h += "<section class=\"sound\" id=\"run-timeline\"><h3>Run timeline</h3>\n<p class=\"muted legend\">"
          "<span style=\"background:#8a5a00\"></span>submitting<span style=\"background:#9db7d6\"></span>"
          "generation<span style=\"background:#1f7a3a\"></span>download<span style=\"background:#5b2c83\"></span>"
          "decoding and tagging<span style=\"background:#b3261e\"></span>429 (\u25BC, then its wait) and retries "
          "(\u25CB)</p>\n";
-    for (std::size_t i = 0; i < d.timeline.size(); ++i)
-      h += "<p class=\"muted\">" + e(timeline_caption(d.timeline[i], i)) + "</p>\n" + timeline_svg(d.timeline[i], i) +
-           "\n";
+    for (std::size_t i = 0; i < d.timeline.size(); ++i) {
+      const bool many = paged && d.timeline[i].songs.size() > kPageSongs;
+      h += "<p class=\"muted\">" + e(timeline_caption(d.timeline[i], i)) + (many ? " (songs in each phase; each song's row is on its page)" : "") + "</p>\n" +
+           (many ? timeline_load_svg(d.timeline[i], i) : timeline_svg(d.timeline[i], i)) + "\n";
+    }
     h += "</section>\n";
   }
 
@@ -237,6 +314,35 @@ void render_html(const ReportData& d, const TextEmit& emit) {
   if (d.generated_at > 0) h += " at " + iso_time(d.generated_at);
   h += ". Playlist: <a href=\"album.m3u8\">album.m3u8</a> · data: <a href=\"report.json\">report.json</a></p>\n";
   h += "</footer>\n</main>\n</body>\n</html>\n";
+}
+
+std::string page_html(const ReportData& d, const std::vector<SongInfo>& songs, std::size_t page, std::size_t pages) {
+  std::string out;
+  TextEmit emit([&out](std::string_view p) { out += p; });
+  {
+    TextOut h(emit);
+    std::size_t total = 0;
+    for (auto& [status, n] : d.totals) total += static_cast<std::size_t>(n);
+    page_head(h, album_title(d) + " \u2014 page " + std::to_string(page));
+    h += "<header class=\"page\"><h1>" + e(album_title(d)) + "</h1>\n" + page_nav(page, pages, total) + "</header>\n";
+    h += "<ol class=\"songs\" start=\"" + std::to_string((page - 1) * kPageSongs + 1) + "\">\n";
+    for (auto& s : songs) html_song_card(s, "../", h);
+    h += "</ol>\n";
+    // Each run's rows of this page's songs, on the run's whole time axis.
+    std::set<std::string> keys;
+    for (auto& s : songs) keys.insert(s.key);
+    std::string tl;
+    for (std::size_t i = 0; i < d.timeline.size(); ++i) {
+      bool any = false;
+      for (auto& ts : d.timeline[i].songs) any = any || keys.count(ts.key);
+      if (any)
+        tl += "<p class=\"muted\">Run " + std::to_string(i + 1) + ": " + e(iso_time(d.timeline[i].start)) +
+              "</p>\n" + timeline_svg(d.timeline[i], i, &keys) + "\n";
+    }
+    if (!tl.empty()) h += "<section class=\"sound\" id=\"run-timeline\"><h3>Run timeline of these songs</h3>\n" + tl + "</section>\n";
+    h += "<footer class=\"muted\">" + page_nav(page, pages, total) + "</footer>\n</main>\n</body>\n</html>\n";
+  }
+  return out;
 }
 
 }  // namespace setlist::report

@@ -55,75 +55,85 @@ std::string md_cell(const std::string& raw) {
 
 }  // namespace
 
-std::string render_junit(const ReportData& d) {
-  int failures = 0, skipped = 0;
-  double total = 0;
-  for (auto& s : d.songs) {
-    if (s.status == "skipped")
-      ++skipped;
-    else if (s.status != "complete")
-      ++failures;
-    total += song_seconds(s);
-  }
+void junit_begin(const ReportData& d, const Tally& t, TextOut& out) {
+  double total = t.song_seconds;
   if (auto it = d.run.find("duration_s"); it != d.run.end() && it->value().is_double())
     total = it->value().get_double();
   std::string suite = d.album.title.empty() ? "setlist" : d.album.title;
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += "<testsuite name=\"" + xml_escape(suite) + "\" tests=\"" + std::to_string(d.songs.size()) +
-         "\" failures=\"" + std::to_string(failures) + "\" errors=\"0\" skipped=\"" + std::to_string(skipped) +
-         "\" time=\"" + seconds(total) + "\"";
+  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += "<testsuite name=\"" + xml_escape(suite) + "\" tests=\"" + std::to_string(t.songs) + "\" failures=\"" +
+         std::to_string(t.failures) + "\" errors=\"0\" skipped=\"" + std::to_string(t.skipped) + "\" time=\"" +
+         seconds(total) + "\"";
   if (d.generated_at > 0) out += " timestamp=\"" + iso_time(d.generated_at) + "\"";
   out += ">\n";
-  for (auto& s : d.songs) {
-    out += "  <testcase classname=\"setlist." + xml_escape(suite) + "\" name=\"" + xml_escape(case_name(s)) +
-           "\" time=\"" + seconds(song_seconds(s)) + "\"";
-    // #19: each analysed take's loudness and flags as properties (a flag
-    // informs; it does not fail the song).
-    std::string props;
-    for (auto& c : s.clips) {
-      if (!c.analysis || !c.audio || !c.audio->exists) continue;
-      std::string take = "take " + take_letter(c.take) + " ";
-      char buf[32];
-      if (c.analysis->integrated_lufs) {
-        std::snprintf(buf, sizeof buf, "%.2f", *c.analysis->integrated_lufs);
-        props += "      <property name=\"" + take + "loudness_lufs\" value=\"" + buf + "\"/>\n";
-      }
-      std::string flags;
-      for (auto& f : c.flags) flags += (flags.empty() ? "" : ",") + f;
-      props += "      <property name=\"" + take + "flags\" value=\"" + xml_escape(flags) + "\"/>\n";
+}
+
+void junit_song(const ReportData& d, const SongInfo& s, TextOut& out) {
+  std::string suite = d.album.title.empty() ? "setlist" : d.album.title;
+  out += "  <testcase classname=\"setlist." + xml_escape(suite) + "\" name=\"" + xml_escape(case_name(s)) +
+         "\" time=\"" + seconds(song_seconds(s)) + "\"";
+  // #19: each analysed take's loudness and flags as properties (a flag
+  // informs; it does not fail the song).
+  std::string props;
+  for (auto& c : s.clips) {
+    if (!c.analysis || !c.audio || !c.audio->exists) continue;
+    std::string take = "take " + take_letter(c.take) + " ";
+    char buf[32];
+    if (c.analysis->integrated_lufs) {
+      std::snprintf(buf, sizeof buf, "%.2f", *c.analysis->integrated_lufs);
+      props += "      <property name=\"" + take + "loudness_lufs\" value=\"" + buf + "\"/>\n";
     }
-    if (s.status == "complete" && props.empty()) {
-      out += "/>\n";
-      continue;
-    }
-    out += ">\n";
-    if (!props.empty()) out += "    <properties>\n" + props + "    </properties>\n";
-    if (s.status == "skipped") {
-      out += "    <skipped message=\"" + xml_escape(why(s)) + "\"/>\n";
-    } else if (s.status != "complete") {
-      out += "    <failure type=\"" + xml_escape(s.status) + "\" message=\"" + xml_escape(why(s)) + "\">" +
-             xml_escape(s.status + ": " + why(s)) + "</failure>\n";
-    }
-    out += "  </testcase>\n";
+    std::string flags;
+    for (auto& f : c.flags) flags += (flags.empty() ? "" : ",") + f;
+    props += "      <property name=\"" + take + "flags\" value=\"" + xml_escape(flags) + "\"/>\n";
   }
-  out += "</testsuite>\n";
-  return out;
+  if (s.status == "complete" && props.empty()) {
+    out += "/>\n";
+    return;
+  }
+  out += ">\n";
+  if (!props.empty()) out += "    <properties>\n" + props + "    </properties>\n";
+  if (s.status == "skipped") {
+    out += "    <skipped message=\"" + xml_escape(why(s)) + "\"/>\n";
+  } else if (s.status != "complete") {
+    out += "    <failure type=\"" + xml_escape(s.status) + "\" message=\"" + xml_escape(why(s)) + "\">" +
+           xml_escape(s.status + ": " + why(s)) + "</failure>\n";
+  }
+  out += "  </testcase>\n";
+}
+
+void junit_end(TextOut& out) { out += "</testsuite>\n"; }
+
+std::string render_junit(const ReportData& d) {
+  std::string s;
+  TextEmit emit([&s](std::string_view p) { s += p; });
+  {
+    TextOut out(emit);
+    Tally t = tally_of(d.songs);
+    junit_begin(d, t, out);
+    for (auto& song : d.songs) junit_song(d, song, out);
+    junit_end(out);
+  }
+  return s;
 }
 
 // The Markdown summary: `setlist report OUT --format md` prints it, and a run
 // appends it to $GITHUB_STEP_SUMMARY (docs/report.md, "Markdown summary").
-std::string render_step_summary(const ReportData& d) {
-  auto fixed = [](const char* fmt, double v) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, fmt, v);
-    return std::string(buf);
-  };
-  std::string out = "### setlist: " + md_cell(d.album.title.empty() ? "album" : d.album.title);
+namespace {
+std::string fixed(const char* fmt, double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return std::string(buf);
+}
+}  // namespace
+
+void StepSummary::begin(const ReportData& d, const Tally& t, TextOut& out) {
+  out += "### setlist: " + md_cell(d.album.title.empty() ? "album" : d.album.title);
   if (!d.album.artist.empty()) out += " \u2014 " + md_cell(d.album.artist);
   out += "\n\n";
   std::string counts;
   for (auto& [status, n] : d.totals) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + status;
-  out += std::to_string(d.songs.size()) + " songs" + (counts.empty() ? "" : ": " + counts) + "\n\n";
+  out += std::to_string(t.songs) + " songs" + (counts.empty() ? "" : ": " + counts) + "\n\n";
   // The cost, as the last run recorded it.
   auto number = [&](const char* k) -> std::optional<long long> {
     auto it = d.run.find(k);
@@ -131,66 +141,79 @@ std::string render_step_summary(const ReportData& d) {
     return it->value().to_number<long long>();
   };
   if (auto to_date = number("tokens_charged_to_date")) {
-    out += "Cost: " + std::to_string(number("tokens_charged").value_or(0)) + " tokens by the last run, " +
-           std::to_string(*to_date) + " tokens for the album to date.";
+    std::string line = "Cost: " + std::to_string(number("tokens_charged").value_or(0)) + " tokens by the last run, " +
+                       std::to_string(*to_date) + " tokens for the album to date.";
     if (auto it = d.run.find("duration_s"); it != d.run.end() && it->value().is_number())
-      out += " The last run took " + fixed("%.1f", it->value().to_number<double>()) + " s.";
-    out += "\n\n";
+      line += " The last run took " + fixed("%.1f", it->value().to_number<double>()) + " s.";
+    out += line + "\n\n";
   }
   if (d.album_loudness.lufs)
     out += "Album loudness " + fixed("%.1f", *d.album_loudness.lufs) + " LUFS (ReplayGain " +
            fixed("%.2f", kReplayGainReference - *d.album_loudness.lufs) + " dB) over " +
            std::to_string(d.album_loudness.takes) + " first takes.\n\n";
-
   out += "| # | song | status | takes | duration | loudness | flags | reason |\n|---:|---|---|---:|---|---|---|---|\n";
-  for (auto& s : d.songs) {
-    int takes = 0;
-    std::string durations, loudness, flags;
-    for (auto& c : s.clips) {
-      if (!c.audio || !c.audio->exists) continue;
-      ++takes;
-      const std::string letter = s.clips.size() > 1 ? " (" + take_letter(c.take) + ")" : "";
-      std::optional<double> secs = c.analysis ? std::optional<double>(c.analysis->duration_seconds) : c.duration;
-      if (secs) {
-        long r = std::lround(*secs);
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%ld:%02ld", r / 60, r % 60);
-        durations += (durations.empty() ? "" : ", ") + std::string(buf) + letter;
-      }
-      if (c.analysis)
-        loudness += (loudness.empty() ? "" : ", ") +
-                    (c.analysis->integrated_lufs ? fixed("%.1f LUFS", *c.analysis->integrated_lufs)
-                                                 : std::string("no level")) +
-                    letter;
-      for (auto& f : c.flags) flags += (flags.empty() ? "" : ", ") + f + letter;
+  failures_.clear();
+  flagged_.clear();
+}
+
+void StepSummary::song(const SongInfo& s, TextOut& out) {
+  int takes = 0;
+  std::string durations, loudness, flags;
+  for (auto& c : s.clips) {
+    if (!c.audio || !c.audio->exists) continue;
+    ++takes;
+    const std::string letter = s.clips.size() > 1 ? " (" + take_letter(c.take) + ")" : "";
+    std::optional<double> secs = c.analysis ? std::optional<double>(c.analysis->duration_seconds) : c.duration;
+    if (secs) {
+      long r = std::lround(*secs);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%ld:%02ld", r / 60, r % 60);
+      durations += (durations.empty() ? "" : ", ") + std::string(buf) + letter;
     }
-    out += "| " + std::to_string(s.track) + " | " + md_cell(s.title) + " | " + md_cell(s.status) + " | " +
-           std::to_string(takes) + " | " + md_cell(durations) + " | " + md_cell(loudness) + " | " +
-           md_cell(flags) + " | " + md_cell(s.status == "complete" ? "" : why(s)) + " |\n";
+    if (c.analysis)
+      loudness += (loudness.empty() ? "" : ", ") +
+                  (c.analysis->integrated_lufs ? fixed("%.1f LUFS", *c.analysis->integrated_lufs)
+                                               : std::string("no level")) +
+                  letter;
+    for (auto& f : c.flags) flags += (flags.empty() ? "" : ", ") + f + letter;
   }
-  out += "\n";
-  std::string failures;
-  for (auto& s : d.songs)
-    if (s.status != "complete")
-      failures += "- **" + std::to_string(s.track) + ". " + md_cell(s.title) + "** (" + md_cell(s.status) +
-                  "): " + md_cell(why(s)) + "\n";
-  if (!failures.empty()) out += "Not complete:\n\n" + failures + "\n";
+  out += "| " + std::to_string(s.track) + " | " + md_cell(s.title) + " | " + md_cell(s.status) + " | " +
+         std::to_string(takes) + " | " + md_cell(durations) + " | " + md_cell(loudness) + " | " + md_cell(flags) +
+         " | " + md_cell(s.status == "complete" ? "" : why(s)) + " |\n";
+  if (s.status != "complete")
+    failures_ += "- **" + std::to_string(s.track) + ". " + md_cell(s.title) + "** (" + md_cell(s.status) +
+                 "): " + md_cell(why(s)) + "\n";
   // #19: the takes the analysis flagged.
-  std::string flagged;
-  for (auto& s : d.songs)
-    for (auto& c : s.clips) {
-      if (c.flags.empty() || !c.audio || !c.audio->exists) continue;
-      std::string f;
-      for (auto& x : c.flags) f += (f.empty() ? "" : ", ") + x;
-      flagged += "- " + md_cell(take_title(s, c)) + ": " + md_cell(f) + "\n";
-    }
-  if (!flagged.empty()) out += "Flagged takes:\n\n" + flagged + "\n";
+  for (auto& c : s.clips) {
+    if (c.flags.empty() || !c.audio || !c.audio->exists) continue;
+    std::string f;
+    for (auto& x : c.flags) f += (f.empty() ? "" : ", ") + x;
+    flagged_ += "- " + md_cell(take_title(s, c)) + ": " + md_cell(f) + "\n";
+  }
+}
+
+void StepSummary::end(const ReportData& d, TextOut& out) {
+  out += "\n";
+  if (!failures_.empty()) out += "Not complete:\n\n" + failures_ + "\n";
+  if (!flagged_.empty()) out += "Flagged takes:\n\n" + flagged_ + "\n";
   if (!d.damaged.empty()) {
     out += "Damaged state (rows refused):\n\n";
     for (auto& m : d.damaged) out += "- " + md_cell(m) + "\n";
     out += "\n";
   }
-  return out;
+}
+
+std::string render_step_summary(const ReportData& d) {
+  std::string s;
+  TextEmit emit([&s](std::string_view p) { s += p; });
+  {
+    TextOut out(emit);
+    StepSummary md;
+    md.begin(d, tally_of(d.songs), out);
+    for (auto& song : d.songs) md.song(song, out);
+    md.end(d, out);
+  }
+  return s;
 }
 
 }  // namespace setlist::report

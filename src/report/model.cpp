@@ -90,11 +90,13 @@ void add_superseded(const fs::path& out_dir, const std::string& key, std::vector
 
 }  // namespace
 
-ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run) {
-  StateReadBatch batch(state);  // every song's rows: one read transaction
+namespace {
+
+// The album, the run and the song keys: what every report starts from.
+ReportData gather_album(StateStore& state, const Manifest* manifest, const RunSummary* run,
+                        std::vector<std::string>& keys) {
   ReportData d;
   d.generated_at = unix_millis_now();
-
   // The album: from the manifest (and remembered), else as remembered.
   if (manifest) {
     auto o = album_json(manifest->album);
@@ -121,7 +123,7 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
   d.manifest_hash = state.meta("manifest_hash").value_or("");
 
   // Songs in manifest order: the keys recorded by the last run.
-  std::vector<std::string> keys;
+  keys.clear();
   if (auto k = state.meta("manifest_keys")) {
     json::error_code ec;
     auto v = json::parse(*k, ec);
@@ -129,87 +131,184 @@ ReportData gather(const fs::path& out_dir, StateStore& state, const Manifest* ma
       for (auto& e : v.get_array())
         if (e.is_string()) keys.emplace_back(e.get_string());
   }
+  return d;
+}
+
+void add_damaged(std::vector<std::string>& damaged, const std::string& msg) {
+  if (std::find(damaged.begin(), damaged.end(), msg) == damaged.end()) damaged.push_back(msg);
+}
+
+}  // namespace
+
+void Tally::add(const SongInfo& s) {
+  ++songs;
+  if (s.status == "skipped")
+    ++skipped;
+  else if (s.status != "complete")
+    ++failures;
+  if (s.submitted_at > 0 && s.completed_at >= s.submitted_at)
+    song_seconds += static_cast<double>(s.completed_at - s.submitted_at) / 1000.0;
+  for (auto& c : s.clips)
+    if (c.audio && c.audio->exists) {
+      ++takes_downloaded;
+      if (!c.flags.empty()) ++takes_flagged;
+    }
+  if (!s.clips.empty() && s.clips.front().analysis) {
+    auto& c = s.clips.front();
+    chart.push_back({s.track, c.analysis->integrated_lufs, !c.flags.empty()});
+  }
+}
+
+Tally tally_of(const std::vector<SongInfo>& songs) {
+  Tally t;
+  for (auto& s : songs) t.add(s);
+  return t;
+}
+
+std::string page_name(std::size_t page) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "page-%03zu.html", page);
+  return buf;
+}
+
+SongCursor::SongCursor(const fs::path& out_dir, StateStore& state, const std::vector<std::string>& keys, bool details)
+    : out_dir_(out_dir), state_(state), keys_(keys), details_(details) {
   // Versions of a song replaced by an edit: their keys, by song id.
-  std::map<std::string, std::vector<std::string>> old_keys;
-  for (auto& row : state.songs())
-    if (row.status == SongStatus::superseded) old_keys[row.song_id].push_back(row.key);
-  for (auto& key : keys) {
-    auto row = state.song(key);
-    if (!row) continue;
+  if (details_)
+    for (auto& row : state.songs())
+      if (row.status == SongStatus::superseded) old_keys_[row.song_id].push_back(row.key);
+}
+
+bool SongCursor::next(std::size_t n, std::vector<SongInfo>& out) {
+  out.clear();
+  if (at_ >= keys_.size()) return false;
+  std::vector<std::string> group(keys_.begin() + static_cast<std::ptrdiff_t>(at_),
+                                 keys_.begin() + static_cast<std::ptrdiff_t>(std::min(keys_.size(), at_ + n)));
+  at_ += group.size();
+  auto rows = state_.song_group_rows(group, details_, !details_);
+  std::map<std::string_view, const SongRow*> songs;
+  for (auto& r : rows.songs) songs[r.key] = &r;
+  // Rows by song key (the queries return them grouped by key).
+  auto range = [](auto& v, const std::string& key) {
+    auto lo = std::lower_bound(v.begin(), v.end(), key, [](auto& r, const std::string& k) { return r.song_key < k; });
+    auto hi = lo;
+    while (hi != v.end() && hi->song_key == key) ++hi;
+    return std::make_pair(lo, hi);
+  };
+  for (auto& key : group) {
+    auto it = songs.find(key);
+    if (it == songs.end()) continue;
+    const SongRow& row = *it->second;
     SongInfo s;
-    s.key = row->key;
-    s.id = row->song_id;
-    s.title = row->title;
-    s.track = row->track;
-    s.status = std::string(to_string(row->status));
-    s.reason = row->reason;
-    s.attempts = row->attempts;
-    s.created_at = row->created_at;
-    s.submitted_at = row->submitted_at;
-    s.completed_at = row->completed_at;
-    s.updated_at = row->updated_at;
-    auto files = state.files(key);
+    s.key = row.key;
+    s.id = row.song_id;
+    s.title = row.title;
+    s.track = row.track;
+    s.status = std::string(to_string(row.status));
+    s.reason = row.reason;
+    s.attempts = row.attempts;
+    s.created_at = row.created_at;
+    s.submitted_at = row.submitted_at;
+    s.completed_at = row.completed_at;
+    s.updated_at = row.updated_at;
+    auto [flo, fhi] = range(rows.files, key);
+    std::vector<const FileRow*> files;
     // A row naming a path outside OUT is damaged state: left out of the
     // report's files (never stat'ed, read or linked to), listed instead.
-    std::erase_if(files, [&](const FileRow& f) {
-      auto problem = state_path_problem(out_dir, f.path);
-      if (!problem) return false;
-      auto msg = damaged_state_message(f.path, *problem);
-      if (std::find(d.damaged.begin(), d.damaged.end(), msg) == d.damaged.end()) d.damaged.push_back(msg);
-      return true;
-    });
-    for (auto& f : files)
-      if (f.kind == "lyrics" && f.clip_id.empty()) {
-        s.lyrics = file_info(out_dir, f);
-        if (s.lyrics->exists) s.lyrics_text = read_out_file(out_dir, f.path, 1u << 20);
+    for (auto f = flo; f != fhi; ++f) {
+      if (auto problem = state_path_problem(out_dir_, f->path)) {
+        add_damaged(damaged, damaged_state_message(f->path, *problem));
+        continue;
       }
-    const auto analyses = state.analyses(key);
+      files.push_back(&*f);
+    }
+    // Without details only the audio is looked at on disk.
+    // A clip's JSON is only named by the reports, never linked to: not looked at either.
+    auto info = [&](const FileRow& f) {
+      if ((details_ && f.kind != "clip_json") || f.kind == "audio") return file_info(out_dir_, f);
+      FileInfo fi;
+      fi.path = f.path;
+      fi.bytes = f.bytes;
+      return fi;
+    };
+    for (auto* f : files)
+      if (f->kind == "lyrics" && f->clip_id.empty()) {
+        s.lyrics = info(*f);
+        if (details_ && s.lyrics->exists) s.lyrics_text = read_out_file(out_dir_, f->path, 1u << 20);
+      }
+    auto [alo, ahi] = range(rows.analyses, key);
+    auto [clo, chi] = range(rows.clips, key);
+    std::vector<const ClipRow*> clips;
+    for (auto c = clo; c != chi; ++c) clips.push_back(&*c);
     int take = 0;
     std::set<std::string> current;
-    for (auto& c : state.attempt_clips(key)) {  // earlier attempts' clips are history
-      current.insert(c.clip_id);
+    for (auto* c : clips) {  // earlier attempts' clips are history
+      current.insert(c->clip_id);
       ClipInfo ci;
-      ci.id = c.clip_id;
+      ci.id = c->clip_id;
       ci.take = take++;
-      ci.status = c.status;
-      ci.duration = c.duration;
-      ci.credits_used = c.credits_used;
-      ci.error_message = c.error_message;
-      for (auto& f : files) {
-        if (f.clip_id != c.clip_id) continue;
-        if (f.kind == "audio")
-          ci.audio = file_info(out_dir, f);
-        else if (f.kind == "cover")
-          ci.cover = file_info(out_dir, f);
-        else if (f.kind == "clip_json")
-          ci.clip_json = file_info(out_dir, f);
-        else if (f.kind == "lyrics") {
-          ci.lyrics = file_info(out_dir, f);
-          if (ci.lyrics->exists) ci.lyrics_text = read_out_file(out_dir, f.path, 1u << 20);
+      ci.status = c->status;
+      ci.duration = c->duration;
+      ci.credits_used = c->credits_used;
+      ci.error_message = c->error_message;
+      for (auto* f : files) {
+        if (f->clip_id != c->clip_id) continue;
+        if (f->kind == "audio")
+          ci.audio = info(*f);
+        else if (f->kind == "cover")
+          ci.cover = info(*f);
+        else if (f->kind == "clip_json")
+          ci.clip_json = info(*f);
+        else if (f->kind == "lyrics") {
+          ci.lyrics = info(*f);
+          if (details_ && ci.lyrics->exists) ci.lyrics_text = read_out_file(out_dir_, f->path, 1u << 20);
         }
       }
-      for (auto& a : analyses)
-        if (a.clip_id == c.clip_id && ci.audio) {
-          ci.analysis = a.audio;
-          ci.flags = a.flags;
+      for (auto a = alo; a != ahi; ++a)
+        if (a->clip_id == c->clip_id && ci.audio) {
+          ci.analysis = std::move(a->audio);
+          ci.flags = a->flags;
         }
       s.clips.push_back(std::move(ci));
     }
     std::stable_sort(s.clips.begin(), s.clips.end(), [](auto& a, auto& b) { return a.take < b.take; });
-    for (auto& f : files)  // kept in place by --keep-attempts
-      if (f.kind == "audio" && !current.count(f.clip_id)) s.earlier_takes.push_back(file_info(out_dir, f));
-    if (auto it = old_keys.find(s.id); it != old_keys.end())
-      for (auto& old : it->second)
-        if (old != key) add_superseded(out_dir, old, s.superseded_takes);
-    add_superseded(out_dir, key, s.superseded_takes);
-    ++d.totals[s.status];
-    d.songs.push_back(std::move(s));
+    if (details_) {
+      for (auto* f : files)  // kept in place by --keep-attempts
+        if (f->kind == "audio" && !current.count(f->clip_id)) s.earlier_takes.push_back(file_info(out_dir_, *f));
+      if (auto it2 = old_keys_.find(s.id); it2 != old_keys_.end())
+        for (auto& old : it2->second)
+          if (old != key) add_superseded(out_dir_, old, s.superseded_takes);
+      add_superseded(out_dir_, key, s.superseded_takes);
+    }
+    out.push_back(std::move(s));
   }
-  std::vector<const AudioAnalysis*> album;
-  for (auto& s : d.songs)
-    if (!s.clips.empty() && s.clips.front().analysis) album.push_back(&*s.clips.front().analysis);
-  d.album_loudness = album_loudness(album);
-  d.timeline = gather_timeline(state, d.songs);
+  return true;
+}
+
+ReportData gather_head(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run,
+                       Tally& tally, std::vector<std::string>& keys) {
+  StateReadBatch batch(state);  // one read transaction
+  ReportData d = gather_album(state, manifest, run, keys);
+  tally = Tally{};
+  SongCursor cursor(out_dir, state, keys, false);
+  std::vector<SongInfo> group;
+  BlockHistogram blocks;  // the first takes' gating blocks, pooled
+  std::vector<SongRef> refs;
+  while (cursor.next(256, group))
+    for (auto& s : group) {
+      ++d.totals[s.status];
+      tally.add(s);
+      if (!s.clips.empty() && s.clips.front().analysis) {
+        const AudioAnalysis& a = *s.clips.front().analysis;
+        blocks.merge(a.blocks);
+        d.album_loudness.peak = std::max(d.album_loudness.peak, a.true_peak.value_or(a.sample_peak));
+        ++d.album_loudness.takes;
+      }
+      refs.push_back({s.key, s.track, s.title});
+    }
+  d.album_loudness.lufs = gated_loudness(blocks);
+  d.damaged = std::move(cursor.damaged);
+  d.timeline = gather_timeline(state, refs);
   return d;
 }
 

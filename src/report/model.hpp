@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +99,7 @@ struct TimelineSong {
   std::vector<TimelineMark> marks;
 };
 struct TimelineRun {
+  std::int64_t start_id = 0;        // the run's id in state (its start as it recorded it)
   std::int64_t start = 0, end = 0;  // unix ms
   int submits = 0, accepted = 0, throttled = 0, retries = 0;
   std::optional<double> rate;  // accepted generate requests per second, first send to last acceptance
@@ -134,10 +136,60 @@ struct ReportData {
   std::string manifest_hash;
 };
 
-// Gathers the data; remembers the album (from `manifest`) in state so that
-// `setlist report` can rebuild without the manifest.
-ReportData gather(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
-                  const RunSummary* run);
+// What the album-wide parts of the reports need from every song (counts,
+// the loudness chart), summed a song at a time: never every song at once.
+struct ChartBar {
+  int track = 0;
+  std::optional<double> lufs;  // none: silent
+  bool flagged = false;
+};
+struct Tally {
+  std::size_t songs = 0;
+  std::uint64_t takes_downloaded = 0;  // audio on disk
+  std::uint64_t takes_flagged = 0;     // on disk and flagged
+  double song_seconds = 0;             // generation times summed (junit's time without a run)
+  int failures = 0, skipped = 0;       // junit: not complete (and not skipped), skipped
+  std::vector<ChartBar> chart;         // each song's first take, when analysed
+  void add(const SongInfo& s);
+};
+Tally tally_of(const std::vector<SongInfo>& songs);
+
+// #20: report.html of a large album is paged. Up to kPageSongs songs it is
+// one page as it always was; beyond, report.html holds the album (header,
+// loudness chart, an index of every song, the run timelines' summaries)
+// and report-pages/page-NNN.html the songs, kPageSongs per page, with their
+// players, waveforms and lyrics.
+inline constexpr std::size_t kPageSongs = 100;
+inline constexpr const char* kPagesDir = "report-pages";
+std::string page_name(std::size_t page);  // "page-001.html" (1-based)
+
+// Gathers the album-wide data; remembers the album (from `manifest`) in state
+// so that `setlist report` can rebuild without the manifest. Reads every song
+// once, a group at a time, keeping only their tally (d.songs stays empty; the
+// songs come from a SongCursor). `keys` receives the songs' keys in album order.
+ReportData gather_head(const std::filesystem::path& out_dir, StateStore& state, const Manifest* manifest,
+                       const RunSummary* run, Tally& tally, std::vector<std::string>& keys);
+
+// The songs of `keys` read from state a group at a time, in order.
+class SongCursor {
+ public:
+  // `details`: waveforms, lyrics text, covers' and earlier takes' files;
+  // without them only what the tally needs (audio files, analyses, blocks).
+  SongCursor(const std::filesystem::path& out_dir, StateStore& state, const std::vector<std::string>& keys,
+             bool details);
+  // The next `n` songs (fewer at the end); false when none is left.
+  bool next(std::size_t n, std::vector<SongInfo>& out);
+  // State rows refused (damaged_state_message), each once, of the songs read so far.
+  std::vector<std::string> damaged;
+
+ private:
+  const std::filesystem::path& out_dir_;
+  StateStore& state_;
+  const std::vector<std::string>& keys_;
+  bool details_;
+  std::size_t at_ = 0;
+  std::map<std::string, std::vector<std::string>> old_keys_;  // song id -> keys of superseded versions
+};
 
 // Renderers: pure functions of the data. The large ones write through
 // `emit` piece by piece (a 10,000-song report is never whole in memory); the
@@ -173,6 +225,35 @@ class TextOut {
   std::string buf_;
 };
 
+// The streaming pieces: begin once, then each song in album order, then end.
+// `t` is the tally of every song (tally_of(d.songs) for a whole ReportData).
+void json_begin(const ReportData& d, const Tally& t, TextOut& out);
+void json_song(const SongInfo& s, bool first, TextOut& out);
+void json_end(TextOut& out);
+void junit_begin(const ReportData& d, const Tally& t, TextOut& out);
+void junit_song(const ReportData& d, const SongInfo& s, TextOut& out);
+void junit_end(TextOut& out);
+void m3u8_begin(const ReportData& d, TextOut& out);
+void m3u8_song(const ReportData& d, const SongInfo& s, TextOut& out);
+class StepSummary {
+ public:
+  void begin(const ReportData& d, const Tally& t, TextOut& out);
+  void song(const SongInfo& s, TextOut& out);
+  void end(const ReportData& d, TextOut& out);
+
+ private:
+  std::string failures_, flagged_;
+};
+// report.html: `paged` (more than kPageSongs songs) or one page. One page:
+// begin, song_card per song, end. Paged: begin, index_row per song, end; and
+// each page from page_html.
+void html_begin(const ReportData& d, const Tally& t, bool paged, TextOut& out);
+void html_song_card(const SongInfo& s, std::string_view prefix, TextOut& out);
+void html_end(const ReportData& d, bool paged, std::size_t pages, TextOut& out);
+void html_index_row(const SongInfo& s, std::size_t page, TextOut& out);
+// Page `page` (1-based) of `pages`: its songs' cards and their rows of each run's timeline.
+std::string page_html(const ReportData& d, const std::vector<SongInfo>& songs, std::size_t page, std::size_t pages);
+
 // The whole output of a streaming renderer as one string.
 template <class Render>
 std::string render_to_string(const ReportData& d, Render render) {
@@ -185,13 +266,22 @@ std::string render_to_string(const ReportData& d, Render render) {
 // (null when none), its flags, the album's loudness; report.html's pictures.
 boost::json::value analysis_json(const ClipInfo& c);
 boost::json::array flags_json(const ClipInfo& c);
-boost::json::object album_loudness_json(const ReportData& d);
+boost::json::object album_loudness_json(const ReportData& d, const Tally& t);
 std::string waveform_svg(const ClipInfo& c, std::string_view label);
 std::string loudness_line(const ClipInfo& c);
-std::string album_chart_svg(const ReportData& d);
+std::string album_chart_svg(const ReportData& d, const Tally& t);
 // #19, the run timeline (timeline.cpp): built from state's rows; one SVG per run.
-std::vector<TimelineRun> gather_timeline(StateStore& state, const std::vector<SongInfo>& songs);
-std::string timeline_svg(const TimelineRun& run, std::size_t index);
+struct SongRef {
+  std::string key;
+  int track = 0;
+  std::string title;
+};
+std::vector<TimelineRun> gather_timeline(StateStore& state, const std::vector<SongRef>& songs);
+// `only`: when given, the rows of these songs alone (a page's), on the run's whole time axis.
+std::string timeline_svg(const TimelineRun& run, std::size_t index, const std::set<std::string>* only = nullptr);
+// #20: a run of many songs on the paged report.html: how many songs were in
+// each phase over time (the rows are on the pages).
+std::string timeline_load_svg(const TimelineRun& run, std::size_t index);
 std::string timeline_caption(const TimelineRun& run, std::size_t index);
 
 // Escaping shared by the renderers. Invalid UTF-8 becomes U+FFFD.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 
 #include "report/model.hpp"
 #include "setlist/engine.hpp"
@@ -88,7 +89,8 @@ std::string read_bytes(const fs::path& p) {
 // Rewritten only when its content would change. The cover's path kept in
 // state (album.cover_source) is never opened: without a manifest, the copy
 // an earlier run made in OUT stays as it is.
-Status write_album_cover(const fs::path& out_dir, report::ReportData& d) {
+Status write_album_cover(const fs::path& out_dir, report::ReportData& d, StateStore& state,
+                         const std::vector<std::string>& keys) {
   std::string bytes = d.cover_data;
   if (bytes.empty() && !d.album.cover_source.empty()) {
     for (const char* name : {"cover.jpg", "cover.png"}) {
@@ -99,12 +101,16 @@ Status write_album_cover(const fs::path& out_dir, report::ReportData& d) {
       }
     }
   }
-  for (std::size_t i = 0; bytes.empty() && i < d.songs.size(); ++i)
-    for (auto& c : d.songs[i].clips)
-      if (c.cover && c.cover->exists) {
-        bytes = read_out_file(out_dir, c.cover->path);  // a row checked by gather(), read without links
-        if (!bytes.empty()) break;
-      }
+  // The first song's cover that is on disk (usually the first song's take A).
+  report::SongCursor cursor(out_dir, state, keys, true);
+  std::vector<report::SongInfo> group;
+  while (bytes.empty() && cursor.next(8, group))
+    for (std::size_t i = 0; bytes.empty() && i < group.size(); ++i)
+      for (auto& c : group[i].clips)
+        if (c.cover && c.cover->exists) {
+          bytes = read_out_file(out_dir, c.cover->path);  // a row checked by the cursor, read without links
+          if (!bytes.empty()) break;
+        }
   // The API's covers are JPEG; a manifest's album.cover may be a PNG.
   std::string name = bytes.compare(0, 4, "\x89PNG") == 0 ? "cover.png" : "cover.jpg";
   auto dest = out_dir / name;
@@ -127,11 +133,7 @@ std::string run_summary_json(const RunSummary& run) { return json::serialize(run
 
 namespace report {
 
-std::string render_json(const ReportData& d) {
-  return render_to_string(d, static_cast<void (*)(const ReportData&, const TextEmit&)>(&render_json));
-}
-
-void render_json(const ReportData& d, const TextEmit& emit) {
+void json_begin(const ReportData& d, const Tally& t, TextOut& out) {
   json::object root;
   root["schema_version"] = report_schema_version;
   root["generator"] = "setlist";
@@ -164,112 +166,251 @@ void render_json(const ReportData& d, const TextEmit& emit) {
   }
 
   json::object totals;
-  totals["songs"] = d.songs.size();
+  totals["songs"] = t.songs;
   for (const char* s : {"complete", "failed", "uncertain", "skipped", "pending", "submitting", "submitted"})
     totals[s] = 0;
-  std::uint64_t takes = 0;
   for (auto& [k, v] : d.totals) totals[k] = v;
-  for (auto& s : d.songs)
-    for (auto& c : s.clips)
-      if (c.audio && c.audio->exists) ++takes;
-  totals["takes_downloaded"] = takes;
+  totals["takes_downloaded"] = t.takes_downloaded;
   root["totals"] = std::move(totals);
-  root["loudness"] = album_loudness_json(d);
+  root["loudness"] = album_loudness_json(d, t);
+  // #20: where report.html's songs are: null when on report.html itself.
+  if (t.songs > kPageSongs) {
+    json::object pages;
+    pages["folder"] = kPagesDir;
+    pages["songs_per_page"] = kPageSongs;
+    pages["count"] = (t.songs + kPageSongs - 1) / kPageSongs;
+    root["html_pages"] = std::move(pages);
+  } else {
+    root["html_pages"] = nullptr;
+  }
 
   // The songs last and one at a time: a DOM of the whole document would
   // take several times the file's size in memory at 10,000 songs.
   root["songs"] = json::array();
   std::string head = json::serialize(root);
   head.resize(head.size() - 2);  // "...,\"songs\":[" : drop the closing "]}"
-  TextOut out(emit);
   out += head;
+}
+
+void json_song(const SongInfo& s, bool first, TextOut& out) {
+  json::object so;
+  so["key"] = s.key;
+  so["id"] = s.id;
+  so["track"] = s.track;
+  so["title"] = s.title;
+  so["status"] = s.status;
+  so["reason"] = s.reason;
+  so["attempts"] = s.attempts;
+  json::object t;
+  t["created_at"] = time_or_null(s.created_at);
+  t["submitted_at"] = time_or_null(s.submitted_at);
+  t["completed_at"] = time_or_null(s.completed_at);
+  t["updated_at"] = time_or_null(s.updated_at);
+  if (s.submitted_at > 0 && s.completed_at >= s.submitted_at)
+    t["generation_s"] = static_cast<double>(s.completed_at - s.submitted_at) / 1000.0;
+  else
+    t["generation_s"] = nullptr;
+  so["timings"] = std::move(t);
+  so["lyrics"] = file_or_null(s.lyrics, false);
+  const bool api_lyrics =
+      std::any_of(s.clips.begin(), s.clips.end(), [](const report::ClipInfo& c) { return c.lyrics.has_value(); });
+  so["lyrics_source"] = s.lyrics ? json::value("manifest") : api_lyrics ? json::value("api") : json::value(nullptr);
+  json::array clips;
+  for (auto& c : s.clips) {
+    json::object co;
+    co["id"] = c.id;
+    co["take"] = take_letter(c.take);
+    co["status"] = c.status;
+    if (c.duration)
+      co["duration"] = *c.duration;
+    else
+      co["duration"] = nullptr;
+    if (c.credits_used)
+      co["credits_used"] = *c.credits_used;
+    else
+      co["credits_used"] = nullptr;
+    co["error_message"] = c.error_message;
+    co["audio"] = file_or_null(c.audio, true);
+    co["cover"] = file_or_null(c.cover, false);
+    co["clip_json"] = c.clip_json ? json::value(c.clip_json->path) : json::value(nullptr);
+    co["lyrics"] = file_or_null(c.lyrics, false);
+    co["analysis"] = analysis_json(c);
+    co["flags"] = flags_json(c);
+    clips.push_back(std::move(co));
+  }
+  so["clips"] = std::move(clips);
+  json::array earlier;
+  for (auto& f : s.earlier_takes) earlier.push_back(file_or_null(f, true));
+  so["earlier_takes"] = std::move(earlier);
+  json::array superseded;
+  for (auto& f : s.superseded_takes) superseded.push_back(json::object{{"path", f.path}, {"bytes", f.bytes}});
+  so["superseded_takes"] = std::move(superseded);
+  if (!first) out += ',';
+  out += json::serialize(so);
+}
+
+void json_end(TextOut& out) { out += "]}\n"; }
+
+std::string render_json(const ReportData& d) {
+  return render_to_string(d, static_cast<void (*)(const ReportData&, const TextEmit&)>(&render_json));
+}
+
+void render_json(const ReportData& d, const TextEmit& emit) {
+  TextOut out(emit);
+  json_begin(d, tally_of(d.songs), out);
   bool first = true;
   for (auto& s : d.songs) {
-    json::object so;
-    so["key"] = s.key;
-    so["id"] = s.id;
-    so["track"] = s.track;
-    so["title"] = s.title;
-    so["status"] = s.status;
-    so["reason"] = s.reason;
-    so["attempts"] = s.attempts;
-    json::object t;
-    t["created_at"] = time_or_null(s.created_at);
-    t["submitted_at"] = time_or_null(s.submitted_at);
-    t["completed_at"] = time_or_null(s.completed_at);
-    t["updated_at"] = time_or_null(s.updated_at);
-    if (s.submitted_at > 0 && s.completed_at >= s.submitted_at)
-      t["generation_s"] = static_cast<double>(s.completed_at - s.submitted_at) / 1000.0;
-    else
-      t["generation_s"] = nullptr;
-    so["timings"] = std::move(t);
-    so["lyrics"] = file_or_null(s.lyrics, false);
-    const bool api_lyrics =
-        std::any_of(s.clips.begin(), s.clips.end(), [](const report::ClipInfo& c) { return c.lyrics.has_value(); });
-    so["lyrics_source"] = s.lyrics ? json::value("manifest") : api_lyrics ? json::value("api") : json::value(nullptr);
-    json::array clips;
-    for (auto& c : s.clips) {
-      json::object co;
-      co["id"] = c.id;
-      co["take"] = take_letter(c.take);
-      co["status"] = c.status;
-      if (c.duration)
-        co["duration"] = *c.duration;
-      else
-        co["duration"] = nullptr;
-      if (c.credits_used)
-        co["credits_used"] = *c.credits_used;
-      else
-        co["credits_used"] = nullptr;
-      co["error_message"] = c.error_message;
-      co["audio"] = file_or_null(c.audio, true);
-      co["cover"] = file_or_null(c.cover, false);
-      co["clip_json"] = c.clip_json ? json::value(c.clip_json->path) : json::value(nullptr);
-      co["lyrics"] = file_or_null(c.lyrics, false);
-      co["analysis"] = analysis_json(c);
-      co["flags"] = flags_json(c);
-      clips.push_back(std::move(co));
-    }
-    so["clips"] = std::move(clips);
-    json::array earlier;
-    for (auto& f : s.earlier_takes) earlier.push_back(file_or_null(f, true));
-    so["earlier_takes"] = std::move(earlier);
-    json::array superseded;
-    for (auto& f : s.superseded_takes) superseded.push_back(json::object{{"path", f.path}, {"bytes", f.bytes}});
-    so["superseded_takes"] = std::move(superseded);
-    if (!first) out += ',';
+    json_song(s, first, out);
     first = false;
-    out += json::serialize(so);
   }
-  out += "]}\n";
+  json_end(out);
 }
 
 }  // namespace report
 
-std::string markdown_summary(const fs::path& out_dir, StateStore& state, std::vector<std::string>* damaged) {
-  auto d = report::gather(out_dir, state, nullptr, nullptr);
-  if (damaged) *damaged = d.damaged;
-  return report::render_step_summary(d);
+namespace {
+
+// Several files written at once, each atomically: `produce` gets one output
+// per path. They are published innermost first (the last path first), each
+// whole or not at all; the first failure is returned.
+Status write_files_atomic(const std::vector<fs::path>& paths,
+                          const std::function<void(std::vector<report::TextOut*>&)>& produce) {
+  std::vector<report::TextOut*> outs;
+  std::optional<Error> first_error;
+  std::function<void(std::size_t)> level = [&](std::size_t i) {
+    if (i == paths.size()) {
+      produce(outs);
+      for (auto* o : outs) o->flush();
+      return;
+    }
+    bool entered = false;
+    auto st = write_file_atomic(paths[i], [&](const TextEmit& emit) {
+      entered = true;
+      report::TextOut out(emit);
+      outs.push_back(&out);
+      level(i + 1);
+      outs.pop_back();
+    });
+    if (!st && !first_error) first_error = st.error();
+    if (!entered) {  // refused before it began (a link at its name): the others are still written
+      const TextEmit discard([](std::string_view) {});
+      report::TextOut out(discard);
+      outs.push_back(&out);
+      level(i + 1);
+      outs.pop_back();
+    }
+  };
+  level(0);
+  if (first_error) return *first_error;
+  return Ok{};
 }
 
-Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run,
-                     std::vector<std::string>* damaged) {
-  auto d = report::gather(out_dir, state, manifest, run);
+// OUT/report-pages/ as a real folder (never through a link); pages of a
+// longer album removed. Ok(false) when OUT holds something else by that name.
+Result<bool> pages_folder(const fs::path& out_dir, std::size_t pages) {
+  const fs::path dir = out_dir / report::kPagesDir;
+  std::error_code ec;
+  auto st = fs::symlink_status(dir, ec);
+  if (pages == 0 && !fs::exists(st)) return false;
+  if (fs::exists(st) && !fs::is_directory(st)) {
+    Error e;
+    e.kind = ErrorKind::io;
+    e.message = "refusing to write report pages into " + dir.string() + ": it is not a folder";
+    return e;
+  }
+  if (!fs::exists(st) && !fs::create_directory(dir, ec)) {
+    Error e;
+    e.kind = ErrorKind::io;
+    e.message = "cannot create " + dir.string() + ": " + ec.message();
+    return e;
+  }
+  // Pages beyond the album's last one (it had more songs before): removed.
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    auto name = it->path().filename().string();
+    unsigned n = 0;
+    char tail[8] = {};
+    if (std::sscanf(name.c_str(), "page-%u.%5s", &n, tail) == 2 && std::string(tail) == "html" &&
+        name == report::page_name(n) && n > pages && it->is_regular_file(ec) && !it->is_symlink(ec))
+      fs::remove(it->path(), ec);
+  }
+  return true;
+}
+
+// Every report, a group of songs at a time: the songs are read from state
+// twice (once for the counts the files begin with, once for their details),
+// and no more than one group's details is ever in memory.
+Status write_all(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run,
+                 std::vector<std::string>* damaged, std::string* markdown) {
+  StateReadBatch batch(state);  // one read transaction for both passes
+  report::Tally tally;
+  std::vector<std::string> keys;
+  auto d = report::gather_head(out_dir, state, manifest, run, tally, keys);
   if (damaged) *damaged = d.damaged;
   std::optional<Error> first_error;
   auto keep = [&](Status st) {
     if (!st && !first_error) first_error = st.error();
   };
-  keep(write_album_cover(out_dir, d));
-  d.playlist = "album.m3u8";
-  keep(write_file_atomic(out_dir / d.playlist, report::render_m3u8(d)));
-  keep(write_file_atomic(out_dir / "report.json", [&](const TextEmit& emit) { report::render_json(d, emit); }));
-  keep(write_file_atomic(out_dir / "report.html", [&](const TextEmit& emit) { report::render_html(d, emit); }));
-  keep(write_file_atomic(out_dir / "junit.xml", report::render_junit(d)));
+  const bool paged = tally.songs > report::kPageSongs;
+  const std::size_t pages = paged ? (tally.songs + report::kPageSongs - 1) / report::kPageSongs : 0;
+  std::vector<fs::path> paths;
+  const char* summary = std::getenv("GITHUB_STEP_SUMMARY");
+  std::string md;
+  const bool want_md = markdown || (summary && *summary);
+  if (!markdown) {
+    keep(write_album_cover(out_dir, d, state, keys));
+    d.playlist = "album.m3u8";
+    auto folder = pages_folder(out_dir, pages);
+    if (!folder) keep(folder.error());
+    paths = {out_dir / "report.json", out_dir / "report.html", out_dir / "junit.xml", out_dir / d.playlist};
+  }
+  TextEmit md_emit([&md](std::string_view p) { md += p; });
+  report::TextOut md_out(md_emit);
+  report::StepSummary step;
+  keep(write_files_atomic(paths, [&](std::vector<report::TextOut*>& o) {
+    const bool files = !paths.empty();
+    if (files) {
+      report::json_begin(d, tally, *o[0]);
+      report::html_begin(d, tally, paged, *o[1]);
+      report::junit_begin(d, tally, *o[2]);
+      report::m3u8_begin(d, *o[3]);
+    }
+    if (want_md) step.begin(d, tally, md_out);
+    report::SongCursor cursor(out_dir, state, keys, files);
+    std::vector<report::SongInfo> group;
+    bool first = true;
+    std::size_t page = 0;
+    while (cursor.next(report::kPageSongs, group)) {
+      ++page;
+      for (auto& s : group) {
+        if (files) {
+          report::json_song(s, first, *o[0]);
+          if (paged)
+            report::html_index_row(s, page, *o[1]);
+          else
+            report::html_song_card(s, "", *o[1]);
+          report::junit_song(d, s, *o[2]);
+          report::m3u8_song(d, s, *o[3]);
+        }
+        if (want_md) step.song(s, md_out);
+        first = false;
+      }
+      if (files && paged)
+        keep(write_file_atomic(out_dir / report::kPagesDir / report::page_name(page),
+                               report::page_html(d, group, page, pages)));
+    }
+    if (files) {
+      report::json_end(*o[0]);
+      report::html_end(d, paged, pages, *o[1]);
+      report::junit_end(*o[2]);
+    }
+    if (want_md) step.end(d, md_out);
+  }));
+  md_out.flush();
+  if (markdown) *markdown = std::move(md);
   // CI: GitHub Actions shows this Markdown on the run's page.
-  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
+  if (!markdown && summary && *summary) {
     std::ofstream o(summary, std::ios::app | std::ios::binary);
-    o << report::render_step_summary(d);
+    o << md;
     if (!o) {
       Error e;
       e.kind = ErrorKind::io;
@@ -277,11 +418,25 @@ Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest*
       keep(e);
     }
   }
+  if (first_error) return *first_error;
+  return Ok{};
+}
+
+}  // namespace
+
+std::string markdown_summary(const fs::path& out_dir, StateStore& state, std::vector<std::string>* damaged) {
+  std::string md;
+  (void)write_all(out_dir, state, nullptr, nullptr, damaged, &md);
+  return md;
+}
+
+Status write_reports(const fs::path& out_dir, StateStore& state, const Manifest* manifest, const RunSummary* run,
+                     std::vector<std::string>* damaged) {
+  auto st = write_all(out_dir, state, manifest, run, damaged, nullptr);
   // The reports' folder fsyncs now, while the run still handles signals:
   // not at exit, where a Ctrl-C would find no handler.
   sync_published_folders();
-  if (first_error) return *first_error;
-  return Ok{};
+  return st;
 }
 
 }  // namespace setlist

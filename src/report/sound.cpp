@@ -19,13 +19,6 @@ double round_to(double v, double step) {
   const double per = std::round(1.0 / step);
   return std::round(v * per) / per;
 }
-// Appends v with two decimals (to_chars: a waveform has hundreds of points,
-// and an album of 10,000 songs twenty thousand waveforms).
-void append2(std::string& out, double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
-  out.append(buf, r.ptr);
-}
 }  // namespace
 
 boost::json::value analysis_json(const ClipInfo& c) {
@@ -52,7 +45,7 @@ boost::json::array flags_json(const ClipInfo& c) {
   return a;
 }
 
-boost::json::object album_loudness_json(const ReportData& d) {
+boost::json::object album_loudness_json(const ReportData& d, const Tally& t) {
   const AlbumLoudness& al = d.album_loudness;
   boost::json::object o;
   o["takes"] = al.takes;
@@ -60,41 +53,43 @@ boost::json::object album_loudness_json(const ReportData& d) {
   o["integrated_lufs"] = al.lufs ? boost::json::value(round_to(*al.lufs, 0.01)) : nullptr;
   o["peak"] = round_to(al.peak, 0.000001);
   o["replaygain_album_gain_db"] = al.lufs ? boost::json::value(round_to(kReplayGainReference - *al.lufs, 0.01)) : nullptr;
-  std::uint64_t flagged = 0;
-  for (auto& s : d.songs)
-    for (auto& c : s.clips)
-      if (!c.flags.empty() && c.audio && c.audio->exists) ++flagged;
-  o["takes_flagged"] = flagged;
+  o["takes_flagged"] = t.takes_flagged;
   return o;
 }
 
-// A waveform: one bar per peak point, mirrored around the middle.
+// A waveform: one bar per peak point, mirrored around the middle. Drawn on
+// a grid twice the displayed size in whole units (#20: "M13 40V56" rather
+// than "M6.50 20.00V28.00": half the bytes, the same picture).
 std::string waveform_svg(const ClipInfo& c, std::string_view label) {
   if (!c.analysis) return {};
   const auto& w = c.analysis->waveform;
-  const int width = 300, height = 48;
-  const double mid = height / 2.0;
+  const int width = 300, height = 48, gw = 2 * width, gh = 2 * height;
+  const int mid = gh / 2;
   std::string path;
-  path.reserve(w.size() * 20);
-  const double step = w.empty() ? 1.0 : static_cast<double>(width) / static_cast<double>(w.size());
+  path.reserve(w.size() * 11);
+  const double step = w.empty() ? 1.0 : static_cast<double>(gw) / static_cast<double>(w.size());
+  char buf[16];
+  auto put = [&](int v) {
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    path.append(buf, r.ptr);
+  };
   for (std::size_t i = 0; i < w.size(); ++i) {
-    double v = std::clamp(static_cast<double>(w[i]), 0.0, 1.0) * (mid - 1);
-    if (v < 0.5) v = 0.5;  // silence still shows as a line
+    int v = static_cast<int>(std::lround(std::clamp(static_cast<double>(w[i]), 0.0, 1.0) * (mid - 2)));
+    if (v < 1) v = 1;  // silence still shows as a line
     path += 'M';
-    append2(path, static_cast<double>(i) * step + step / 2);
+    put(static_cast<int>(std::lround(static_cast<double>(i) * step + step / 2)));
     path += ' ';
-    append2(path, mid - v);
+    put(mid - v);
     path += 'V';
-    append2(path, mid + v);
+    put(mid + v);
   }
   bool bad = !c.flags.empty();
   std::string s = "<svg class=\"waveform\" data-clip=\"" + html_escape(c.id) + "\" viewBox=\"0 0 " +
-                  std::to_string(width) + " " + std::to_string(height) + "\" width=\"" + std::to_string(width) +
+                  std::to_string(gw) + " " + std::to_string(gh) + "\" width=\"" + std::to_string(width) +
                   "\" height=\"" + std::to_string(height) + "\" role=\"img\" aria-label=\"Waveform of " +
-                  html_escape(label) + "\"><rect width=\"100%\" height=\"100%\" rx=\"4\" class=\"wf-bg\"/>";
-  s += "<path d=\"" + path + "\" stroke-width=\"" + num(std::max(0.6, step * 0.8), 2) + "\" class=\"wf" +
+                  html_escape(label) + "\"><rect width=\"100%\" height=\"100%\" rx=\"8\" class=\"wf-bg\"/>";
+  s += "<path d=\"" + path + "\" stroke-width=\"" + num(std::max(1.2, step * 0.8), 1) + "\" class=\"wf" +
        std::string(bad ? " wf-bad" : "") + "\"/>";
-  // full scale (clipping) marks
   s += "</svg>";
   return s;
 }
@@ -114,34 +109,48 @@ std::string loudness_line(const ClipInfo& c) {
 }
 
 // The album's loudness per track (first takes): one bar per song from
-// -40 LUFS up, the -18 LUFS ReplayGain reference and the album's loudness as lines.
-std::string album_chart_svg(const ReportData& d) {
-  std::vector<std::pair<int, const ClipInfo*>> bars;
-  for (auto& s : d.songs)
-    if (!s.clips.empty() && s.clips.front().analysis) bars.emplace_back(s.track, &s.clips.front());
+// -40 LUFS up, the -18 LUFS ReplayGain reference and the album's loudness as
+// lines. Beyond kPageSongs songs (#20) the bars are one path (flagged ones a
+// second), a unit wide each, drawn to the page's width: 10,000 songs in ~150 KB.
+std::string album_chart_svg(const ReportData& d, const Tally& t) {
+  const auto& bars = t.chart;
   if (bars.empty()) return {};
   const double lo = -40, hi = 0;
-  const int bw = 24, gap = 6, height = 140, left = 40, top = 10;
+  const bool dense = bars.size() > kPageSongs;
+  const int bw = dense ? 2 : 24, gap = dense ? 0 : 6, height = 140, left = 40, top = 10;
   const int width = left + static_cast<int>(bars.size()) * (bw + gap) + 10;
   const double plot = height - top - 20;
   auto y = [&](double lufs) { return top + plot * (hi - std::clamp(lufs, lo, hi)) / (hi - lo); };
-  std::string s = "<svg class=\"album-loudness\" viewBox=\"0 0 " + std::to_string(width) + " " +
-                  std::to_string(height) + "\" width=\"" + std::to_string(width) + "\" height=\"" +
-                  std::to_string(height) + "\" role=\"img\" aria-label=\"Loudness per track\">";
+  std::string s = "<svg class=\"album-loudness" + std::string(dense ? " dense" : "") + "\" viewBox=\"0 0 " +
+                  std::to_string(width) + " " + std::to_string(height) + "\"" +
+                  (dense ? std::string(" preserveAspectRatio=\"none\" width=\"100%\"")
+                         : " width=\"" + std::to_string(width) + "\"") +
+                  " height=\"" + std::to_string(height) + "\" role=\"img\" aria-label=\"Loudness per track\">";
   for (double g : {0.0, -10.0, -20.0, -30.0, -40.0})
     s += "<text x=\"" + std::to_string(left - 4) + "\" y=\"" + num(y(g) + 4) + "\" class=\"axis\" text-anchor=\"end\">" +
          num(g, 0) + "</text>";
-  for (std::size_t i = 0; i < bars.size(); ++i) {
-    const ClipInfo& c = *bars[i].second;
-    double x = left + static_cast<double>(i) * (bw + gap) + gap;
-    double l = c.analysis->integrated_lufs.value_or(lo);
-    std::string title = "Track " + std::to_string(bars[i].first) + ": " +
-                        (c.analysis->integrated_lufs ? num(l) + " LUFS" : std::string("silent"));
-    s += "<rect class=\"bar" + std::string(c.flags.empty() ? "" : " bar-bad") + "\" data-track=\"" +
-         std::to_string(bars[i].first) + "\" x=\"" + num(x) + "\" y=\"" + num(y(l)) + "\" width=\"" +
-         std::to_string(bw) + "\" height=\"" + num(y(lo) - y(l)) + "\"><title>" + html_escape(title) + "</title></rect>";
-    s += "<text x=\"" + num(x + bw / 2.0) + "\" y=\"" + std::to_string(height - 4) +
-         "\" class=\"axis\" text-anchor=\"middle\">" + std::to_string(bars[i].first) + "</text>";
+  if (dense) {
+    std::string ok, bad;
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+      double l = bars[i].lufs.value_or(lo);
+      std::string& p = bars[i].flagged ? bad : ok;
+      p += "M" + std::to_string(left + static_cast<int>(i) * bw + 1) + " " + num(y(l), 0) + "V" + num(y(lo), 0);
+    }
+    s += "<path class=\"bars\" stroke-width=\"" + std::to_string(bw) + "\" d=\"" + ok + "\"/>";
+    if (!bad.empty()) s += "<path class=\"bars bars-bad\" stroke-width=\"" + std::to_string(bw) + "\" d=\"" + bad + "\"/>";
+  } else {
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+      double x = left + static_cast<double>(i) * (bw + gap) + gap;
+      double l = bars[i].lufs.value_or(lo);
+      std::string title = "Track " + std::to_string(bars[i].track) + ": " +
+                          (bars[i].lufs ? num(l) + " LUFS" : std::string("silent"));
+      s += "<rect class=\"bar" + std::string(bars[i].flagged ? " bar-bad" : "") + "\" data-track=\"" +
+           std::to_string(bars[i].track) + "\" x=\"" + num(x) + "\" y=\"" + num(y(l)) + "\" width=\"" +
+           std::to_string(bw) + "\" height=\"" + num(y(lo) - y(l)) + "\"><title>" + html_escape(title) +
+           "</title></rect>";
+      s += "<text x=\"" + num(x + bw / 2.0) + "\" y=\"" + std::to_string(height - 4) +
+           "\" class=\"axis\" text-anchor=\"middle\">" + std::to_string(bars[i].track) + "</text>";
+    }
   }
   s += "<line class=\"ref\" x1=\"" + std::to_string(left) + "\" x2=\"" + std::to_string(width) + "\" y1=\"" +
        num(y(kReplayGainReference)) + "\" y2=\"" + num(y(kReplayGainReference)) + "\"><title>ReplayGain reference -18 LUFS</title></line>";

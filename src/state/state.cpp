@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -1239,6 +1240,110 @@ SongFacts song_facts(StateStore& state, const std::string& key, const std::files
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace setlist
+
+// #20: the reports' reads, a group of songs at a time.
+namespace setlist {
+
+namespace {
+std::string in_list(std::size_t n) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
+  return s + ")";
+}
+// "0.1234,0.5" without a string per value (20,000 takes of 300 points).
+std::vector<float> waveform_fast(std::string_view s) {
+  std::vector<float> out;
+  out.reserve(s.size() / 4 + 1);
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p < end) {
+    float v = 0;
+    auto r = std::from_chars(p, end, v);
+    if (r.ec == std::errc()) out.push_back(v);
+    p = r.ptr;
+    while (p < end && *p != ',') ++p;
+    if (p < end) ++p;
+  }
+  return out;
+}
+}  // namespace
+
+StateStore::SongGroupRows StateStore::song_group_rows(const std::vector<std::string>& keys, bool waveforms,
+                                                      bool blocks) {
+  SongGroupRows out;
+  if (keys.empty()) return out;
+  const std::string in = in_list(keys.size());
+  auto bind_keys = [&](Stmt& st, int from) {
+    for (std::size_t i = 0; i < keys.size(); ++i) st.bind(from + static_cast<int>(i), keys[i]);
+  };
+  {
+    Stmt st(impl_->db, (std::string("SELECT ") + kSongCols + " FROM songs WHERE song_key IN " + in).c_str());
+    bind_keys(st, 1);
+    while (st.step()) out.songs.push_back(read_song(st));
+  }
+  {
+    Stmt st(impl_->db,
+            ("SELECT clip_id, song_key, submission_id, take, status, '', '', duration, error_message, '', updated_at, "
+             "credits_used FROM clips WHERE song_key IN " + in +
+             " AND submission_id IN (SELECT s.id FROM submissions s JOIN songs g ON g.song_key=s.song_key WHERE "
+             "s.song_key IN " + in + " AND s.attempt=g.attempt) ORDER BY song_key, submission_id, take")
+                .c_str());
+    bind_keys(st, 1);
+    bind_keys(st, 1 + static_cast<int>(keys.size()));
+    while (st.step()) out.clips.push_back(read_clip(st));
+  }
+  {
+    Stmt st(impl_->db,
+            (std::string("SELECT ") + kFileCols + " FROM files WHERE song_key IN " + in + " ORDER BY song_key, path")
+                .c_str());
+    bind_keys(st, 1);
+    while (st.step()) out.files.push_back(read_file_row(st));
+  }
+  {
+    Stmt st(impl_->db, ("SELECT clip_id, song_key, source_sha256, integrated_lufs, loudness_range, true_peak, "
+                        "sample_peak, duration, sample_rate, channels, longest_silence, clipped_runs, " +
+                        std::string(waveforms ? "waveform" : "''") + ", " + (blocks ? "blocks" : "''") +
+                        ", flags FROM analysis WHERE song_key IN " + in + " ORDER BY song_key, clip_id")
+                           .c_str());
+    bind_keys(st, 1);
+    while (st.step()) {
+      AnalysisRow r;
+      r.clip_id = st.text(0);
+      r.song_key = st.text(1);
+      r.source_sha256 = st.text(2);
+      r.audio.integrated_lufs = st.opt_double(3);
+      r.audio.loudness_range_lu = st.opt_double(4).value_or(0);
+      r.audio.true_peak = st.opt_double(5);
+      r.audio.sample_peak = st.opt_double(6).value_or(0);
+      r.audio.duration_seconds = st.opt_double(7).value_or(0);
+      r.audio.sample_rate = static_cast<int>(st.i64(8));
+      r.audio.channels = static_cast<int>(st.i64(9));
+      r.audio.longest_silence_seconds = st.opt_double(10).value_or(0);
+      r.audio.clipped_runs = static_cast<std::uint64_t>(st.i64(11));
+      if (waveforms) r.audio.waveform = waveform_fast(st.text(12));
+      if (blocks) r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
+      r.flags = split_words(st.text(14));
+      out.analyses.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+void StateStore::for_each_timeline(const std::function<void(const TimelineRow&)>& f) {
+  Stmt st(impl_->db, "SELECT run, song_key, kind, at, ms, detail FROM timeline ORDER BY run, id");
+  TimelineRow r;
+  while (st.step()) {
+    r.run = st.i64(0);
+    r.song_key = st.text(1);
+    r.kind = st.text(2);
+    r.at = st.i64(3);
+    r.ms = st.i64(4);
+    r.detail = st.text(5);
+    f(r);
+  }
 }
 
 }  // namespace setlist

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <set>
@@ -318,4 +319,48 @@ TEST(ReportJson, FieldsMatchDocsReportMd) {
   for (auto& k : documented) EXPECT_TRUE(keys.count(k)) << "documented but not written: " << k;
   for (auto& k : keys)
     EXPECT_NE(section.find("`" + k + "`"), std::string::npos) << "written but not documented: " << k;
+}
+
+// #20: beyond kPageSongs songs report.html is an index (a row per song linking
+// to its card on its page, a chart drawn as paths) and the cards are on pages
+// whose media paths lead back to OUT.
+TEST(ReportHtml, MoreSongsThanAPageMakeAnIndexAndPages) {
+  ReportData d = sample();
+  SongInfo proto = d.songs[0];
+  proto.clips[0].analysis = AudioAnalysis{};
+  proto.clips[0].analysis->integrated_lufs = -14.0;
+  proto.clips[0].analysis->waveform.assign(300, 0.5f);
+  d.songs.clear();
+  for (int i = 1; i <= 150; ++i) {
+    SongInfo s = proto;
+    char key[32];
+    std::snprintf(key, sizeof key, "%016x", i);
+    s.key = key;
+    s.track = i;
+    s.title = "Song " + std::to_string(i);
+    d.songs.push_back(s);
+  }
+  d.totals = {{"complete", 150}};
+  const std::string h = render_html(d);
+  EXPECT_EQ(count(h, "<tr class=\"song\""), 150u);
+  EXPECT_EQ(count(h, "<audio"), 0u);
+  EXPECT_EQ(count(h, "<svg class=\"waveform\""), 0u);
+  EXPECT_NE(h.find("<a href=\"report-pages/page-001.html#song-0000000000000001\">Song 1</a>"), std::string::npos);
+  EXPECT_NE(h.find("<a href=\"report-pages/page-002.html#song-0000000000000065\">Song 101</a>"), std::string::npos);
+  EXPECT_NE(h.find("album-loudness dense"), std::string::npos);
+  EXPECT_EQ(count(h, "<rect class=\"bar"), 0u);
+  // Page 2: songs 101-150, their players through ../, a waveform per analysed take.
+  std::vector<SongInfo> second(d.songs.begin() + 100, d.songs.end());
+  const std::string p = page_html(d, second, 2, 2);
+  EXPECT_EQ(count(p, "<li class=\"song\""), 50u);
+  EXPECT_NE(p.find("id=\"song-0000000000000065\""), std::string::npos);
+  EXPECT_EQ(count(p, "<audio"), 100u);
+  EXPECT_EQ(count(p, "src=\"../01%20-%20"), 200u);  // audio and covers
+  EXPECT_EQ(count(p, "<svg class=\"waveform\""), 50u);
+  EXPECT_NE(p.find("rel=\"prev\" href=\"page-001.html\""), std::string::npos);
+  EXPECT_EQ(p.find("rel=\"next\""), std::string::npos);
+  EXPECT_EQ(p.find("<script>alert"), std::string::npos);
+  // A small album is one page, as before.
+  d.songs.resize(kPageSongs);
+  EXPECT_EQ(count(render_html(d), "<audio"), 2u * kPageSongs);
 }
