@@ -383,10 +383,40 @@ bool write_all(int fd, const char* p, std::size_t n) {
 // only to wake a download that waits for a buffer, never after the job was
 // abandoned, and it is joined in ~Client (before the io_context goes).
 
+// Download buffers, kept for the next downloads instead of freed (a buffer
+// near malloc's mmap threshold would be mapped and unmapped each time: page
+// faults, and TLB shootdowns once there are two threads), the last one
+// given back reused first (still in cache). It holds at most what was in use at once.
+struct BufferPool {
+  explicit BufferPool(std::size_t s) : size(s) {}
+  const std::size_t size;
+  std::mutex m;
+  std::vector<std::unique_ptr<char[]>> free;
+  std::unique_ptr<char[]> get() {
+    {
+      std::lock_guard l(m);
+      if (!free.empty()) {
+        auto b = std::move(free.back());
+        free.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<char[]>(size);
+  }
+  void put(std::unique_ptr<char[]> b) {
+    std::lock_guard l(m);
+    free.push_back(std::move(b));
+  }
+};
+
 struct DigestJob {
-  DigestJob(asio::any_io_executor e, std::size_t size, std::size_t most)
-      : ex(std::move(e)), buffer_size(size), max_buffers(std::max<std::size_t>(1, most)) {}
+  DigestJob(asio::any_io_executor e, std::shared_ptr<BufferPool> p, std::size_t most)
+      : ex(std::move(e)), pool(std::move(p)), buffer_size(pool->size), max_buffers(std::max<std::size_t>(1, most)) {}
+  ~DigestJob() {  // whoever lets go last (the download, or the digest thread after a stop)
+    for (auto& b : spare) pool->put(std::move(b));
+  }
   const asio::any_io_executor ex;
+  const std::shared_ptr<BufferPool> pool;
   const std::size_t buffer_size;
   const std::size_t max_buffers;
   Sha256 hash;  // the digest thread's while buffers are out; the download's once all are back
@@ -404,18 +434,20 @@ struct DigestJob {
   // A buffer to fill, or null when all `max_buffers` are out (then
   // `waiting` is set: the digest thread wakes the download on the next return).
   std::unique_ptr<char[]> take_spare() {
-    std::lock_guard l(m);
-    if (!spare.empty()) {
-      auto b = std::move(spare.back());
-      spare.pop_back();
-      return b;
-    }
-    if (allocated < max_buffers) {
+    {
+      std::lock_guard l(m);
+      if (!spare.empty()) {
+        auto b = std::move(spare.back());
+        spare.pop_back();
+        return b;
+      }
+      if (allocated >= max_buffers) {
+        waiting = true;
+        return nullptr;
+      }
       ++allocated;
-      return std::make_unique<char[]>(buffer_size);
     }
-    waiting = true;
-    return nullptr;
+    return pool->get();
   }
   // True when every buffer handed over is back (the digest is complete);
   // otherwise `waiting` is set.
@@ -443,18 +475,29 @@ class DigestWorker {
   DigestWorker& operator=(const DigestWorker&) = delete;
 
   // Hands `n` bytes of `b` (already written to the file) over to be hashed.
+  // The thread is woken once a few buffers wait (a wake-up per buffer
+  // costs more than hashing it), or when a download waits (kick).
   void submit(const std::shared_ptr<DigestJob>& job, std::unique_ptr<char[]> b, std::size_t n) {
     {
       std::lock_guard jl(job->m);
       ++job->out;
     }
-    bool idle;
+    bool wake;
     {
       std::lock_guard l(m_);
       queue_.push_back({job, std::move(b), n});
-      idle = idle_;
+      wake = idle_ && queue_.size() >= kBatch;
     }
-    if (idle) cv_.notify_one();
+    if (wake) cv_.notify_one();
+  }
+  // A download waits for its buffers: whatever is queued is hashed now.
+  void kick() {
+    bool wake;
+    {
+      std::lock_guard l(m_);
+      wake = idle_ && !queue_.empty();
+    }
+    if (wake) cv_.notify_one();
   }
 
  private:
@@ -483,9 +526,8 @@ class DigestWorker {
       }
       std::lock_guard jl(job.m);
       --job.out;
-      if (job.abandoned.load(std::memory_order_relaxed)) continue;  // the buffer goes with `item`
-      job.spare.push_back(std::move(item.buffer));
-      if (job.waiting) {
+      job.spare.push_back(std::move(item.buffer));  // to the pool with the job, if abandoned
+      if (job.waiting && !job.abandoned.load(std::memory_order_relaxed)) {
         job.waiting = false;
         asio::post(job.ex, [j = item.job] {
           if (j->waiter) j->waiter->cancel();
@@ -494,6 +536,7 @@ class DigestWorker {
     }
   }
 
+  static constexpr std::size_t kBatch = 8;
   std::function<void(std::size_t)> hook_;
   std::mutex m_;
   std::condition_variable cv_;
@@ -506,7 +549,8 @@ class DigestWorker {
 // Waits (on the io thread) for the digest thread to give one of `job`'s
 // buffers back. Called right after take_spare or all_back set `waiting`:
 // the digest thread's wake-up runs on this thread, so after this suspends.
-asio::awaitable<void> wait_for_digest(DigestJob& job) {
+asio::awaitable<void> wait_for_digest(DigestJob& job, DigestWorker* worker) {
+  if (worker) worker->kick();
   asio::steady_timer timer(job.ex);
   timer.expires_at(asio::steady_timer::time_point::max());
   job.waiter = &timer;
@@ -519,16 +563,16 @@ asio::awaitable<void> wait_for_digest(DigestJob& job) {
 
 // A buffer of `job` to fill: a spare one, a new one, or the first to come
 // back from the digest thread.
-asio::awaitable<std::unique_ptr<char[]>> buffer_to_fill(DigestJob& job) {
+asio::awaitable<std::unique_ptr<char[]>> buffer_to_fill(DigestJob& job, DigestWorker* worker) {
   for (;;) {
     if (auto b = job.take_spare()) co_return std::move(b);
-    co_await wait_for_digest(job);
+    co_await wait_for_digest(job, worker);
   }
 }
 
 // Until every buffer of `job` handed to the digest thread is hashed.
-asio::awaitable<void> all_digested(DigestJob& job) {
-  while (!job.all_back()) co_await wait_for_digest(job);
+asio::awaitable<void> all_digested(DigestJob& job, DigestWorker* worker) {
+  while (!job.all_back()) co_await wait_for_digest(job, worker);
 }
 
 }  // namespace
@@ -556,6 +600,8 @@ struct Client::Impl {
   asio::ssl::context ssl{asio::ssl::context::tls_client};
   std::map<std::string, std::vector<std::string>> credentials;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  std::shared_ptr<BufferPool> buffers =
+      std::make_shared<BufferPool>(std::max<std::size_t>(opt.download_buffer, 16));
   // Started by the first download that hashes; last, so joined first.
   std::unique_ptr<DigestWorker> digester;
   bool digester_failed = false;  // no thread to be had: downloads hash on this thread
@@ -967,8 +1013,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
 
     // SHA-256 of the file as it will be: the resumed prefix read back once
     // (here), then every buffer of the body on the digest thread, once written.
-    auto job = std::make_shared<DigestJob>(I.ex, std::max<std::size_t>(I.opt.download_buffer, 16),
-                                           I.opt.download_buffers);
+    auto job = std::make_shared<DigestJob>(I.ex, I.buffers, I.opt.download_buffers);
     struct Abandon {  // however the download ends, the digest thread lets go of it
       DigestJob& j;
       ~Abandon() {
@@ -1037,7 +1082,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       // (what follows it is left for trailing_bytes below).
       std::uint64_t left = *length;
       while (left > 0 && c->buffer.size() > 0) {
-        if (!cur) cur = co_await buffer_to_fill(*job);
+        if (!cur) cur = co_await buffer_to_fill(*job, worker);
         const std::size_t n = static_cast<std::size_t>(
             std::min<std::uint64_t>(std::min(c->buffer.size(), size - fill), left));
         std::memcpy(cur.get() + fill, c->buffer.data().data(), n);
@@ -1048,7 +1093,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
           if (auto e = flush(left == 0)) co_return *e;
       }
       while (left > 0) {
-        if (!cur) cur = co_await buffer_to_fill(*job);
+        if (!cur) cur = co_await buffer_to_fill(*job, worker);
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - fill, left));
         c->lowest().expires_after(idle_timeout);
         auto [rec, rn] = co_await read_raw(*c, asio::buffer(cur.get() + fill, want));
@@ -1066,7 +1111,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       // 512 bytes): without room, a 5 MB file takes ten thousand reads.
       c->buffer.reserve(kParserBuffer);
       while (!p.is_done()) {
-        if (!cur) cur = co_await buffer_to_fill(*job);
+        if (!cur) cur = co_await buffer_to_fill(*job, worker);
         p.get().body().data = cur.get() + fill;
         p.get().body().size = size - fill;
         c->lowest().expires_after(idle_timeout);
@@ -1105,7 +1150,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     // transfer on this thread.
     d.bytes = total;
     if (hashing) {
-      co_await all_digested(*job);
+      co_await all_digested(*job, worker);
       d.sha256 = job->hash.hex_digest();
     }
     co_return d;

@@ -59,7 +59,7 @@ struct ClientOptions {
   // thread while the next ones fill. A download holds at most
   // `download_buffers` of them (allocated as needed); when all wait for the
   // digest, its reads wait. Small values are for tests (many buffers).
-  std::size_t download_buffer = 128 * 1024;
+  std::size_t download_buffer = 64 * 1024;
   std::size_t download_buffers = 4;
   // Tests only: called on the digest thread before each buffer of a download
   // still in progress is hashed, with its size (a test holds the thread here).
