@@ -19,6 +19,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <ctime>
 #include <cstdio>
 #include <filesystem>
@@ -117,6 +118,9 @@ int main(int argc, char** argv) {
   asio::io_context io;
   http::ClientOptions options;
   options.digest_downloads = digest_files;
+  // For trying other buffer sizes by hand (bench/RESULTS.md B): KiB, count.
+  if (const char* kib = std::getenv("SETLIST_BENCH_BUFFER_KIB")) options.download_buffer = std::strtoul(kib, nullptr, 10) * 1024;
+  if (const char* n = std::getenv("SETLIST_BENCH_BUFFERS")) options.download_buffers = std::strtoul(n, nullptr, 10);
   http::Client client(io.get_executor(), options);
   asio::thread_pool disk(1);
   Totals totals;

@@ -19,9 +19,14 @@
 #include <unistd.h>
 
 #include <array>
-#include <charconv>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
+#include <charconv>
 
 #include "common/hash.hpp"
 #include "setlist/output.hpp"
@@ -37,8 +42,9 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// A download's read buffer: each socket read (and file write) moves up to this much.
-constexpr std::size_t kDownloadBuffer = 64 * 1024;
+// Beast's own buffer for bodies read through its parser (chunked, or
+// without a length): each socket read of it moves up to this much.
+constexpr std::size_t kParserBuffer = 64 * 1024;
 
 Error net_error(std::string msg, bool sent) {
   Error e;
@@ -361,6 +367,214 @@ bool write_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
+// ------------------------------------------------ the digest thread
+//
+// A download's SHA-256 is computed off the network thread: each filled
+// buffer, once written to the file, is handed to one digest thread, which
+// hashes the buffers of every download in the order they were handed over
+// and gives each back to its download. A buffer is never refilled before it
+// is back, so the file's bytes and the digest are the same bytes.
+//
+// Lifetimes: a download's buffers and its Sha256 belong to its DigestJob,
+// shared by the download and every queued buffer of it; a download that
+// ends early (an error, a stop: its frame unwinds) abandons its job, and the
+// digest thread then skips its queued buffers and frees them with the job,
+// never touching memory of the frame. The thread posts to the io_context
+// only to wake a download that waits for a buffer, never after the job was
+// abandoned, and it is joined in ~Client (before the io_context goes).
+
+// Download buffers, kept for the next downloads instead of freed (a buffer
+// near malloc's mmap threshold would be mapped and unmapped each time: page
+// faults, and TLB shootdowns once there are two threads), the last one
+// given back reused first (still in cache). It holds at most what was in use at once.
+struct BufferPool {
+  explicit BufferPool(std::size_t s) : size(s) {}
+  const std::size_t size;
+  std::mutex m;
+  std::vector<std::unique_ptr<char[]>> free;
+  std::unique_ptr<char[]> get() {
+    {
+      std::lock_guard l(m);
+      if (!free.empty()) {
+        auto b = std::move(free.back());
+        free.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<char[]>(size);
+  }
+  void put(std::unique_ptr<char[]> b) {
+    std::lock_guard l(m);
+    free.push_back(std::move(b));
+  }
+};
+
+struct DigestJob {
+  DigestJob(asio::any_io_executor e, std::shared_ptr<BufferPool> p, std::size_t most)
+      : ex(std::move(e)), pool(std::move(p)), buffer_size(pool->size), max_buffers(std::max<std::size_t>(1, most)) {}
+  ~DigestJob() {  // whoever lets go last (the download, or the digest thread after a stop)
+    for (auto& b : spare) pool->put(std::move(b));
+  }
+  const asio::any_io_executor ex;
+  const std::shared_ptr<BufferPool> pool;
+  const std::size_t buffer_size;
+  const std::size_t max_buffers;
+  Sha256 hash;  // the digest thread's while buffers are out; the download's once all are back
+
+  std::mutex m;  // guards the members below
+  std::vector<std::unique_ptr<char[]>> spare;  // back from the digest thread, to fill again
+  std::size_t allocated = 0;
+  std::size_t out = 0;      // handed over, not back yet
+  bool waiting = false;     // the download waits for one to come back: wake it
+  std::atomic<bool> abandoned = false;  // the download is gone: skip, wake no one (set under m)
+
+  // The io thread's only: the timer the download waits on, while it waits.
+  asio::steady_timer* waiter = nullptr;
+
+  // A buffer to fill, or null when all `max_buffers` are out (then
+  // `waiting` is set: the digest thread wakes the download on the next return).
+  std::unique_ptr<char[]> take_spare() {
+    {
+      std::lock_guard l(m);
+      if (!spare.empty()) {
+        auto b = std::move(spare.back());
+        spare.pop_back();
+        return b;
+      }
+      if (allocated >= max_buffers) {
+        waiting = true;
+        return nullptr;
+      }
+      ++allocated;
+    }
+    return pool->get();
+  }
+  // True when every buffer handed over is back (the digest is complete);
+  // otherwise `waiting` is set.
+  bool all_back() {
+    std::lock_guard l(m);
+    if (out == 0) return true;
+    waiting = true;
+    return false;
+  }
+};
+
+class DigestWorker {
+ public:
+  explicit DigestWorker(std::function<void(std::size_t)> hook)
+      : hook_(std::move(hook)), thread_([this] { run(); }) {}
+  ~DigestWorker() {
+    {
+      std::lock_guard l(m_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  DigestWorker(const DigestWorker&) = delete;
+  DigestWorker& operator=(const DigestWorker&) = delete;
+
+  // Hands `n` bytes of `b` (already written to the file) over to be hashed.
+  // The thread is woken once a few buffers wait (a wake-up per buffer
+  // costs more than hashing it), or when a download waits (kick).
+  void submit(const std::shared_ptr<DigestJob>& job, std::unique_ptr<char[]> b, std::size_t n) {
+    {
+      std::lock_guard jl(job->m);
+      ++job->out;
+    }
+    bool wake;
+    {
+      std::lock_guard l(m_);
+      queue_.push_back({job, std::move(b), n});
+      wake = idle_ && queue_.size() >= kBatch;
+    }
+    if (wake) cv_.notify_one();
+  }
+  // A download waits for its buffers: whatever is queued is hashed now.
+  void kick() {
+    bool wake;
+    {
+      std::lock_guard l(m_);
+      wake = idle_ && !queue_.empty();
+    }
+    if (wake) cv_.notify_one();
+  }
+
+ private:
+  struct Item {
+    std::shared_ptr<DigestJob> job;
+    std::unique_ptr<char[]> buffer;
+    std::size_t n = 0;
+  };
+
+  void run() {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock l(m_);
+        idle_ = true;
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        idle_ = false;
+        if (stop_) return;  // what is queued is freed with the queue
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      DigestJob& job = *item.job;
+      if (!job.abandoned.load(std::memory_order_acquire)) {
+        if (hook_) hook_(item.n);
+        job.hash.update(item.buffer.get(), item.n);
+      }
+      std::lock_guard jl(job.m);
+      --job.out;
+      job.spare.push_back(std::move(item.buffer));  // to the pool with the job, if abandoned
+      if (job.waiting && !job.abandoned.load(std::memory_order_relaxed)) {
+        job.waiting = false;
+        asio::post(job.ex, [j = item.job] {
+          if (j->waiter) j->waiter->cancel();
+        });
+      }
+    }
+  }
+
+  static constexpr std::size_t kBatch = 8;
+  std::function<void(std::size_t)> hook_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool stop_ = false;
+  bool idle_ = false;
+  std::thread thread_;  // last: started once the rest is ready
+};
+
+// Waits (on the io thread) for the digest thread to give one of `job`'s
+// buffers back. Called right after take_spare or all_back set `waiting`:
+// the digest thread's wake-up runs on this thread, so after this suspends.
+asio::awaitable<void> wait_for_digest(DigestJob& job, DigestWorker* worker) {
+  if (worker) worker->kick();
+  asio::steady_timer timer(job.ex);
+  timer.expires_at(asio::steady_timer::time_point::max());
+  job.waiter = &timer;
+  struct Clear {
+    DigestJob& j;
+    ~Clear() { j.waiter = nullptr; }
+  } clear{job};
+  co_await timer.async_wait(use_tuple);  // cancelled by the wake-up; a stop throws here or at the next wait
+}
+
+// A buffer of `job` to fill: a spare one, a new one, or the first to come
+// back from the digest thread.
+asio::awaitable<std::unique_ptr<char[]>> buffer_to_fill(DigestJob& job, DigestWorker* worker) {
+  for (;;) {
+    if (auto b = job.take_spare()) co_return std::move(b);
+    co_await wait_for_digest(job, worker);
+  }
+}
+
+// Until every buffer of `job` handed to the digest thread is hashed.
+asio::awaitable<void> all_digested(DigestJob& job, DigestWorker* worker) {
+  while (!job.all_back()) co_await wait_for_digest(job, worker);
+}
+
 }  // namespace
 
 std::string Response::header(std::string_view name) const {
@@ -386,6 +600,22 @@ struct Client::Impl {
   asio::ssl::context ssl{asio::ssl::context::tls_client};
   std::map<std::string, std::vector<std::string>> credentials;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  std::shared_ptr<BufferPool> buffers =
+      std::make_shared<BufferPool>(std::max<std::size_t>(opt.download_buffer, 16));
+  // Started by the first download that hashes; last, so joined first.
+  std::unique_ptr<DigestWorker> digester;
+  bool digester_failed = false;  // no thread to be had: downloads hash on this thread
+
+  DigestWorker* digest_worker() {
+    if (!digester && !digester_failed) {
+      try {
+        digester = std::make_unique<DigestWorker>(opt.digest_hook);
+      } catch (const std::system_error&) {
+        digester_failed = true;
+      }
+    }
+    return digester.get();
+  }
 
   Impl(asio::any_io_executor e, ClientOptions o) : ex(std::move(e)), opt(std::move(o)) {
     SSL_CTX_set_min_proto_version(ssl.native_handle(), TLS1_2_VERSION);
@@ -781,14 +1011,23 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
       co_return io_error("cannot truncate " + file.string());
     }
 
-    // SHA-256 of the file as it will be: the resumed prefix read back once,
-    // then every byte as it passes on its way to the file.
-    std::optional<Sha256> hash;
-    if (I.opt.digest_downloads) {
-      hash.emplace();
-      if (append && !hash_prefix(fd.get(), existing, *hash)) hash.reset();  // unknown: the caller hashes the file
-    }
-    auto buf = std::make_unique<char[]>(kDownloadBuffer);
+    // SHA-256 of the file as it will be: the resumed prefix read back once
+    // (here), then every buffer of the body on the digest thread, once written.
+    auto job = std::make_shared<DigestJob>(I.ex, I.buffers, I.opt.download_buffers);
+    struct Abandon {  // however the download ends, the digest thread lets go of it
+      DigestJob& j;
+      ~Abandon() {
+        std::lock_guard l(j.m);
+        j.abandoned.store(true, std::memory_order_release);
+      }
+    } abandon{*job};
+    bool hashing = I.opt.digest_downloads;
+    if (hashing && append && !hash_prefix(fd.get(), existing, job->hash))
+      hashing = false;  // unknown: the caller hashes the file
+    DigestWorker* const worker = hashing ? I.digest_worker() : nullptr;  // null: hashed here
+    const std::size_t size = job->buffer_size;
+    std::unique_ptr<char[]> cur;  // the buffer being filled: `fill` bytes so far
+    std::size_t fill = 0;
     bool checked = append || expect == Expect::any;
     std::string head;
     auto refused = [&] {
@@ -799,11 +1038,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
                                                     : "a JPEG image") +
                          (ct.empty() ? "" : " (Content-Type " + ct + ")"));
     };
-    // Body bytes, in order: the signature checked once enough of them (or
-    // the whole body, `last`) are here, then written and hashed.
-    auto take = [&](const char* data, std::size_t got, bool last) -> std::optional<Error> {
+    // The bytes gathered in `cur`, in order: the signature checked once
+    // enough of them (or the whole body, `last`) are here, then written, then
+    // hashed (the buffer goes to the digest thread and comes back hashed).
+    auto flush = [&](bool last) -> std::optional<Error> {
+      if (fill == 0) return std::nullopt;
+      const char* data = cur.get();
       if (!checked) {
-        head.append(data, std::min<std::size_t>(got, 16 - std::min<std::size_t>(16, head.size())));
+        head.append(data, std::min<std::size_t>(fill, 16 - std::min<std::size_t>(16, head.size())));
         // "RIFF" <size> "WAVE" needs 12 bytes; the other signatures 4.
         if (head.size() >= (expect == Expect::audio ? 12u : 4u) || last) {
           bool ok = expect == Expect::mp3     ? looks_like_mp3(head)
@@ -816,10 +1058,14 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
           checked = true;
         }
       }
-      if (!write_all(fd.get(), data, got))
+      if (!write_all(fd.get(), data, fill))
         return io_error("cannot write " + file.string() + ": " + std::strerror(errno));
-      if (hash) hash->update(data, got);
-      total += got;
+      total += fill;
+      if (worker)
+        worker->submit(job, std::move(cur), fill);  // back in job->spare once hashed
+      else if (hashing)
+        job->hash.update(data, fill);
+      fill = 0;
       return std::nullopt;
     };
     auto cut = [&](beast::error_code rec) {
@@ -832,39 +1078,48 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     };
     if (const auto length = p.content_length(); length && !p.chunked()) {
       // A known length: the bytes the header read already buffered, then
-      // straight from the socket into `buf`, never more than the length
+      // straight from the socket into `cur`, never more than the length
       // (what follows it is left for trailing_bytes below).
       std::uint64_t left = *length;
-      if (const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(c->buffer.size(), left)); n > 0) {
-        if (auto e = take(static_cast<const char*>(c->buffer.data().data()), n, n == left)) co_return *e;
+      while (left > 0 && c->buffer.size() > 0) {
+        if (!cur) cur = co_await buffer_to_fill(*job, worker);
+        const std::size_t n = static_cast<std::size_t>(
+            std::min<std::uint64_t>(std::min(c->buffer.size(), size - fill), left));
+        std::memcpy(cur.get() + fill, c->buffer.data().data(), n);
         c->buffer.consume(n);
+        fill += n;
         left -= n;
+        if (fill == size || left == 0)
+          if (auto e = flush(left == 0)) co_return *e;
       }
       while (left > 0) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kDownloadBuffer, left));
+        if (!cur) cur = co_await buffer_to_fill(*job, worker);
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - fill, left));
         c->lowest().expires_after(idle_timeout);
-        auto [rec, rn] = co_await read_raw(*c, asio::buffer(buf.get(), want));
-        if (rn > 0) {
-          if (auto e = take(buf.get(), rn, rn == left)) co_return *e;
-          left -= rn;
-        }
-        if (rec && left > 0) co_return cut(rec);
+        auto [rec, rn] = co_await read_raw(*c, asio::buffer(cur.get() + fill, want));
+        fill += rn;
+        left -= rn;
+        const bool failed = rec && left > 0;
+        if (fill == size || left == 0 || failed)  // what came before a failure is kept (a resume continues it)
+          if (auto e = flush(left == 0)) co_return *e;
+        if (failed) co_return cut(rec);
       }
     } else {
       // Chunked, or ending when the connection closes: through the parser,
       // which undoes the chunking and stops at the body limit.
       // Beast sizes each socket read by the buffer's free capacity (at least
       // 512 bytes): without room, a 5 MB file takes ten thousand reads.
-      c->buffer.reserve(kDownloadBuffer);
+      c->buffer.reserve(kParserBuffer);
       while (!p.is_done()) {
-        p.get().body().data = buf.get();
-        p.get().body().size = kDownloadBuffer;
+        if (!cur) cur = co_await buffer_to_fill(*job, worker);
+        p.get().body().data = cur.get() + fill;
+        p.get().body().size = size - fill;
         c->lowest().expires_after(idle_timeout);
         auto [rec, rn] = co_await read_some(*c, p);
         if (rec == bh::error::need_buffer) rec = {};
-        std::size_t got = kDownloadBuffer - p.get().body().size;
-        if (got > 0)
-          if (auto e = take(buf.get(), got, p.is_done())) co_return *e;
+        fill = size - p.get().body().size;
+        if (fill == size || p.is_done() || rec)
+          if (auto e = flush(p.is_done())) co_return *e;
         if (rec) {
           if (rec == bh::error::body_limit) {
             (void)::ftruncate(fd.get(), 0);
@@ -894,7 +1149,10 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     // version it publishes durable; a blocking fsync would stall every other
     // transfer on this thread.
     d.bytes = total;
-    if (hash) d.sha256 = hash->hex_digest();
+    if (hashing) {
+      co_await all_digested(*job, worker);
+      d.sha256 = job->hash.hex_digest();
+    }
     co_return d;
   }
   co_return proto_error("too many redirects (more than " + std::to_string(I.opt.max_redirects) + ")");

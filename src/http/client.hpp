@@ -54,6 +54,16 @@ struct ClientOptions {
   // SHA-256 of every downloaded file, computed on the bytes as they pass
   // (Download::sha256). Off only to measure what the digest costs.
   bool digest_downloads = true;
+  // A download's body goes through buffers of this size: each is filled from
+  // the socket, written to the file, then hashed on the client's digest
+  // thread while the next ones fill. A download holds at most
+  // `download_buffers` of them (allocated as needed); when all wait for the
+  // digest, its reads wait. Small values are for tests (many buffers).
+  std::size_t download_buffer = 64 * 1024;
+  std::size_t download_buffers = 4;
+  // Tests only: called on the digest thread before each buffer of a download
+  // still in progress is hashed, with its size (a test holds the thread here).
+  std::function<void(std::size_t)> digest_hook;
 };
 
 // What a download did.
@@ -75,6 +85,9 @@ struct Download {
 // The first bytes only: a whole file is checked with setlist::check_audio_file.
 enum class Expect { any, mp3, jpeg, audio };
 
+// The Client must be destroyed before its io_context, and run on one thread
+// of it; its digest thread (started by the first download that hashes) is
+// joined by its destructor.
 class Client {
  public:
   Client(boost::asio::any_io_executor ex, ClientOptions opt);
