@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "common/hash.hpp"
 #include "setlist/manifest.hpp"
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 const char* const kSettledReports[] = {"report.html", "report.json", "junit.xml", "album.m3u8", nullptr};
+const char* const kReportPages = "report-pages";
 
 namespace {
 
@@ -156,10 +158,17 @@ void record_settled(StateStore& state, const fs::path& out_dir, const std::strin
   for (std::size_t i = 0; i < s.flagged.size() && i < kSettledFlaggedShown; ++i) flagged.emplace_back(s.flagged[i]);
   o["flagged"] = std::move(flagged);
   json::array reports;
-  for (auto p = kSettledReports; *p; ++p) {
-    auto st = stat_of(out_dir / *p);
+  std::vector<std::string> names;
+  for (auto p = kSettledReports; *p; ++p) names.emplace_back(*p);
+  // A large album's report pages (report.html is then their index).
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(out_dir / kReportPages, ec)))
+    for (fs::directory_iterator it(out_dir / kReportPages, ec), end; !ec && it != end; it.increment(ec))
+      names.push_back(std::string(kReportPages) + "/" + it->path().filename().string());
+  for (auto& name : names) {
+    auto st = stat_of(out_dir / name);
     if (st.bytes < 0) continue;
-    reports.push_back(json::object{{"path", *p}, {"bytes", st.bytes}, {"mtime_ns", st.mtime_ns}});
+    reports.push_back(json::object{{"path", name}, {"bytes", st.bytes}, {"mtime_ns", st.mtime_ns}});
   }
   o["reports"] = std::move(reports);
   json::array as_found;

@@ -40,6 +40,7 @@ inline constexpr std::size_t kSettledFlaggedShown = 20;
 
 // The report files a settled run checks (relative to OUT).
 extern const char* const kSettledReports[];
+extern const char* const kReportPages;  // a folder of report pages, each checked
 
 }  // namespace engine
 }  // namespace setlist

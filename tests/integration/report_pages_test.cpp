@@ -169,4 +169,17 @@ TEST(ReportPages, LargeAlbumIsAnIndexOfBoundedSizeWithEveryTakeOnOnePageDrawnInC
   auto index = browser(a.out / "report.html");
   ASSERT_EQ(index.exit_code, 0) << index.err;
   EXPECT_EQ(occurrences(index.out, "<tr class=\"song\""), static_cast<std::size_t>(kSongs));
+
+  // A page lost after the album was finished: the next run does not call
+  // the album unchanged (settled_test.cpp) and writes the page again.
+  auto args = fast_run_args(sim, dir / "album.yaml", a.out,
+                            {"--submit-rate", "200/s", "--submit-burst", "50", "--max-in-flight", "100"});
+  auto unchanged = run_setlist(args);
+  ASSERT_EQ(unchanged.exit_code, 0) << unchanged.err;
+  EXPECT_NE(unchanged.err.find("nothing to do"), std::string::npos) << unchanged.err;
+  ASSERT_TRUE(fs::remove(a.out / "report-pages" / "page-002.html"));
+  auto full = run_setlist(args);
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(full.err.find("nothing to do"), std::string::npos) << full.err;
+  EXPECT_TRUE(fs::exists(a.out / "report-pages" / "page-002.html"));
 }
