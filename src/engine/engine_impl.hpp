@@ -225,6 +225,12 @@ class Engine {
   asio::steady_timer tick_timer_;
   asio::cancellation_signal ticker_cancel_;
   asio::cancellation_signal poller_cancel_;
+  // SETLIST_TEST_FAULT=teardown-pause: the stop tests' window into the
+  // engine's teardown, right after its signal set is gone while the client
+  // and the io_context (and their threads) still are (run_album's guard).
+  struct TeardownPause {
+    ~TeardownPause();
+  } teardown_pause_;
   std::optional<asio::signal_set> signals_;
   steady::time_point next_poll_ = steady::time_point::max();
   std::mt19937_64 rng_;

@@ -71,6 +71,14 @@ Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateS
   album_cover_ = m_.album.cover_data;  // read (and confined) when the manifest was loaded
 }
 
+Engine::TeardownPause::~TeardownPause() {
+  const char* f = std::getenv("SETLIST_TEST_FAULT");
+  if (!f || std::string_view(f) != "teardown-pause") return;
+  static const char kSaid[] = "test: teardown pause\n";
+  (void)!::write(2, kSaid, sizeof kSaid - 1);
+  ::usleep(1500 * 1000);
+}
+
 Engine::~Engine() {
   // Normally run() returned with every frame finished. If not (an exception
   // escaped run()), finish them now, while everything they refer to exists.
@@ -522,7 +530,19 @@ RunSummary run_album(const Manifest& manifest, const RunOptions& options, EventS
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-  engine.reset();  // joins the disk and analysis threads: it may take a moment
+  {
+    // Asio puts back the default action when the engine's signal set goes,
+    // while threads of the engine (the client's digest thread, the name
+    // resolver's) are still there to take a second Ctrl-C with it and kill
+    // the process. A set of our own keeps asio's handler until they are gone.
+    std::optional<boost::asio::io_context> guard_io;
+    std::optional<boost::asio::signal_set> guard;
+    if (options.handle_signals) {
+      guard_io.emplace(1);
+      guard.emplace(*guard_io, SIGINT, SIGTERM);
+    }
+    engine.reset();  // joins the disk and analysis threads: it may take a moment
+  }
   // Every writer is done: the receipts this run added are checked against
   // state (the next start checks from here), and a run that finished the
   // album leaves the record that lets the next one skip reading it.

@@ -354,3 +354,28 @@ TEST(Stop, FiftySongsInterruptedAtRandomMomentsAlwaysExit130AndResume) {
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   }
 }
+
+// A second Ctrl-C while the engine is torn down, after its signal set is gone
+// (asio then puts back the default action) but while its client and
+// io_context (the digest and name resolver threads) still are: the run ends
+// as it would have, never killed by the signal (SETLIST_TEST_FAULT pauses
+// there).
+TEST(Stop, ASignalDuringTheEnginesTeardownDoesNotKillTheRun) {
+  TempDir dir;
+  write_file(dir / "album.yaml", album_yaml(2));
+  Sim sim(dir.path(), fast_sim_args());
+  auto out = dir / "out";
+  auto args = fast_run_args(sim, dir / "album.yaml", out);
+  auto p = start_setlist(dir, args, "teardown", {{"SETLIST_TEST_FAULT", "teardown-pause"}});
+  bool paused = false;
+  for (int i = 0; i < 600 && !paused; ++i) {
+    std::this_thread::sleep_for(50ms);
+    paused = p->err().find("test: teardown pause") != std::string::npos;
+  }
+  ASSERT_TRUE(paused) << p->err();
+  p->signal(SIGINT);
+  ASSERT_TRUE(p->wait(30s));
+  EXPECT_EQ(p->term_signal(), 0) << "killed by signal " << p->term_signal() << "\n" << p->err();
+  EXPECT_EQ(p->exit_code(), 0) << p->err();
+  EXPECT_EQ(count(statuses(out), "complete"), 2);
+}
