@@ -513,7 +513,11 @@ FileRow read_file_row(Stmt& st) {
 constexpr const char* kAnalysisCols =
     "clip_id, song_key, source_sha256, integrated_lufs, loudness_range, true_peak, sample_peak, duration, "
     "sample_rate, channels, longest_silence, clipped_runs, waveform, blocks, flags";
-AnalysisRow read_analysis_row(Stmt& st) {
+std::vector<float> waveform_fast(std::string_view s);
+
+// `waveforms`, `blocks`: false when the query selected '' for them (the
+// reports' first pass); `fast`: waveform_fast's parsing.
+AnalysisRow read_analysis_row(Stmt& st, bool waveforms = true, bool blocks = true, bool fast = false) {
   AnalysisRow r;
   r.clip_id = st.text(0);
   r.song_key = st.text(1);
@@ -527,8 +531,8 @@ AnalysisRow read_analysis_row(Stmt& st) {
   r.audio.channels = static_cast<int>(st.i64(9));
   r.audio.longest_silence_seconds = st.opt_double(10).value_or(0);
   r.audio.clipped_runs = static_cast<std::uint64_t>(st.i64(11));
-  r.audio.waveform = waveform_of(st.text(12));
-  r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
+  if (waveforms) r.audio.waveform = fast ? waveform_fast(st.text(12)) : waveform_of(st.text(12));
+  if (blocks) r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
   r.flags = split_words(st.text(14));
   return r;
 }
@@ -1309,25 +1313,7 @@ StateStore::SongGroupRows StateStore::song_group_rows(const std::vector<std::str
                         ", flags FROM analysis WHERE song_key IN " + in + " ORDER BY song_key, clip_id")
                            .c_str());
     bind_keys(st, 1);
-    while (st.step()) {
-      AnalysisRow r;
-      r.clip_id = st.text(0);
-      r.song_key = st.text(1);
-      r.source_sha256 = st.text(2);
-      r.audio.integrated_lufs = st.opt_double(3);
-      r.audio.loudness_range_lu = st.opt_double(4).value_or(0);
-      r.audio.true_peak = st.opt_double(5);
-      r.audio.sample_peak = st.opt_double(6).value_or(0);
-      r.audio.duration_seconds = st.opt_double(7).value_or(0);
-      r.audio.sample_rate = static_cast<int>(st.i64(8));
-      r.audio.channels = static_cast<int>(st.i64(9));
-      r.audio.longest_silence_seconds = st.opt_double(10).value_or(0);
-      r.audio.clipped_runs = static_cast<std::uint64_t>(st.i64(11));
-      if (waveforms) r.audio.waveform = waveform_fast(st.text(12));
-      if (blocks) r.audio.blocks = BlockHistogram::decode(st.text(13)).value_or(BlockHistogram{});
-      r.flags = split_words(st.text(14));
-      out.analyses.push_back(std::move(r));
-    }
+    while (st.step()) out.analyses.push_back(read_analysis_row(st, waveforms, blocks, /*fast=*/true));
   }
   return out;
 }
