@@ -837,7 +837,8 @@ int main(int argc, char** argv) {
   report->add_option("out", report_out, "output folder")->required();
   std::string report_format = "files";
   report->add_option("--format", report_format,
-                     "files (default): rewrite report.json, report.html, junit.xml and album.m3u8; md: print the "
+                     "files (default): rewrite report.json, report.html (with report-pages/ past 100 songs), junit.xml and "
+                     "album.m3u8; md: print the "
                      "Markdown summary (for $GITHUB_STEP_SUMMARY) on stdout and write nothing")
       ->check(CLI::IsMember({"files", "md"}));
 
