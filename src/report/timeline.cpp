@@ -25,6 +25,13 @@ std::string seconds_text(double s) {
   return buf;
 }
 
+// The time axis's tick: a round step giving about ten ticks over `total_s`.
+double axis_step(double total_s) {
+  for (double c : {0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0})
+    if (total_s / c <= 10) return c;
+  return 3600;
+}
+
 const char* phase_name(const std::string& p) {
   if (p == "submit") return "submitting";
   if (p == "generate") return "generation (waiting for the API)";
@@ -140,12 +147,7 @@ std::string timeline_svg(const TimelineRun& run, std::size_t index, const std::s
                   "\" role=\"img\" aria-label=\"Run timeline: a row per song\">";
   // The axis: seconds, or minutes for longer runs, about ten ticks.
   const double total_s = span_ms / 1000.0;
-  double step = 3600;
-  for (double c : {0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0})
-    if (total_s / c <= 10) {
-      step = c;
-      break;
-    }
+  const double step = axis_step(total_s);
   for (double t = 0; t <= total_s + 1e-9; t += step) {
     double px = x(run.start + static_cast<std::int64_t>(t * 1000));
     std::string label = step >= 60 ? num(t / 60, 0) + "m" : num(t, step < 1 ? 1 : 0) + "s";
@@ -249,12 +251,7 @@ std::string timeline_load_svg(const TimelineRun& run, std::size_t index) {
        "\" text-anchor=\"end\">" + std::to_string(peak) + "</text><text class=\"tl-axis\" x=\"" +
        std::to_string(left - 4) + "\" y=\"" + num(y(0)) + "\" text-anchor=\"end\">0</text>";
   const double total_s = span_ms / 1000.0;
-  double step = 3600;
-  for (double c : {0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0})
-    if (total_s / c <= 10) {
-      step = c;
-      break;
-    }
+  const double step = axis_step(total_s);
   for (double t = 0; t <= total_s + 1e-9; t += step) {
     double px = left + (width - left - right) * (t / total_s);
     std::string label = step >= 60 ? num(t / 60, 0) + "m" : num(t, step < 1 ? 1 : 0) + "s";
