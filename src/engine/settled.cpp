@@ -46,6 +46,13 @@ Stat stat_of(const fs::path& p) {
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
+// An absolute, normal form; the path as given when the working folder is gone.
+std::string absolute_text(const fs::path& p) {
+  std::error_code ec;
+  auto a = fs::absolute(p, ec);
+  return (ec ? p : a).lexically_normal().string();
+}
+
 }  // namespace
 
 std::string settled_fingerprint(const Manifest& m, const RunOptions& o) {
@@ -54,13 +61,13 @@ std::string settled_fingerprint(const Manifest& m, const RunOptions& o) {
   put(h, "format", "setlist settled 1");
   put(h, "program", o.program);
   put(h, "manifest", m.source_sha256);
-  put(h, "manifest path", fs::absolute(m.path).lexically_normal().string());
+  put(h, "manifest path", absolute_text(m.path));
   // What the manifest made setlist read besides itself.
   put(h, "cover", sha256_hex(m.album.cover_data));
   for (auto& s : m.songs)
     if (!s.lyrics_file.empty()) put(h, "lyrics " + s.id, s.lyrics.value_or(""));
   for (auto name : setting_names()) put(h, name, setting_value_text(o.settings, name));
-  put(h, "out", fs::absolute(o.out_dir).lexically_normal().string());
+  put(h, "out", absolute_text(o.out_dir));
   for (auto& id : o.only) put(h, "only", id);
   put(h, "shard", o.shard ? o.shard->label() : "");
   put(h, "keep_attempts", o.keep_attempts ? "1" : "0");
