@@ -897,18 +897,8 @@ void StateStore::record_timeline(const std::vector<TimelineRow>& rows) {
 }
 
 std::vector<TimelineRow> StateStore::timeline() {
-  Stmt st(impl_->db, "SELECT run, song_key, kind, at, ms, detail FROM timeline ORDER BY run, id");
   std::vector<TimelineRow> out;
-  while (st.step()) {
-    TimelineRow r;
-    r.run = st.i64(0);
-    r.song_key = st.text(1);
-    r.kind = st.text(2);
-    r.at = st.i64(3);
-    r.ms = st.i64(4);
-    r.detail = st.text(5);
-    out.push_back(std::move(r));
-  }
+  for_each_timeline([&](const TimelineRow& r) { out.push_back(r); });
   return out;
 }
 
