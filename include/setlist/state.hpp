@@ -141,6 +141,16 @@ struct Journal {
 };
 // The receipts from byte `from` on (`from` must start a line; 0: all).
 Journal read_journal(const std::filesystem::path& file, std::uint64_t from = 0);
+// The same, one receipt at a time to `each`, never holding them all (a
+// 10,000-song album's journal is 34 MB). `wanted`, if given, sees each raw
+// line first: a line it declines is neither parsed nor counted.
+struct JournalScan {
+  std::uint64_t end = 0;  // as Journal::end
+  int bad_lines = 0;
+};
+JournalScan scan_journal(const std::filesystem::path& file, std::uint64_t from,
+                         const std::function<void(JournalEntry&&)>& each,
+                         bool (*wanted)(std::string_view line) = nullptr);
 std::filesystem::path journal_path(const std::filesystem::path& out_dir);
 
 class StateStore {

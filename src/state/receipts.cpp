@@ -217,33 +217,56 @@ void Writer::append(const JournalEntry& e, bool sync) {
 
 fs::path journal_path(const fs::path& out_dir) { return out_dir / ".setlist" / "receipts.jsonl"; }
 
-Journal read_journal(const fs::path& file, std::uint64_t from) {
-  Journal j;
-  j.end = from;
+JournalScan scan_journal(const fs::path& file, std::uint64_t from, const std::function<void(JournalEntry&&)>& each,
+                         bool (*wanted)(std::string_view line)) {
+  JournalScan scan;
+  scan.end = from;
   int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return j;
-  std::string data;
-  char buf[1 << 16];
+  if (fd < 0) return scan;
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
+  auto one = [&](std::string_view text) {
+    if (text.empty() || (wanted && !wanted(text))) return;
+    if (auto e = journal::parse(text))
+      each(std::move(*e));
+    else
+      ++scan.bad_lines;
+  };
+  // Read a block at a time; only the line that straddles two blocks is kept.
+  std::string carry;
+  std::vector<char> buf(1 << 16);
   for (auto at = static_cast<off_t>(from);;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
     at += n;
+    std::string_view block(buf.data(), static_cast<std::size_t>(n));
+    for (;;) {
+      auto nl = block.find('\n');
+      if (nl == std::string_view::npos) break;
+      if (carry.empty()) {
+        one(block.substr(0, nl));
+      } else {
+        carry.append(block.substr(0, nl));
+        one(carry);
+        carry.clear();
+      }
+      block.remove_prefix(nl + 1);
+      scan.end = static_cast<std::uint64_t>(at) - block.size();
+    }
+    carry.append(block);
   }
-  ::close(fd);
-  if (auto last = data.rfind('\n'); last != std::string::npos) j.end = from + last + 1;
-  std::size_t pos = 0;
-  while (pos < data.size()) {
-    auto nl = data.find('\n', pos);
-    std::string_view text(data.data() + pos, (nl == std::string::npos ? data.size() : nl) - pos);
-    pos = nl == std::string::npos ? data.size() : nl + 1;
-    if (text.empty()) continue;
-    if (auto e = journal::parse(text))
-      j.entries.push_back(std::move(*e));
-    else
-      ++j.bad_lines;
-  }
+  one(carry);  // a torn last line: a bad line (never part of `end`)
+  return scan;
+}
+
+Journal read_journal(const fs::path& file, std::uint64_t from) {
+  Journal j;
+  auto scan = scan_journal(file, from, [&](JournalEntry&& e) { j.entries.push_back(std::move(e)); });
+  j.end = scan.end;
+  j.bad_lines = scan.bad_lines;
   return j;
 }
 
@@ -372,28 +395,50 @@ struct Lag {
   bool any() const { return mismatched || missing_subs || missing_answers || !missing_clips.empty(); }
 };
 
-void journal_lag(StateStore& store, const Journal& j, Lag& lag) {
-  if (j.entries.empty()) return;
-  std::map<std::int64_t, SubmissionRow> subs;
-  for (auto& s : store.all_submissions()) subs[s.id] = s;
-  using K = JournalEntry::Kind;
-  for (auto& e : j.entries) {
-    if (e.kind != K::intent && e.kind != K::ack && e.kind != K::rejected && e.kind != K::uncertain) continue;
-    auto it = subs.find(e.submission);
-    if (it == subs.end()) {
-      ++(e.kind == K::intent ? lag.missing_subs : lag.missing_answers);
-      continue;
+// Checks receipts against state one at a time (see Lag).
+class LagCheck {
+ public:
+  LagCheck(StateStore& store, Lag& lag) : store_(store), lag_(lag) {}
+  void operator()(const JournalEntry& e) {
+    using K = JournalEntry::Kind;
+    if (e.kind != K::intent && e.kind != K::ack && e.kind != K::rejected && e.kind != K::uncertain) return;
+    if (!subs_) {
+      subs_.emplace();
+      for (auto& s : store_.all_submissions()) subs_->emplace(s.id, Sub{s.song_key, s.state});
+    }
+    auto it = subs_->find(e.submission);
+    if (it == subs_->end()) {
+      ++(e.kind == K::intent ? lag_.missing_subs : lag_.missing_answers);
+      return;
     }
     if (it->second.song_key != e.song_key) {
-      ++lag.mismatched;
-      continue;
+      ++lag_.mismatched;
+      return;
     }
-    if (e.kind != K::intent && it->second.state == "intent") ++lag.missing_answers;
-    if (e.kind == K::ack && it->second.state != "acked") ++lag.missing_answers;
+    if (e.kind != K::intent && it->second.state == "intent") ++lag_.missing_answers;
+    if (e.kind == K::ack && it->second.state != "acked") ++lag_.missing_answers;
     if (e.kind == K::ack)
       for (auto& id : e.clip_ids)
-        if (!lag.known_clips(store).count(safe_component(id))) lag.missing_clips.insert(id);
+        if (!lag_.known_clips(store_).count(safe_component(id))) lag_.missing_clips.insert(id);
   }
+
+ private:
+  struct Sub {
+    std::string song_key, state;
+  };
+  StateStore& store_;
+  Lag& lag_;
+  std::optional<std::map<std::int64_t, Sub>> subs_;  // read at the first receipt that needs it
+};
+
+// File receipts say nothing the lag check uses: their lines (most of a
+// journal) are not parsed. Every line setlist writes starts this way.
+bool not_a_file_receipt(std::string_view line) { return line.rfind(R"({"v":1,"e":"file")", 0) != 0; }
+
+// Checks the receipts from `from` on against state, streaming; the end reached.
+std::uint64_t journal_lag(StateStore& store, const fs::path& file, std::uint64_t from, Lag& lag) {
+  LagCheck check(store, lag);
+  return scan_journal(file, from, [&](JournalEntry&& e) { check(e); }, not_a_file_receipt).end;
 }
 
 std::optional<std::string> lag_message(const Lag& lag) {
@@ -413,10 +458,8 @@ std::optional<std::string> lag_message(const Lag& lag) {
          "older copy restored?)";
 }
 
-std::optional<std::string> behind(StateStore& store, const Journal& j, const std::set<std::string>& clip_file_ids,
+std::optional<std::string> behind(StateStore& store, Lag& lag, const std::set<std::string>& clip_file_ids,
                                   const fs::path& out_dir) {
-  Lag lag;
-  journal_lag(store, j, lag);
   for (auto& id : clip_file_ids)
     if (!lag.known_clips(store).count(id)) lag.missing_clips.insert(id);
   // Takes in OUT that no file row names (a database restored from before
@@ -476,10 +519,10 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
   const bool exists = ::lstat(db.c_str(), &st) == 0;
   if (!exists || (S_ISREG(st.st_mode) && st.st_size == 0)) {
     // Nothing to trust: only safe when OUT holds nothing a run paid for.
-    auto j = read_journal(journal_path(out_dir));
     std::size_t receipts = 0;
-    for (auto& e : j.entries)
-      if (e.kind == JournalEntry::Kind::intent) ++receipts;
+    scan_journal(
+        journal_path(out_dir), 0, [&](JournalEntry&& e) { receipts += e.kind == JournalEntry::Kind::intent; },
+        not_a_file_receipt);
     auto clips = clip_files(out_dir);
     std::vector<TaggedTake> takes;
     if (!receipts && clips.empty()) takes = tagged_takes(out_dir);
@@ -520,13 +563,14 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
   try {
     const auto jp = journal_path(out_dir);
     const auto from = checked_until(*store.value(), jp);
-    auto j = read_journal(jp, from);
-    if (auto lag = behind(*store.value(), j, clip_files(out_dir), out_dir))
-      return refusal(with_out(*lag + ". Nothing was sent" + kRecoverHint, out_dir));
+    Lag lag;
+    const auto end = journal_lag(*store.value(), jp, from, lag);
+    if (auto message = behind(*store.value(), lag, clip_files(out_dir), out_dir))
+      return refusal(with_out(*message + ". Nothing was sent" + kRecoverHint, out_dir));
     if (create) {
       store.value()->open_journal();
-      if (j.end != from)
-        if (auto mark = journal_mark(jp, j.end); !mark.empty()) store.value()->set_meta("journal_checked", mark);
+      if (end != from)
+        if (auto mark = journal_mark(jp, end); !mark.empty()) store.value()->set_meta("journal_checked", mark);
     }
   } catch (const StateError& e) {
     // Pages not checked yet may be what failed: say so as quick_check does.
@@ -540,12 +584,11 @@ Result<std::unique_ptr<StateStore>> open_album_state(const fs::path& out_dir, bo
 bool check_new_receipts(StateStore& store, const fs::path& out_dir) {
   const auto jp = journal_path(out_dir);
   const auto from = checked_until(store, jp);
-  auto j = read_journal(jp, from);
-  if (j.end == from) return true;
   Lag lag;
-  journal_lag(store, j, lag);
+  const auto end = journal_lag(store, jp, from, lag);
+  if (end == from) return true;
   if (lag.any()) return false;
-  if (auto mark = journal_mark(jp, j.end); !mark.empty()) store.set_meta("journal_checked", mark);
+  if (auto mark = journal_mark(jp, end); !mark.empty()) store.set_meta("journal_checked", mark);
   return true;
 }
 
@@ -612,7 +655,7 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
     // Takes on disk with setlist's tags that no receipt names (the journal
     // lost too, or made before it existed), or whose file row was lost.
     std::set<std::string> recorded;
-    for (auto& f : store->files()) recorded.insert(f.path);
+    store->each_file([&](const FileRow& f) { recorded.insert(f.path); });
     auto takes = tagged_takes(out_dir);
     // "Title (B)" -> 1: a take's place comes from its label; adopted in that
     // order, so take A stays A.
@@ -660,7 +703,7 @@ Result<RecoverySummary> recover_state(const fs::path& out_dir) {
   }
   auto ids = store->clip_ids();
   sum.clips = static_cast<int>(ids.size());
-  sum.files = static_cast<int>(store->files().size());
+  store->each_file([&](const FileRow&) { ++sum.files; });
   std::set<std::string> safe;
   for (auto& id : ids) safe.insert(safe_component(id));
   // Clip files no receipt and no take names: their songs cannot be told.

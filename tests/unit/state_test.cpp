@@ -280,6 +280,65 @@ TEST(State, AReceiptAfterATornJournalLineStartsALineOfItsOwn) {
   EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::intent);
 }
 
+// #20: the journal is read a block at a time, never whole: receipts that
+// straddle the blocks, a start in the middle, a torn last line and the raw
+// line filter all come out as read_journal always said.
+TEST(State, TheJournalIsScannedOneReceiptAtATimeAcrossBlocks) {
+  test::TempDir dir;
+  const auto file = dir / "receipts.jsonl";
+  std::vector<std::uint64_t> starts;  // where each receipt's line begins
+  {
+    std::ofstream j(file, std::ios::binary);
+    std::uint64_t at = 0;
+    for (int i = 1; i <= 3000; ++i) {  // about 0.4 MB: several 64 KiB blocks
+      starts.push_back(at);
+      const std::string key = "song-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 97), 'x');
+      const std::string line =
+          i % 3 == 0 ? R"({"v":1,"e":"file","song":")" + key + R"(","path":"f)" + std::to_string(i) + "\"}\n"
+                     : R"({"v":1,"e":"intent","sub":)" + std::to_string(i) + R"(,"song":")" + key +
+                           R"(","payload":"p"})" + "\n";
+      j << line;
+      at += line.size();
+    }
+    j << "{\"v\":1,\"e\":\"ack\",\"sub\":1,\"so";  // torn: a crash mid-line
+  }
+  const auto whole = std::filesystem::file_size(file);
+  std::vector<std::string> keys;
+  auto scan = scan_journal(file, 0, [&](JournalEntry&& e) { keys.push_back(e.song_key); });
+  ASSERT_EQ(keys.size(), 3000u);
+  for (int i = 1; i <= 3000; ++i)
+    ASSERT_EQ(keys[static_cast<std::size_t>(i - 1)].substr(0, 5 + std::to_string(i).size()),
+              "song-" + std::to_string(i));
+  EXPECT_EQ(scan.bad_lines, 1);
+  EXPECT_LT(scan.end, whole);  // the torn line is not part of what was read
+  EXPECT_EQ(whole - scan.end, std::string("{\"v\":1,\"e\":\"ack\",\"sub\":1,\"so").size());
+
+  // From the start of receipt 2001 on: the same receipts as read_journal's.
+  const auto from = starts[2000];
+  auto j = read_journal(file, from);
+  std::vector<std::string> later;
+  auto part = scan_journal(file, from, [&](JournalEntry&& e) { later.push_back(e.song_key); });
+  ASSERT_EQ(later.size(), 1000u);
+  ASSERT_EQ(j.entries.size(), 1000u);
+  for (std::size_t i = 0; i < later.size(); ++i) {
+    ASSERT_EQ(later[i], keys[2000 + i]);
+    ASSERT_EQ(j.entries[i].song_key, keys[2000 + i]);
+  }
+  EXPECT_EQ(j.entries.front().kind, JournalEntry::Kind::file);  // receipt 2001
+  EXPECT_EQ(j.entries[1].submission, 2002);
+  EXPECT_EQ(part.end, scan.end);
+  EXPECT_EQ(j.end, scan.end);
+
+  // A filter declines file receipts before they are parsed.
+  int files = 0, intents = 0;
+  scan_journal(
+      file, 0,
+      [&](JournalEntry&& e) { ++(e.kind == JournalEntry::Kind::file ? files : intents); },
+      [](std::string_view line) { return line.find("\"e\":\"file\"") == std::string_view::npos; });
+  EXPECT_EQ(files, 0);
+  EXPECT_EQ(intents, 2000);
+}
+
 // #19: the analysis of each take, in schema v3's own table; a v2 database
 // gains the table when opened.
 TEST(State, AnalysisRowsRoundTripAndOlderDatabasesGainTheTable) {
