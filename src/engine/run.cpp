@@ -69,6 +69,7 @@ Engine::Engine(const Manifest& m, const RunOptions& opt, EventSink& sink, StateS
     if (auto u = http::Url::parse(base_url_)) client_.set_credentials(u->origin(), std::move(authorizations));
   if (const char* f = std::getenv("SETLIST_TEST_FAULT")) test_fault_ = f;
   album_cover_ = m_.album.cover_data;  // read (and confined) when the manifest was loaded
+  asio::post(disk_, [] { (void)::pthread_setname_np(::pthread_self(), "setlist-disk"); });
 }
 
 Engine::TeardownPause::~TeardownPause() {
@@ -99,6 +100,7 @@ void Engine::lower_priority() {
   if (done) return;
   done = true;
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  (void)::pthread_setname_np(::pthread_self(), "setlist-analyze");  // as top and perf show it
 }
 
 KeyLane::KeyLane(std::size_t i, std::string fp, const Settings& s, double retry_capacity, Micros now)
@@ -381,8 +383,9 @@ RunSummary Engine::finish() {
   sync_published_folders();  // the renames of this run's last 200 ms
   RunSummary s;
   std::map<std::string, int> takes;  // audio files on disk as recorded, by song key
-  for (auto& f : state_.files())
+  state_.each_file([&](const FileRow& f) {  // row by row: a large album's rows are tens of MiB
     if (f.kind == "audio" && file_intact(opt_.out_dir, f)) ++takes[f.song_key];
+  });
   for (auto& t : tasks_) {
     SongStatus st = t->final ? *t->final : SongStatus::pending;
     if (!t->final || !t->selected)

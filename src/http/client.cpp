@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <openssl/err.h>
@@ -508,6 +509,7 @@ class DigestWorker {
   };
 
   void run() {
+    (void)::pthread_setname_np(::pthread_self(), "setlist-digest");  // as top and perf show it
     for (;;) {
       Item item;
       {
