@@ -88,6 +88,16 @@ struct AlbumLoudness {
   std::size_t takes = 0;
 };
 AlbumLoudness album_loudness(const std::vector<const AudioAnalysis*>& takes);
+// The same, one take at a time (an album's analyses need not be held at once).
+class AlbumLoudnessSum {
+ public:
+  void add(const AudioAnalysis& a);
+  AlbumLoudness result() const;
+
+ private:
+  BlockHistogram all_;
+  AlbumLoudness sum_;
+};
 
 // ReplayGain 2.0 (reference -18 LUFS): the gain in dB that brings `lufs` to
 // the reference, written "-3.52 dB"; the peak as a linear "0.988553".

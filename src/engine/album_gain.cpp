@@ -15,7 +15,7 @@ namespace setlist::engine {
 
 void Engine::tag_album_gain() {
   if (stopping()) return;
-  std::vector<AnalysisRow> album_rows;
+  AlbumLoudnessSum album;  // over the first takes, one at a time
   std::vector<std::pair<FileRow, std::string>> takes;  // every analysed published take: file, clip
   for (auto& t : tasks_) {
     const auto files = state_.files(t->key);
@@ -29,13 +29,11 @@ void Engine::tag_album_gain() {
       for (auto& r : files)
         if (r.clip_id == clips[i].clip_id && r.kind == "audio") f = &r;
       if (!a || !f || !file_intact(opt_.out_dir, *f)) continue;
-      if (i == 0) album_rows.push_back(*a);
+      if (i == 0) album.add(a->audio);
       takes.emplace_back(*f, clips[i].clip_id);
     }
   }
-  std::vector<const AudioAnalysis*> album;
-  for (auto& r : album_rows) album.push_back(&r.audio);
-  const AlbumLoudness al = album_loudness(album);
+  const AlbumLoudness al = album.result();
   if (!al.lufs) return;
   const std::string gain = replaygain_gain_text(*al.lufs), peak = replaygain_peak_text(al.peak);
   // What the last tagging left: these values in these files, each as

@@ -290,17 +290,23 @@ std::vector<std::string> flag_take(const AudioAnalysis& a, const FlagThresholds&
   return flags;
 }
 
-AlbumLoudness album_loudness(const std::vector<const AudioAnalysis*>& takes) {
-  AlbumLoudness out;
-  BlockHistogram all;
-  for (const auto* a : takes) {
-    if (!a) continue;
-    all.merge(a->blocks);
-    out.peak = std::max(out.peak, a->true_peak.value_or(a->sample_peak));
-    ++out.takes;
-  }
-  out.lufs = gated_loudness(all);
+void AlbumLoudnessSum::add(const AudioAnalysis& a) {
+  all_.merge(a.blocks);
+  sum_.peak = std::max(sum_.peak, a.true_peak.value_or(a.sample_peak));
+  ++sum_.takes;
+}
+
+AlbumLoudness AlbumLoudnessSum::result() const {
+  AlbumLoudness out = sum_;
+  out.lufs = gated_loudness(all_);
   return out;
+}
+
+AlbumLoudness album_loudness(const std::vector<const AudioAnalysis*>& takes) {
+  AlbumLoudnessSum sum;
+  for (const auto* a : takes)
+    if (a) sum.add(*a);
+  return sum.result();
 }
 
 std::string replaygain_gain_text(double lufs) {
