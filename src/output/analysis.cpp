@@ -3,11 +3,16 @@
 
 #include <ebur128.h>
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sndfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -30,6 +35,69 @@ struct SndCloser {
 };
 struct R128Closer {
   void operator()(ebur128_state* s) const { ebur128_destroy(&s); }
+};
+
+// The file as libsndfile reads it, through a block buffer of our own: its
+// MPEG decoder asks for a frame header, then the frame (a few hundred bytes),
+// and seeks between: thousands of read and lseek calls for one take. Here a
+// read system call fetches 256 KiB, and seeks move in memory.
+class BufferedFile {
+ public:
+  explicit BufferedFile(const std::filesystem::path& p)
+      : fd_(::open(p.c_str(), O_RDONLY | O_CLOEXEC)) {
+    struct stat st {};
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) size_ = st.st_size;
+  }
+  ~BufferedFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  BufferedFile(const BufferedFile&) = delete;
+  BufferedFile& operator=(const BufferedFile&) = delete;
+  bool ok() const { return fd_ >= 0 && size_ >= 0; }
+
+  static SF_VIRTUAL_IO io() {
+    SF_VIRTUAL_IO v{};
+    v.get_filelen = [](void* u) -> sf_count_t { return self(u).size_; };
+    v.seek = [](sf_count_t off, int whence, void* u) -> sf_count_t {
+      auto& f = self(u);
+      const sf_count_t base = whence == SEEK_CUR ? f.pos_ : whence == SEEK_END ? f.size_ : 0;
+      if (base + off < 0) return -1;
+      f.pos_ = base + off;
+      return f.pos_;
+    };
+    v.read = [](void* out, sf_count_t n, void* u) -> sf_count_t { return self(u).read(static_cast<char*>(out), n); };
+    v.write = [](const void*, sf_count_t, void*) -> sf_count_t { return 0; };
+    v.tell = [](void* u) -> sf_count_t { return self(u).pos_; };
+    return v;
+  }
+
+ private:
+  static BufferedFile& self(void* u) { return *static_cast<BufferedFile*>(u); }
+  sf_count_t read(char* out, sf_count_t n) {
+    sf_count_t done = 0;
+    while (done < n && pos_ < size_) {
+      if (pos_ < block_at_ || pos_ >= block_at_ + block_len_) {
+        block_.resize(kBlock);
+        ssize_t got;
+        do got = ::pread(fd_, block_.data(), kBlock, pos_);
+        while (got < 0 && errno == EINTR);
+        if (got <= 0) break;
+        block_at_ = pos_;
+        block_len_ = got;
+      }
+      const sf_count_t from = pos_ - block_at_;
+      const sf_count_t take = std::min(n - done, block_len_ - from);
+      std::memcpy(out + done, block_.data() + from, static_cast<std::size_t>(take));
+      done += take;
+      pos_ += take;
+    }
+    return done;
+  }
+  static constexpr std::size_t kBlock = 256 << 10;
+  int fd_ = -1;
+  sf_count_t size_ = -1, pos_ = 0;
+  std::vector<char> block_;
+  sf_count_t block_at_ = 0, block_len_ = 0;
 };
 
 // The true peak (BS.1770 Annex 2: the peak of the signal oversampled 4x)
@@ -172,7 +240,10 @@ std::optional<double> gated_loudness(const BlockHistogram& h) {
 
 Result<AudioAnalysis> analyze_audio(const std::filesystem::path& path, const AnalysisOptions& opt) {
   SF_INFO info{};
-  std::unique_ptr<SNDFILE, SndCloser> sf(sf_open(path.c_str(), SFM_READ, &info));
+  BufferedFile file(path);
+  if (!file.ok()) return decode_error("cannot decode " + path.filename().string() + ": cannot open it");
+  SF_VIRTUAL_IO vio = BufferedFile::io();
+  std::unique_ptr<SNDFILE, SndCloser> sf(sf_open_virtual(&vio, SFM_READ, &info, &file));
   if (!sf) return decode_error("cannot decode " + path.filename().string() + ": " + sf_strerror(nullptr));
   if (info.channels <= 0 || info.samplerate <= 0)
     return decode_error("cannot decode " + path.filename().string() + ": no audio");
