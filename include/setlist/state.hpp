@@ -245,6 +245,17 @@ class StateStore {
   // recorded): a journal that cannot be written stops the run with nothing sent.
   void open_journal();
 
+  // Group commit (#20): while on, writes that carry no receipt of money
+  // (statuses, clips' progress, files, analysis, timeline, meta) gather in
+  // one open transaction, committed by commit_writes() (the engine: every
+  // 200 ms), by batch_writes(false), and by the store's end. A write that
+  // records money (an intent, an answer, a refusal, a new attempt) commits
+  // what gathered first, then itself durably, as always. A process killed
+  // meanwhile loses at most the gathered writes: each is one the next run
+  // redoes for free (a status, a poll, a download), never a purchase.
+  void batch_writes(bool on);
+  void commit_writes();
+
   // Free-form key/value (run history, provider name).
   void set_meta(const std::string& key, const std::string& value);
   std::optional<std::string> meta(const std::string& key);

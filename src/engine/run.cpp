@@ -90,6 +90,10 @@ Engine::~Engine() {
   }
   disk_.join();
   analysis_.join();
+  try {
+    state_.batch_writes(false);  // run() did, unless it threw
+  } catch (const StateError&) {
+  }
 }
 
 void Engine::lower_priority() {
@@ -214,12 +218,23 @@ void Engine::emit_tick() { emit(Event::Kind::tick, nullptr, {}); }
 
 // The status line's clock: a tick every opt_.tick while songs run. It ends
 // with the last song (song_finished) or a hard stop, like every coroutine.
+// It also commits the state writes gathered since the last one (group
+// commit, StateStore::batch_writes) every kCommitEvery.
 asio::awaitable<void> Engine::ticker() {
+  constexpr auto kCommitEvery = std::chrono::milliseconds(200);
+  const bool ticks = opt_.tick.count() > 0;
+  auto next_tick = steady::now() + opt_.tick;
   while (songs_running_ > 0 && !hard_stopped_) {
-    tick_timer_.expires_after(opt_.tick);
+    auto wake = steady::now() + kCommitEvery;
+    if (ticks) wake = std::min(wake, next_tick);
+    tick_timer_.expires_at(wake);
     auto [ec] = co_await tick_timer_.async_wait(use_tuple);
     if (ec || songs_running_ == 0 || hard_stopped_) break;
-    emit_tick();
+    state_.commit_writes();
+    if (ticks && steady::now() >= next_tick) {
+      emit_tick();
+      next_tick = steady::now() + opt_.tick;
+    }
   }
 }
 
@@ -260,6 +275,7 @@ void Engine::fail_run(const std::string& why) {
 void Engine::charge(long long tokens) {
   charged_ += tokens;
   state_.set_meta("tokens_charged_to_date", std::to_string(charged_before_ + charged_));
+  state_.commit_writes();  // money: never left to the group commit
 }
 
 void Engine::spawn(SongTask& t) {
@@ -360,17 +376,17 @@ RunSummary Engine::run() {
         io_, poller(),
         asio::bind_cancellation_slot(poller_cancel_.slot(),
                                      [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
-    if (opt_.tick.count() > 0) {
-      ++coroutines_;
-      asio::co_spawn(
-          io_, ticker(),
-          asio::bind_cancellation_slot(ticker_cancel_.slot(),
-                                       [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
-    }
+    state_.batch_writes(true);  // committed by the ticker, and below
+    ++coroutines_;
+    asio::co_spawn(
+        io_, ticker(),
+        asio::bind_cancellation_slot(ticker_cancel_.slot(),
+                                     [this](std::exception_ptr ep) { on_coroutine_end(ep); }));
   } else if (signals_) {
     signals_->cancel();
   }
   io_.run();  // until every coroutine has ended
+  state_.batch_writes(false);  // what gathered is committed
   tag_album_gain();
   if (on_timeline) mark(nullptr, "end");
   // The signal set stays registered (not waiting) until the Engine goes, so

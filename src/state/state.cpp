@@ -47,6 +47,22 @@ class StmtCache {
     std::lock_guard lock(registry_mu());
     registry().erase(db);
   }
+  // Group commit: called before a write statement runs outside any
+  // transaction, to open the group's (StateStore::batch_writes).
+  static void on_write(sqlite3* db, std::function<void()> open) {
+    if (auto* c = find(db)) {
+      std::lock_guard lock(c->mu_);
+      c->open_batch_ = std::move(open);
+    }
+  }
+  static void before_write(sqlite3* db) {
+    std::function<void()> open;
+    if (auto* c = find(db)) {
+      std::lock_guard lock(c->mu_);
+      open = c->open_batch_;
+    }
+    if (open) open();
+  }
   static sqlite3_stmt* take(sqlite3* db, const char* sql) {
     if (auto* c = find(db)) {
       std::lock_guard lock(c->mu_);
@@ -96,6 +112,7 @@ class StmtCache {
   }
   std::mutex mu_;
   std::unordered_multimap<std::string, sqlite3_stmt*> idle_;
+  std::function<void()> open_batch_;
 };
 
 class Stmt {
@@ -123,6 +140,10 @@ class Stmt {
   }
   // true while rows come
   bool step() {
+    if (!stepped_) {
+      stepped_ = true;
+      if (!sqlite3_stmt_readonly(st_) && sqlite3_get_autocommit(db_)) StmtCache::before_write(db_);
+    }
     int rc = sqlite3_step(st_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -146,6 +167,7 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
+  bool stepped_ = false;
 };
 
 const char* kSchemaV1 = R"sql(
@@ -284,6 +306,8 @@ struct StateStore::Impl {
   std::unique_ptr<journal::Writer> journal;
   ~Impl() {
     if (db) {
+      if (batch_open && sqlite3_get_autocommit(db) == 0)  // what gathered is kept
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
       StmtCache::detach(db);
       sqlite3_close(db);
     }
@@ -298,14 +322,35 @@ struct StateStore::Impl {
   }
   // A transaction committed with synchronous=FULL: the receipts that decide
   // whether money was spent must survive power loss, not only a crash.
+  // What a group commit gathered is committed first, on its own.
   template <class F>
   void durable(F&& f) {
+    commit_batch();
     exec("PRAGMA synchronous=FULL");
-    transaction(std::forward<F>(f));
+    own_transaction(std::forward<F>(f));
     exec("PRAGMA synchronous=NORMAL");
   }
   template <class F>
   void transaction(F&& f) {
+    if (batching) {
+      // Inside the group's transaction: all of f, or none of it.
+      open_batch();
+      exec("SAVEPOINT w");
+      try {
+        f();
+        exec("RELEASE w");
+      } catch (...) {
+        sqlite3_exec(db, "ROLLBACK TO w", nullptr, nullptr, nullptr);
+        sqlite3_exec(db, "RELEASE w", nullptr, nullptr, nullptr);
+        throw;
+      }
+      return;
+    }
+    own_transaction(std::forward<F>(f));
+  }
+  // A transaction of its own, committed before this returns.
+  template <class F>
+  void own_transaction(F&& f) {
     exec("BEGIN IMMEDIATE");
     try {
       f();
@@ -314,6 +359,19 @@ struct StateStore::Impl {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
+  }
+  // Group commit (StateStore::batch_writes).
+  bool batching = false;
+  bool batch_open = false;
+  void open_batch() {
+    if (batch_open || sqlite3_get_autocommit(db) == 0) return;
+    exec("BEGIN IMMEDIATE");
+    batch_open = true;
+  }
+  void commit_batch() {
+    if (!batch_open) return;
+    if (sqlite3_get_autocommit(db) == 0) exec("COMMIT");  // throws with the batch still open
+    batch_open = false;
   }
 };
 
@@ -1137,6 +1195,22 @@ void StateStore::settle_recovered(const std::set<std::string>& keys, const std::
     }
   });
 }
+
+void StateStore::batch_writes(bool on) {
+  if (on == impl_->batching) return;
+  if (on) {
+    impl_->batching = true;
+    StmtCache::on_write(impl_->db, [impl = impl_.get()] {
+      if (impl->batching) impl->open_batch();
+    });
+    return;
+  }
+  StmtCache::on_write(impl_->db, nullptr);
+  impl_->batching = false;
+  impl_->commit_batch();
+}
+
+void StateStore::commit_writes() { impl_->commit_batch(); }
 
 void StateStore::set_meta(const std::string& key, const std::string& value) {
   Stmt st(impl_->db, "INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
