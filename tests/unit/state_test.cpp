@@ -280,6 +280,60 @@ TEST(State, AReceiptAfterATornJournalLineStartsALineOfItsOwn) {
   EXPECT_EQ(j.entries[1].kind, JournalEntry::Kind::intent);
 }
 
+// #20: group commit. Gathered writes are invisible to another connection
+// (a crash would lose them) until commit_writes, a write that records money
+// commits them first and itself at once, and the store's end keeps them.
+TEST(State, GroupCommitGathersWritesButNeverAReceipt) {
+  test::TempDir dir;
+  const auto db = dir / "state.db";
+  auto other = [&](const char* sql) {  // what a second process would read
+    sqlite3* h = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(h, sql, -1, &st, nullptr), SQLITE_OK);
+    std::string v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
+                        ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0))
+                        : "";
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+  };
+  {
+    auto s = StateStore::open(db);
+    ASSERT_TRUE(s);
+    auto& st = *s.value();
+    SongRow row;
+    row.key = "k1";
+    st.upsert_song(row);  // before the group: committed at once
+    st.batch_writes(true);
+    st.set_song_status("k1", SongStatus::failed, "gathered");
+    FileRow f;
+    f.path = "a.mp3";
+    f.song_key = "k1";
+    f.kind = "audio";
+    st.record_file(f);
+    EXPECT_EQ(other("SELECT status FROM songs WHERE song_key='k1'"), "pending");
+    EXPECT_EQ(other("SELECT COUNT(*) FROM files"), "0");
+    EXPECT_EQ(st.song("k1")->status, SongStatus::failed);  // its own connection sees them
+    st.commit_writes();
+    EXPECT_EQ(other("SELECT status FROM songs WHERE song_key='k1'"), "failed");
+    EXPECT_EQ(other("SELECT COUNT(*) FROM files"), "1");
+
+    st.set_song_status("k1", SongStatus::pending, "again");
+    EXPECT_EQ(other("SELECT reason FROM songs WHERE song_key='k1'"), "gathered");
+    const auto id = st.record_intent("k1", "p1", 1);  // money: it and all before it, now
+    EXPECT_EQ(other("SELECT COUNT(*) FROM submissions WHERE state='intent'"), "1");
+    EXPECT_EQ(other("SELECT reason FROM songs WHERE song_key='k1'"), "");
+    st.set_song_status("k1", SongStatus::failed, "after the intent");
+    EXPECT_EQ(other("SELECT status FROM songs WHERE song_key='k1'"), "submitting");
+    st.record_ack(id, {});
+    EXPECT_EQ(other("SELECT state FROM submissions"), "acked");
+    st.set_song_status("k1", SongStatus::complete, "");
+    EXPECT_EQ(other("SELECT status FROM songs WHERE song_key='k1'"), "submitted");
+  }  // the store's end commits what gathered
+  EXPECT_EQ(other("SELECT status FROM songs WHERE song_key='k1'"), "complete");
+}
+
 // #20: the journal is read a block at a time, never whole: receipts that
 // straddle the blocks, a start in the middle, a torn last line and the raw
 // line filter all come out as read_journal always said.
