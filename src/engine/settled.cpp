@@ -114,7 +114,8 @@ std::optional<RunSummary> settled_summary(StateStore& state, const fs::path& out
   // fetched again, tagged again: the full run does that). Setlist's own
   // files under .setlist/ are not the album's, and no run rewrites them.
   // A file the run that settled found changed and left so (a cover a player
-  // rewrote) counts as long as it stays as that run found it.
+  // rewrote) counts as long as it stays as that run found it; never a take
+  // of a song's current attempt (record_settled).
   std::map<std::string, Stat> as_found;
   if (auto* a = o.if_contains("as_found"); a && a->is_array())
     for (auto& e : a->as_array())
