@@ -19,7 +19,9 @@ namespace setlist::engine {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-const char* const kSettledReports[] = {"report.html", "report.json", "junit.xml", "album.m3u8", nullptr};
+// With the album's cover the reports copy into OUT (a full run writes it again).
+const char* const kSettledReports[] = {"report.html", "report.json", "junit.xml", "album.m3u8",
+                                       "cover.jpg",   "cover.png",   nullptr};
 const char* const kReportPages = "report-pages";
 
 namespace {
@@ -58,7 +60,7 @@ std::string absolute_text(const fs::path& p) {
 std::string settled_fingerprint(const Manifest& m, const RunOptions& o) {
   if (m.source_sha256.empty() || !o.regenerate.empty()) return {};
   Sha256 h;
-  put(h, "format", "setlist settled 1");
+  put(h, "format", "setlist settled 2");  // 2: no current take counts as found
   put(h, "program", o.program);
   put(h, "manifest", m.source_sha256);
   put(h, "manifest path", absolute_text(m.path));
@@ -112,7 +114,8 @@ std::optional<RunSummary> settled_summary(StateStore& state, const fs::path& out
   // fetched again, tagged again: the full run does that). Setlist's own
   // files under .setlist/ are not the album's, and no run rewrites them.
   // A file the run that settled found changed and left so (a cover a player
-  // rewrote) counts as long as it stays as that run found it.
+  // rewrote) counts as long as it stays as that run found it; never a take
+  // of a song's current attempt (record_settled).
   std::map<std::string, Stat> as_found;
   if (auto* a = o.if_contains("as_found"); a && a->is_array())
     for (auto& e : a->as_array())
@@ -180,12 +183,32 @@ void record_settled(StateStore& state, const fs::path& out_dir, const std::strin
   o["reports"] = std::move(reports);
   json::array as_found;
   std::set<std::string> real_folders;
+  std::vector<FileRow> takes;  // audio found changed or missing: see below
   state.each_file([&](const FileRow& f) {
     if (f.path.rfind(".setlist/", 0) == 0 || file_intact(out_dir, f, real_folders)) return;
     if (state_path_problem(out_dir, f.path, &real_folders)) return;  // never counts (see settled_summary)
+    if (f.kind == "audio") {
+      takes.push_back(f);
+      return;
+    }
     auto st = stat_of(out_dir / f.path);
     as_found.push_back(json::object{{"path", f.path}, {"bytes", st.bytes}, {"mtime_ns", st.mtime_ns}});
   });
+  // A take of a song's current attempt is never left changed or missing by
+  // a run that completed the song (it fetches it again, free): one that is
+  // so now changed after the run looked at it (deleted while the run was
+  // ending). Taken "as found", every later run would skip it; left out, the
+  // next run looks at every song and fetches it again. Earlier attempts'
+  // takes (--keep-attempts) are never fetched again: those count as found.
+  std::map<std::string, std::set<std::string>> current;  // song key -> its current attempt's clip ids
+  for (auto& f : takes) {
+    auto [it, fresh] = current.try_emplace(f.song_key);
+    if (fresh)
+      for (auto& c : state.attempt_clips(f.song_key)) it->second.insert(c.clip_id);
+    if (it->second.count(f.clip_id)) continue;
+    auto st = stat_of(out_dir / f.path);
+    as_found.push_back(json::object{{"path", f.path}, {"bytes", st.bytes}, {"mtime_ns", st.mtime_ns}});
+  }
   o["as_found"] = std::move(as_found);
   state.set_meta(kMeta, json::serialize(o));
 }

@@ -38,7 +38,7 @@ void record_settled(StateStore& state, const std::filesystem::path& out_dir, con
 // The flagged takes a settled run can still list (the first ones; the count is kept).
 inline constexpr std::size_t kSettledFlaggedShown = 20;
 
-// The report files a settled run checks (relative to OUT).
+// The report files a settled run checks, and the album cover they copy (relative to OUT).
 extern const char* const kSettledReports[];
 extern const char* const kReportPages;  // a folder of report pages, each checked
 

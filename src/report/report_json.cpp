@@ -353,6 +353,7 @@ Status write_all(const fs::path& out_dir, StateStore& state, const Manifest* man
   const bool paged = tally.songs > report::kPageSongs;
   const std::size_t pages = paged ? (tally.songs + report::kPageSongs - 1) / report::kPageSongs : 0;
   std::vector<fs::path> paths;
+  bool pages_folder_ok = false;  // report-pages is a real folder of OUT (never a link: docs/security.md)
   const char* summary = std::getenv("GITHUB_STEP_SUMMARY");
   std::string md;
   const bool want_md = markdown || (summary && *summary);
@@ -361,6 +362,7 @@ Status write_all(const fs::path& out_dir, StateStore& state, const Manifest* man
     d.playlist = "album.m3u8";
     auto folder = pages_folder(out_dir, pages);
     if (!folder) keep(folder.error());
+    pages_folder_ok = folder && *folder;
     paths = {out_dir / "report.json", out_dir / "report.html", out_dir / "junit.xml", out_dir / d.playlist};
   }
   TextEmit md_emit([&md](std::string_view p) { md += p; });
@@ -394,7 +396,7 @@ Status write_all(const fs::path& out_dir, StateStore& state, const Manifest* man
         if (want_md) step.song(s, md_out);
         first = false;
       }
-      if (files && paged)
+      if (files && paged && pages_folder_ok)
         keep(write_file_atomic(out_dir / report::kPagesDir / report::page_name(page),
                                report::page_html(d, group, page, pages)));
     }
