@@ -370,8 +370,9 @@ bool write_all(int fd, const char* p, std::size_t n) {
 
 // ------------------------------------------------ the digest thread
 //
-// A download's SHA-256 is computed off the network thread: each filled
-// buffer, once written to the file, is handed to one digest thread, which
+// A download's SHA-256 is computed off the network thread (unless
+// ClientOptions::digest_place says inline_): each
+// filled buffer, once written to the file, is handed to one digest thread, which
 // hashes the buffers of every download in the order they were handed over
 // and gives each back to its download. A buffer is never refilled before it
 // is back, so the file's bytes and the digest are the same bytes.
@@ -1026,7 +1027,10 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     bool hashing = I.opt.digest_downloads;
     if (hashing && append && !hash_prefix(fd.get(), existing, job->hash))
       hashing = false;  // unknown: the caller hashes the file
-    DigestWorker* const worker = hashing ? I.digest_worker() : nullptr;  // null: hashed here
+    // Null: hashed here, on the network thread, right after each read.
+    DigestWorker* const worker =
+        hashing && I.opt.digest_place == ClientOptions::DigestPlace::thread ? I.digest_worker() : nullptr;
+    d.digest_threaded = worker != nullptr;
     const std::size_t size = job->buffer_size;
     std::unique_ptr<char[]> cur;  // the buffer being filled: `fill` bytes so far
     std::size_t fill = 0;
@@ -1042,7 +1046,7 @@ asio::awaitable<Result<Download>> Client::download(Url url, std::filesystem::pat
     };
     // The bytes gathered in `cur`, in order: the signature checked once
     // enough of them (or the whole body, `last`) are here, then written, then
-    // hashed (the buffer goes to the digest thread and comes back hashed).
+    // hashed (here, or on the digest thread: the buffer goes there and comes back hashed).
     auto flush = [&](bool last) -> std::optional<Error> {
       if (fill == 0) return std::nullopt;
       const char* data = cur.get();

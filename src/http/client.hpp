@@ -61,6 +61,14 @@ struct ClientOptions {
   // digest, its reads wait. Small values are for tests (many buffers).
   std::size_t download_buffer = 64 * 1024;
   std::size_t download_buffers = 4;
+  // Where a download's SHA-256 is computed: on the digest thread (each
+  // filled buffer handed over once written), or on the network thread right
+  // after each read (`inline_`, also the fallback when no thread can be
+  // started). Measured in bench B (bench/RESULTS.md) on 2 loaded cores and
+  // on one: the thread costs no more CPU than hashing inline and keeps the
+  // wall time, so it stays the default; `inline_` is for tests and bench-download.
+  enum class DigestPlace { thread, inline_ };
+  DigestPlace digest_place = DigestPlace::thread;
   // Tests only: called on the digest thread before each buffer of a download
   // still in progress is hashed, with its size (a test holds the thread here).
   std::function<void(std::size_t)> digest_hook;
@@ -77,6 +85,7 @@ struct Download {
   // computed while the bytes arrived. Empty when unknown (digest_downloads
   // off, or the resumed prefix could not be read back): hash the file then.
   std::string sha256;
+  bool digest_threaded = false;  // sha256 was computed on the digest thread (else on the network thread)
 };
 
 // What a download's first bytes must be (checked before the file is kept):

@@ -247,10 +247,13 @@ std::string varied_body(std::size_t size) {
   return body;
 }
 
-ClientOptions small_buffers(std::size_t size, std::size_t count) {
+// On the digest thread unless told otherwise.
+ClientOptions small_buffers(std::size_t size, std::size_t count,
+                            ClientOptions::DigestPlace place = ClientOptions::DigestPlace::thread) {
   ClientOptions o;
   o.download_buffer = size;
   o.download_buffers = count;
+  o.digest_place = place;
   return o;
 }
 
@@ -262,8 +265,20 @@ std::uint64_t size_of(const std::filesystem::path& p) {
 
 }  // namespace
 
-TEST(HttpDigest, ABodyReadInManyBuffersHasTheDigestOfTheFile) {
+// The same bytes hashed on the digest thread and on the network thread
+// (ClientOptions::digest_place; inline is also the fallback without a thread).
+class HttpDigestPlaces : public ::testing::TestWithParam<ClientOptions::DigestPlace> {};
+INSTANTIATE_TEST_SUITE_P(HttpDigest, HttpDigestPlaces,
+                         ::testing::Values(ClientOptions::DigestPlace::thread, ClientOptions::DigestPlace::inline_),
+                         [](const auto& info) {
+                           return info.param == ClientOptions::DigestPlace::thread ? std::string("OnTheDigestThread")
+                                                                                   : std::string("OnTheNetworkThread");
+                         });
+
+TEST_P(HttpDigestPlaces, ABodyReadInManyBuffersHasTheDigestOfTheFile) {
   setlist::test::TempDir dir;
+  const auto place = GetParam();
+  const bool threaded = place == ClientOptions::DigestPlace::thread;
   const std::string body = varied_body(3'000'017);
   for (std::size_t size : {std::size_t{4096}, std::size_t{65'537}, std::size_t{1} << 20}) {
     // With a length (straight from the socket), and chunked (through the parser).
@@ -279,9 +294,14 @@ TEST(HttpDigest, ABodyReadInManyBuffersHasTheDigestOfTheFile) {
     int i = 0;
     for (const std::string& answer : {ok_answer(body), chunked}) {
       auto file = dir / ("a" + std::to_string(size) + "-" + std::to_string(i++) + ".part");
-      auto s = serve_and_download({answer}, "/a.mp3", file, {}, small_buffers(size, 2));
+      std::atomic<int> hooked = 0;
+      ClientOptions o = small_buffers(size, 2, place);
+      o.digest_hook = [&](std::size_t) { ++hooked; };
+      auto s = serve_and_download({answer}, "/a.mp3", file, {}, o);
       ASSERT_TRUE(s.result.has_value());
       ASSERT_TRUE(*s.result) << s.result->error().message;
+      EXPECT_EQ(s.result->value().digest_threaded, threaded);
+      EXPECT_EQ(hooked.load() > 0, threaded) << "the digest went elsewhere than asked";
       EXPECT_EQ(s.result->value().bytes, body.size());
       EXPECT_TRUE(setlist::test::read_file(file) == body) << "buffer " << size;
       EXPECT_EQ(s.result->value().sha256, sha256_hex(body)) << "buffer " << size;
@@ -295,7 +315,7 @@ TEST(HttpDigest, ABodyReadInManyBuffersHasTheDigestOfTheFile) {
                              std::to_string(have) + "-" + std::to_string(body.size() - 1) + "/" +
                              std::to_string(body.size()) + "\r\nContent-Length: " + std::to_string(body.size() - have) +
                              "\r\n\r\n" + body.substr(have);
-  auto s = serve_and_download({answer}, "/a.mp3", file, "\"v1\"", small_buffers(4096, 3));
+  auto s = serve_and_download({answer}, "/a.mp3", file, "\"v1\"", small_buffers(4096, 3, place));
   ASSERT_TRUE(s.result.has_value());
   ASSERT_TRUE(*s.result) << s.result->error().message;
   EXPECT_TRUE(s.result->value().resumed);
