@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -80,6 +82,11 @@ Process::Process(const std::vector<std::string>& argv, const Env& env, const fs:
   cargv.push_back(nullptr);
 
   std::fflush(nullptr);  // or the child inherits (and repeats) unwritten output
+  // A child's peak RSS (wait4's ru_maxrss) starts from this process's RSS
+  // at the fork, which exec carries over: memory this process freed but
+  // malloc kept (a large report.json read back by the benchmarks) would be
+  // counted as the child's. Given back first.
+  ::malloc_trim(0);
   started_ = std::chrono::steady_clock::now();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
